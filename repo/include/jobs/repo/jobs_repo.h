@@ -1,0 +1,76 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "jobs/repo/connection_url.h"
+#include "jobs/repo/types.h"
+
+namespace jobs::repo {
+
+inline constexpr std::chrono::milliseconds kMinPrepareTime{10'000};
+inline constexpr std::chrono::milliseconds kMaxDelayTime{30'000};
+inline constexpr std::size_t kMaxPayloadBytes = 64 * 1024;
+
+struct RepoOptions {
+    std::string url{kDefaultUrl};
+    std::string client_id;  // empty: "host:pid"
+    // How long a lock holds before another instance may take the job over.
+    std::chrono::milliseconds lease{15'000};
+    // How long transient failures (SQLite busy, a dropped connection) are retried.
+    std::chrono::milliseconds retry_for{10'000};
+    bool create_schema = true;  // create the tables when they are missing
+    bool log_connect = true;    // log the start-up statements as one CONNECT row (not the harness)
+};
+
+class Backend;  // one per SQL dialect; see src/
+
+// The exercise's JobsRepo: the only path to the database. One SOCI session per object, so one
+// object per thread. Every call is one round trip (on SQLite, one transaction) that also writes
+// its WorkerLogs row under this object's ClientId.
+class JobsRepo {
+public:
+    explicit JobsRepo(RepoOptions options);
+    ~JobsRepo();
+    JobsRepo(const JobsRepo&) = delete;
+    JobsRepo& operator=(const JobsRepo&) = delete;
+
+    // State = 0 and RunAt < now + window, by RunAt. Logs QUERYLIST (rows returned).
+    ReadyJobs get_ready_jobs(std::chrono::milliseconds window);
+    // One job, or nothing. Logs QUERYJOB (rows returned).
+    std::optional<Job> get_job(JobId id);
+    // State 0 -> 1 if still 0; exactly one concurrent caller wins. Logs ACQUIRE_SUCCESS or
+    // ACQUIRE_FAILURE. Throws RepoError(NotFound) for an unknown id.
+    Lock acquire_job_lock(JobId id);
+    // The simulated task (one of 5 permits per process, 83 ms), then State 1 -> 2 with
+    // ExecuteAt stamped. With a token, only the lock that token names may complete the job.
+    // Logs COMPLETE, or ERROR and throws RepoError(NotLocked / NotFound).
+    void process_locked_job(JobId id, std::optional<LockToken> token = std::nullopt);
+    // Only the completion half of process_locked_job, for workers that run their own task.
+    void complete_locked_job(JobId id, std::optional<LockToken> token,
+                             std::optional<std::string> result = std::nullopt);
+    // Refuses run_at < now + MinPrepareTime (database clock) with RepoError(BadInput). Logs CREATE.
+    JobId create_job(DbTime run_at, std::optional<std::string> payload = std::nullopt);
+
+    // For the harness: not logged.
+    void reset();
+    Statistics statistics();
+    DbTime db_now();
+
+    const std::string& client_id() const noexcept { return options_.client_id; }
+    // "sqlite3", "postgresql", "odbc/sqlite3" or "odbc/postgresql".
+    std::string backend_name() const;
+
+private:
+    template <typename F>
+    auto with_retry(const char* call, bool idempotent, F&& op) -> decltype(op());
+
+    RepoOptions options_;
+    std::unique_ptr<Backend> backend_;
+};
+
+std::string default_client_id();
+
+}  // namespace jobs::repo

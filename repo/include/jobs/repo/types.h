@@ -1,0 +1,65 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace jobs::repo {
+
+using JobId = std::int64_t;
+using LockToken = std::int64_t;
+
+// An instant on the database's clock (UTC, millisecond precision). Every stamp and every
+// scheduling decision is expressed on this clock, never on the host's.
+using DbTime = std::chrono::sys_time<std::chrono::milliseconds>;
+
+// The exercise's states (0-2) plus the two outcomes a real scheduler needs.
+enum class JobState : int {
+    Created = 0,
+    Locked = 1,
+    Completed = 2,
+    Failed = 3,       // the task ran and reported an error
+    Interrupted = 4,  // the task started but its instance died before reporting
+};
+
+struct Job {
+    JobId id = 0;
+    DbTime run_at;
+    DbTime create_at;
+    std::optional<DbTime> lock_at;
+    std::optional<DbTime> execute_at;
+    int state = 0;  // kept as read: rows written by hand may hold values JobState lacks
+    std::optional<std::string> locked_by;
+    std::optional<LockToken> lock_token;
+    std::optional<std::string> payload;
+};
+
+// GetReadyJobs' answer, with the database clock read in the same round trip so the caller can
+// measure its offset without another statement.
+struct ReadyJobs {
+    DbTime db_now;
+    std::vector<Job> jobs;
+};
+
+// "Lost the race" is an expected outcome, not an error.
+enum class LockOutcome { Won, Lost };
+
+struct Lock {
+    LockOutcome outcome = LockOutcome::Lost;
+    LockToken token = 0;  // meaningful when Won: pass it to ProcessLockedJob
+};
+
+struct Statistics {
+    std::map<std::string, long long> actions;  // WorkerLogs count by Action
+    std::map<int, long long> states;           // Jobs count by State
+    long long early_lock = 0;                  // RunAt > LockAt
+    long long early_exec = 0;                  // RunAt > ExecuteAt
+    long long delay_exceed = 0;                // completed with ExecuteAt - RunAt > 30 s
+    long long late_created = 0;                // CreateAt > RunAt - MinPrepareTime
+    std::vector<long long> delays_ms;          // ExecuteAt - RunAt of completed jobs, by RunAt
+};
+
+}  // namespace jobs::repo

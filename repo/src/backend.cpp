@@ -1,0 +1,175 @@
+#include "backend.h"
+
+#include <charconv>
+#include <cstring>
+
+#include <soci/odbc/soci-odbc.h>
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include "jobs/repo/error.h"
+
+namespace jobs::repo {
+
+Backend::Backend(ConnectionUrl url, std::unique_ptr<soci::session> sql, std::string client_id)
+    : url_(std::move(url)), sql_(std::move(sql)), client_id_(std::move(client_id)) {}
+
+namespace {
+
+bool mentions(const char* text, const char* word) { return std::strstr(text, word) != nullptr; }
+
+}  // namespace
+
+Failure Backend::classify(const soci::soci_error& e) const {
+    if (const auto* s = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
+        const int code = s->result() & 0xff;  // primary result code
+        if (code == 5 /* SQLITE_BUSY */ || code == 6 /* SQLITE_LOCKED */) return Failure::Busy;
+        return Failure::Other;
+    }
+    if (const auto* p = dynamic_cast<const soci::postgresql_soci_error*>(&e)) {
+        const std::string state = p->sqlstate();
+        if (state == "40001" || state == "40P01") return Failure::Busy;
+        if (state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03") {
+            return Failure::Disconnected;
+        }
+    }
+    if (const auto* o = dynamic_cast<const soci::odbc_soci_error*>(&e)) {
+        const char* state = reinterpret_cast<const char*>(o->odbc_error_code());
+        if (std::strncmp(state, "08", 2) == 0) return Failure::Disconnected;
+        if (std::strcmp(state, "40001") == 0) return Failure::Busy;
+        // sqliteodbc reports SQLite's busy as a general error; only its text tells.
+        if (mentions(e.what(), "database is locked") || mentions(e.what(), "database is busy")) {
+            return Failure::Busy;
+        }
+    }
+    if (!sql_->is_connected()) return Failure::Disconnected;
+    // libpq's text when the server went away mid-statement carries no SQLSTATE.
+    if (mentions(e.what(), "server closed the connection") || mentions(e.what(), "no connection") ||
+        mentions(e.what(), "connection not open") || mentions(e.what(), "could not connect")) {
+        return Failure::Disconnected;
+    }
+    return Failure::Other;
+}
+
+void Backend::reconnect() { sql_->reconnect(); }
+
+long long column_i64(const soci::row& row, std::size_t i) {
+    const auto value = column_opt_i64(row, i);
+    if (!value) throw RepoError(ErrorKind::Database, "unexpected NULL in column " + std::to_string(i));
+    return *value;
+}
+
+std::optional<long long> column_opt_i64(const soci::row& row, std::size_t i) {
+    if (row.get_indicator(i) == soci::i_null) return std::nullopt;
+    // Drivers disagree on the type of an expression column (ODBC's SQLite driver says text).
+    switch (row.get_properties(i).get_data_type()) {
+        case soci::dt_integer: return row.get<int>(i);
+        case soci::dt_long_long: return row.get<long long>(i);
+        case soci::dt_unsigned_long_long:
+            return static_cast<long long>(row.get<unsigned long long>(i));
+        case soci::dt_double: return static_cast<long long>(row.get<double>(i));
+        case soci::dt_string: {
+            const std::string text = row.get<std::string>(i);
+            long long value = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+            if (ec != std::errc{}) {
+                throw RepoError(ErrorKind::Database, "column " + std::to_string(i) +
+                                                         " is not a number: '" + text + "'");
+            }
+            (void)end;
+            return value;
+        }
+        default:
+            throw RepoError(ErrorKind::Database,
+                            "column " + std::to_string(i) + " has an unexpected type");
+    }
+}
+
+std::optional<std::string> column_opt_text(const soci::row& row, std::size_t i) {
+    if (row.get_indicator(i) == soci::i_null) return std::nullopt;
+    if (row.get_properties(i).get_data_type() == soci::dt_string) return row.get<std::string>(i);
+    return std::to_string(column_i64(row, i));
+}
+
+Job read_job(const soci::row& row, std::size_t first) {
+    Job job;
+    job.id = column_i64(row, first);
+    job.run_at = from_ms(column_i64(row, first + 1));
+    job.create_at = from_ms(column_i64(row, first + 2));
+    if (auto v = column_opt_i64(row, first + 3)) job.lock_at = from_ms(*v);
+    if (auto v = column_opt_i64(row, first + 4)) job.execute_at = from_ms(*v);
+    job.state = static_cast<int>(column_i64(row, first + 5));
+    job.locked_by = column_opt_text(row, first + 6);
+    job.lock_token = column_opt_i64(row, first + 7);
+    job.payload = column_opt_text(row, first + 8);
+    return job;
+}
+
+Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
+                           const std::string& late_created_cond) {
+    Statistics stats;
+    soci::rowset<soci::row> actions =
+        sql.prepare << "SELECT Action, count(*) FROM WorkerLogs GROUP BY Action";
+    for (const auto& row : actions) stats.actions[row.get<std::string>(0)] = column_i64(row, 1);
+    soci::rowset<soci::row> states = sql.prepare << "SELECT State, count(*) FROM Jobs GROUP BY State";
+    for (const auto& row : states) stats.states[static_cast<int>(column_i64(row, 0))] = column_i64(row, 1);
+    const auto count = [&](const std::string& where) {
+        soci::rowset<soci::row> rows = sql.prepare << "SELECT count(*) FROM Jobs WHERE " + where;
+        return column_i64(*rows.begin(), 0);
+    };
+    stats.early_lock = count("RunAt > LockAt");
+    stats.early_exec = count("RunAt > ExecuteAt");
+    stats.delay_exceed = count("State = 2 AND " + delay_ms_expr + " > 30000");
+    stats.late_created = count(late_created_cond);
+    soci::rowset<soci::row> delays = sql.prepare << "SELECT " + delay_ms_expr +
+                                                        " FROM Jobs WHERE State = 2 ORDER BY RunAt, Id";
+    for (const auto& row : delays) stats.delays_ms.push_back(column_i64(row, 0));
+    return stats;
+}
+
+int verify_schema_columns(soci::session& sql, int tables, const char* schema_file) {
+    const std::string advice = std::string(": create it from ") + schema_file +
+                               " in a new database (or drop both tables and let the program do it)";
+    if (tables == 0) {
+        throw RepoError(ErrorKind::Schema, std::string("the database has no Jobs and WorkerLogs tables") + advice);
+    }
+    if (tables == 1) {
+        throw RepoError(ErrorKind::Schema, "incompatible schema: only one of Jobs and WorkerLogs exists" + advice);
+    }
+    try {
+        sql << "SELECT Id, RunAt, CreateAt, LockAt, ExecuteAt, State, LockedBy, LockToken, LeaseUntil, "
+               "StartedAt, Attempts, Payload, Result FROM Jobs WHERE 1 = 0";
+        sql << "SELECT Sn, JobId, LogDate, Action, ClientId, Results FROM WorkerLogs WHERE 1 = 0";
+    } catch (const soci::soci_error& e) {
+        throw RepoError(ErrorKind::Schema,
+                        std::string("incompatible schema (") + e.what() + ")" + advice);
+    }
+    return 2;
+}
+
+std::vector<std::string> split_script(std::string_view script) {
+    std::vector<std::string> statements;
+    std::string current;
+    bool in_trigger = false;
+    std::size_t pos = 0;
+    while (pos <= script.size()) {
+        const std::size_t end = std::min(script.find('\n', pos), script.size());
+        std::string_view line = script.substr(pos, end - pos);
+        pos = end + 1;
+        const auto first = line.find_first_not_of(" \t\r");
+        if (first == std::string_view::npos || line.substr(first).starts_with("--")) continue;
+        const std::string_view trimmed = line.substr(first);
+        if (current.empty() && trimmed.starts_with("CREATE TRIGGER")) in_trigger = true;
+        current.append(line).append("\n");
+        const auto last = line.find_last_not_of(" \t\r");
+        const bool ends = line[last] == ';';
+        if (!ends) continue;
+        if (in_trigger && !trimmed.starts_with("END;")) continue;
+        in_trigger = false;
+        if (!current.starts_with("PRAGMA")) statements.push_back(current);
+        current.clear();
+    }
+    return statements;
+}
+
+}  // namespace jobs::repo

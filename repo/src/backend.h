@@ -1,0 +1,102 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <soci/soci.h>
+
+#include "jobs/repo/connection_url.h"
+#include "jobs/repo/jobs_repo.h"
+#include "jobs/repo/session.h"
+#include "jobs/repo/types.h"
+
+namespace jobs::repo {
+
+enum class Failure { Busy, Disconnected, Other };
+
+struct LockRow {
+    bool won = false;
+    bool exists = false;
+};
+
+struct CompleteRow {
+    bool completed = false;          // this call moved the job 1 -> 2
+    std::optional<int> state;        // the job's state when it did not
+    std::optional<LockToken> token;  // the job's token when it did not
+    std::optional<std::string> locked_by;
+};
+
+// One SQL dialect: the statements of every repository call, and how its errors read. Each
+// backend keeps all its quirks here; JobsRepo adds retries and error context on top.
+class Backend {
+public:
+    Backend(ConnectionUrl url, std::unique_ptr<soci::session> sql, std::string client_id);
+    virtual ~Backend() = default;
+
+    virtual std::string name() const = 0;
+    // Creates missing tables when asked, refuses an incompatible schema, and returns the
+    // number of statements it sent.
+    virtual int ensure_schema(bool create) = 0;
+    virtual void log_connect(int statements) = 0;
+    virtual ReadyJobs list(std::chrono::milliseconds window) = 0;
+    virtual std::optional<Job> get(JobId id) = 0;
+    virtual LockRow lock(JobId id, LockToken token, std::chrono::milliseconds lease) = 0;
+    virtual CompleteRow complete(JobId id, std::optional<LockToken> token,
+                                 const std::optional<std::string>& result) = 0;
+    // Returns nothing when run_at is sooner than now + MinPrepareTime on the database clock.
+    virtual std::optional<JobId> create(DbTime run_at, const std::optional<std::string>& payload) = 0;
+    virtual void reset() = 0;
+    virtual Statistics statistics() = 0;
+    virtual DbTime now() = 0;
+
+    Failure classify(const soci::soci_error& e) const;
+    void reconnect();
+    // Leaves no transaction open after a failure (SQLite's BEGIN IMMEDIATE).
+    virtual void recover() {}
+
+protected:
+    soci::session& sql() { return *sql_; }
+    const std::string& client_id() const { return client_id_; }
+    const ConnectionUrl& url() const { return url_; }
+
+private:
+    ConnectionUrl url_;
+    std::unique_ptr<soci::session> sql_;
+    std::string client_id_;
+};
+
+std::unique_ptr<Backend> make_sqlite_backend(ConnectionUrl url, std::unique_ptr<soci::session> sql,
+                                             std::string client_id);
+std::unique_ptr<Backend> make_postgresql_backend(ConnectionUrl url,
+                                                 std::unique_ptr<soci::session> sql,
+                                                 std::string client_id);
+
+// Column helpers shared by both dialects: each query selects times as epoch milliseconds.
+long long column_i64(const soci::row& row, std::size_t i);
+std::optional<long long> column_opt_i64(const soci::row& row, std::size_t i);
+std::optional<std::string> column_opt_text(const soci::row& row, std::size_t i);
+// Reads the job columns starting at `first`, in the order of kJobColumns.
+Job read_job(const soci::row& row, std::size_t first);
+// The harness's figures; only the delay and notice arithmetic differ between dialects.
+Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
+                           const std::string& late_created_cond);
+
+// Checks that an existing schema has every column this version reads and writes; `tables` is how
+// many of Jobs and WorkerLogs exist. Returns the statements sent; throws RepoError(Schema).
+int verify_schema_columns(soci::session& sql, int tables, const char* schema_file);
+
+inline DbTime from_ms(long long ms) { return DbTime{std::chrono::milliseconds{ms}}; }
+inline long long to_ms(DbTime t) { return t.time_since_epoch().count(); }
+
+// Splits a schema file into statements: ';' at the end of a line ends one, except inside a
+// CREATE TRIGGER ... END; body. Comment lines and PRAGMAs are dropped.
+std::vector<std::string> split_script(std::string_view script);
+
+namespace embedded {
+std::string_view sqlite_schema();
+std::string_view postgresql_schema();
+}  // namespace embedded
+
+}  // namespace jobs::repo

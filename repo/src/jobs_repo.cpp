@@ -1,0 +1,189 @@
+#include "jobs/repo/jobs_repo.h"
+
+#include <unistd.h>
+
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "backend.h"
+#include "jobs/repo/error.h"
+#include "jobs/repo/simulated_task.h"
+
+namespace jobs::repo {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::unique_ptr<Backend> connect(const RepoOptions& options, const std::string& client_id) {
+    ConnectionUrl url = ConnectionUrl::parse(resolve_url(options.url));
+    const auto deadline = Clock::now() + options.retry_for;
+    auto backoff = std::chrono::milliseconds(100);
+    for (;;) {
+        try {
+            auto sql = open_session(url);
+            const Dialect dialect = dialect_of(*sql, url);
+            return dialect == Dialect::Sqlite
+                       ? make_sqlite_backend(std::move(url), std::move(sql), client_id)
+                       : make_postgresql_backend(std::move(url), std::move(sql), client_id);
+        } catch (const RepoError& e) {
+            if (e.kind() != ErrorKind::Unavailable || Clock::now() + backoff > deadline) throw;
+            spdlog::warn("{}; retrying in {} ms", e.what(), backoff.count());
+        }
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
+}
+
+LockToken new_token() {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::uniform_int_distribution<LockToken> dist(1, std::numeric_limits<LockToken>::max());
+    return dist(rng);
+}
+
+}  // namespace
+
+std::string default_client_id() {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    return fmt::format("{}:{}", host, getpid());
+}
+
+JobsRepo::JobsRepo(RepoOptions options) : options_(std::move(options)) {
+    if (options_.client_id.empty()) options_.client_id = default_client_id();
+    backend_ = connect(options_, options_.client_id);
+    const int statements =
+        with_retry("schema check", true, [&] { return backend_->ensure_schema(options_.create_schema); });
+    if (options_.log_connect) {
+        with_retry("connect log", true, [&] {
+            backend_->log_connect(statements);
+            return 0;
+        });
+    }
+}
+
+JobsRepo::~JobsRepo() = default;
+
+std::string JobsRepo::backend_name() const { return backend_->name(); }
+
+template <typename F>
+auto JobsRepo::with_retry(const char* call, bool idempotent, F&& op) -> decltype(op()) {
+    const auto deadline = Clock::now() + options_.retry_for;
+    auto backoff = std::chrono::milliseconds(5);
+    for (;;) {
+        Failure failure = Failure::Other;
+        std::string message;
+        try {
+            return op();
+        } catch (const soci::soci_error& e) {
+            failure = backend_->classify(e);
+            message = e.what();
+            backend_->recover();
+        }
+        const std::string context = fmt::format("{} on {}", call, backend_->name());
+        if (failure == Failure::Other) {
+            throw RepoError(ErrorKind::Database, fmt::format("{}: {}", context, message));
+        }
+        if (failure == Failure::Disconnected && !idempotent) {
+            throw RepoError(ErrorKind::Unavailable,
+                            fmt::format("{}: connection lost, outcome unknown: {}", context, message));
+        }
+        if (Clock::now() + backoff > deadline) {
+            throw RepoError(ErrorKind::Unavailable,
+                            fmt::format("{}: gave up after {} ms: {}", context,
+                                        options_.retry_for.count(), message));
+        }
+        if (failure == Failure::Disconnected) {
+            spdlog::warn("{}: connection lost ({}); reconnecting in {} ms", context, message,
+                         backoff.count());
+        }
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+        if (failure == Failure::Disconnected) {
+            try {
+                backend_->reconnect();
+            } catch (const soci::soci_error& e) {
+                spdlog::warn("{}: reconnect failed: {}", context, e.what());
+            }
+        }
+    }
+}
+
+ReadyJobs JobsRepo::get_ready_jobs(std::chrono::milliseconds window) {
+    if (window.count() < 0) throw RepoError(ErrorKind::BadInput, "GetReadyJobs: negative window");
+    return with_retry("GetReadyJobs", true, [&] { return backend_->list(window); });
+}
+
+std::optional<Job> JobsRepo::get_job(JobId id) {
+    return with_retry("GetJob", true, [&] { return backend_->get(id); });
+}
+
+Lock JobsRepo::acquire_job_lock(JobId id) {
+    // One token for every attempt: a retry after a lost reply recognises its own win and can
+    // never take a job another caller holds.
+    const LockToken token = new_token();
+    const LockRow row =
+        with_retry("AcquireJobLock", true, [&] { return backend_->lock(id, token, options_.lease); });
+    if (!row.exists) {
+        throw RepoError(ErrorKind::NotFound, fmt::format("AcquireJobLock: no job {}", id));
+    }
+    return Lock{row.won ? LockOutcome::Won : LockOutcome::Lost, token};
+}
+
+void JobsRepo::process_locked_job(JobId id, std::optional<LockToken> token) {
+    run_simulated_task();
+    complete_locked_job(id, token);
+}
+
+void JobsRepo::complete_locked_job(JobId id, std::optional<LockToken> token,
+                                   std::optional<std::string> result) {
+    const CompleteRow row =
+        with_retry("ProcessLockedJob", true, [&] { return backend_->complete(id, token, result); });
+    if (row.completed) return;
+    if (!row.state) {
+        throw RepoError(ErrorKind::NotFound, fmt::format("ProcessLockedJob: no job {}", id));
+    }
+    // A retry after a lost reply finds the job already completed under our own lock.
+    const bool ours = token ? row.token == token : row.locked_by == options_.client_id;
+    if (*row.state == static_cast<int>(JobState::Completed) && ours) return;
+    throw RepoError(ErrorKind::NotLocked,
+                    fmt::format("ProcessLockedJob: job {} is not locked by this caller (state {}{})",
+                                id, *row.state,
+                                row.locked_by ? ", locked by " + *row.locked_by : std::string()));
+}
+
+JobId JobsRepo::create_job(DbTime run_at, std::optional<std::string> payload) {
+    if (payload && payload->size() > kMaxPayloadBytes) {
+        throw RepoError(ErrorKind::BadInput,
+                        fmt::format("CreateJob: payload of {} bytes exceeds the {} byte limit",
+                                    payload->size(), kMaxPayloadBytes));
+    }
+    // Not idempotent: a lost reply could mean the row exists, so a dropped connection is reported.
+    const auto id = with_retry("CreateJob", false, [&] { return backend_->create(run_at, payload); });
+    if (!id) {
+        throw RepoError(ErrorKind::BadInput,
+                        fmt::format("CreateJob: RunAt must be at least {} s after the database's "
+                                    "now (MinPrepareTime)",
+                                    kMinPrepareTime.count() / 1000));
+    }
+    return *id;
+}
+
+void JobsRepo::reset() {
+    with_retry("Reset", true, [&] {
+        backend_->reset();
+        return 0;
+    });
+}
+
+Statistics JobsRepo::statistics() {
+    return with_retry("Statistics", true, [&] { return backend_->statistics(); });
+}
+
+DbTime JobsRepo::db_now() {
+    return with_retry("Now", true, [&] { return backend_->now(); });
+}
+
+}  // namespace jobs::repo

@@ -1,0 +1,199 @@
+// PostgreSQL, native (libpq) or through psqlODBC. Each call is ONE statement: data-modifying
+// CTEs write the WorkerLogs row in the same round trip as the work. Parameters are bound once,
+// in the first CTE `p`, because SOCI's ODBC placeholders are positional.
+#include <fmt/format.h>
+
+#include "backend.h"
+#include "jobs/repo/error.h"
+
+namespace jobs::repo {
+namespace {
+
+std::string ms(const std::string& column) {
+    return "CAST(floor(extract(epoch FROM " + column + ") * 1000) AS bigint)";
+}
+
+std::string job_columns(const std::string& t) {
+    return t + "Id, " + ms(t + "RunAt") + ", " + ms(t + "CreateAt") + ", " + ms(t + "LockAt") +
+           ", " + ms(t + "ExecuteAt") + ", " + t + "State, " + t + "LockedBy, " + t +
+           "LockToken, " + t + "Payload";
+}
+
+// A log row inserted from inside a statement; `action` and `results` are SQL expressions.
+std::string log_cte(const std::string& job_id, const std::string& action,
+                    const std::string& results) {
+    return "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT " + job_id +
+           ", " + action + ", p.cid, " + results + " FROM p)";
+}
+
+class PostgresqlBackend final : public Backend {
+public:
+    using Backend::Backend;
+
+    std::string name() const override {
+        return url().backend == BackendKind::Odbc ? "odbc/postgresql" : "postgresql";
+    }
+
+    int ensure_schema(bool create) override {
+        soci::transaction tx(sql());
+        // Instances starting together must not race to create the same tables.
+        sql() << "SELECT pg_advisory_xact_lock(727274001)";
+        int tables = 0;
+        sql() << "SELECT CAST(count(*) AS integer) FROM information_schema.tables "
+                 "WHERE table_schema = current_schema() AND table_name IN ('jobs', 'workerlogs')",
+            soci::into(tables);
+        int statements = 2;
+        if (tables == 0 && create) {
+            for (const auto& statement : split_script(embedded::postgresql_schema())) {
+                sql() << statement;
+                ++statements;
+            }
+        } else {
+            statements += verify_schema_columns(sql(), tables, "sql/postgresql/schema.sql");
+        }
+        tx.commit();
+        return statements;
+    }
+
+    void log_connect(int statements) override {
+        sql() << "INSERT INTO WorkerLogs (Action, ClientId, Results) VALUES ('CONNECT', :cid, :n)",
+            soci::use(client_id(), "cid"), soci::use(statements, "n");
+    }
+
+    ReadyJobs list(std::chrono::milliseconds window) override {
+        const long long window_ms = window.count();
+        soci::rowset<soci::row> rows =
+            (sql().prepare
+                 << "WITH p AS (SELECT CAST(:win AS double precision) AS win, CAST(:cid AS text) AS cid), "
+                    "n AS (SELECT now() AS t), "
+                    "j AS (SELECT Jobs.* FROM Jobs, n, p WHERE Jobs.State = 0 AND "
+                    "Jobs.RunAt < n.t + p.win * interval '1 millisecond'), " +
+                        log_cte("NULL", "'QUERYLIST'", "(SELECT count(*) FROM j)") +
+                        " SELECT " + ms("n.t") + ", " + job_columns("j.") +
+                        " FROM n LEFT JOIN j ON true ORDER BY j.RunAt, j.Id",
+             soci::use(window_ms, "win"), soci::use(client_id(), "cid"));
+        ReadyJobs result;
+        for (const auto& row : rows) {
+            result.db_now = from_ms(column_i64(row, 0));
+            if (row.get_indicator(1) == soci::i_null) continue;  // no due job: the clock row only
+            result.jobs.push_back(read_job(row, 1));
+        }
+        return result;
+    }
+
+    std::optional<Job> get(JobId id) override {
+        soci::rowset<soci::row> rows =
+            (sql().prepare << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid), "
+                              "j AS (SELECT Jobs.* FROM Jobs, p WHERE Jobs.Id = p.id), " +
+                                  log_cte("p.id", "'QUERYJOB'", "(SELECT count(*) FROM j)") +
+                                  " SELECT " + job_columns("j.") + " FROM j",
+             soci::use(id, "id"), soci::use(client_id(), "cid"));
+        std::optional<Job> job;
+        for (const auto& row : rows) job = read_job(row, 0);
+        return job;
+    }
+
+    LockRow lock(JobId id, LockToken token, std::chrono::milliseconds lease) override {
+        const long long lease_ms = lease.count();
+        int won = 0;
+        int exists = 0;
+        // READ COMMITTED re-checks the WHERE clause on the row a concurrent winner wrote, so
+        // exactly one caller matches State = 0. A retry with the same token finds its own win.
+        sql() << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
+                 "CAST(:tok AS bigint) AS tok, CAST(:lease AS double precision) AS lease), "
+                 "u AS (UPDATE Jobs SET State = 1, LockAt = now(), LockedBy = p.cid, LockToken = p.tok, "
+                 "LeaseUntil = now() + p.lease * interval '1 millisecond', Attempts = Jobs.Attempts + 1 "
+                 "FROM p WHERE Jobs.Id = p.id AND (Jobs.State = 0 OR "
+                 "(Jobs.State = 1 AND Jobs.LockToken = p.tok)) RETURNING Jobs.Id), " +
+                     log_cte("p.id",
+                             "CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'ACQUIRE_SUCCESS' "
+                             "ELSE 'ACQUIRE_FAILURE' END",
+                             "(SELECT count(*) FROM u)") +
+                     " SELECT CAST((SELECT count(*) FROM u) AS integer), "
+                     "CAST((SELECT count(*) FROM Jobs, p WHERE Jobs.Id = p.id) AS integer)",
+            soci::use(id, "id"), soci::use(client_id(), "cid"), soci::use(token, "tok"),
+            soci::use(lease_ms, "lease"), soci::into(won), soci::into(exists);
+        return LockRow{won == 1, won == 1 || exists > 0};
+    }
+
+    CompleteRow complete(JobId id, std::optional<LockToken> token,
+                         const std::optional<std::string>& result_text) override {
+        const std::string result_value = result_text.value_or("");
+        soci::indicator result_ind = result_text ? soci::i_ok : soci::i_null;
+        const LockToken token_value = token.value_or(0);
+        soci::indicator token_ind = token ? soci::i_ok : soci::i_null;
+        soci::rowset<soci::row> rows =
+            (sql().prepare
+                 << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
+                    "CAST(:tok AS bigint) AS tok, CAST(:res AS text) AS res), "
+                    "u AS (UPDATE Jobs SET State = 2, ExecuteAt = now(), Result = p.res FROM p "
+                    "WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
+                    "(p.tok IS NULL OR Jobs.LockToken = p.tok) RETURNING Jobs.Id), " +
+                        log_cte("p.id",
+                                "CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'COMPLETE' ELSE 'ERROR' END",
+                                "(SELECT count(*) FROM u)") +
+                        " SELECT CAST((SELECT count(*) FROM u) AS integer), Jobs.State, "
+                        "Jobs.LockToken, Jobs.LockedBy FROM p LEFT JOIN Jobs ON Jobs.Id = p.id",
+             soci::use(id, "id"), soci::use(client_id(), "cid"),
+             soci::use(token_value, token_ind, "tok"), soci::use(result_value, result_ind, "res"));
+        CompleteRow out;
+        for (const auto& row : rows) {
+            out.completed = column_i64(row, 0) == 1;
+            if (out.completed) break;
+            if (auto state = column_opt_i64(row, 1)) out.state = static_cast<int>(*state);
+            out.token = column_opt_i64(row, 2);
+            out.locked_by = column_opt_text(row, 3);
+        }
+        return out;
+    }
+
+    std::optional<JobId> create(DbTime run_at, const std::optional<std::string>& payload) override {
+        const long long run_at_ms = to_ms(run_at);
+        const std::string payload_value = payload.value_or("");
+        soci::indicator payload_ind = payload ? soci::i_ok : soci::i_null;
+        long long id = 0;
+        soci::indicator id_ind = soci::i_null;
+        sql() << "WITH p AS (SELECT timestamptz 'epoch' + CAST(:r AS double precision) * "
+                 "interval '1 millisecond' AS r, CAST(:pl AS text) AS pl, CAST(:cid AS text) AS cid), "
+                 "i AS (INSERT INTO Jobs (RunAt, Payload) SELECT p.r, p.pl FROM p "
+                 "WHERE p.r >= now() + interval '10 seconds' RETURNING Id), "
+                 "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) "
+                 "SELECT i.Id, 'CREATE', p.cid, 1 FROM i, p) "
+                 "SELECT (SELECT Id FROM i)",
+            soci::use(run_at_ms, "r"), soci::use(payload_value, payload_ind, "pl"),
+            soci::use(client_id(), "cid"), soci::into(id, id_ind);
+        if (id_ind == soci::i_null) return std::nullopt;
+        return id;
+    }
+
+    void reset() override { sql() << "TRUNCATE Jobs, WorkerLogs RESTART IDENTITY"; }
+
+    Statistics statistics() override {
+        return read_statistics(sql(), ms("ExecuteAt") + " - " + ms("RunAt"),
+                               "CreateAt > RunAt - interval '10 seconds'");
+    }
+
+    DbTime now() override {
+        long long now_ms = 0;
+        sql() << "SELECT " + ms("clock_timestamp()"), soci::into(now_ms);
+        return from_ms(now_ms);
+    }
+
+    void recover() override {
+        try {
+            sql().rollback();
+        } catch (const soci::soci_error&) {
+            // Autocommit: there was nothing to roll back.
+        }
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_postgresql_backend(ConnectionUrl url,
+                                                 std::unique_ptr<soci::session> sql,
+                                                 std::string client_id) {
+    return std::make_unique<PostgresqlBackend>(std::move(url), std::move(sql), std::move(client_id));
+}
+
+}  // namespace jobs::repo

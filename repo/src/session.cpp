@@ -1,0 +1,72 @@
+#include "jobs/repo/session.h"
+
+#include <soci/odbc/soci-odbc.h>
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include "jobs/repo/error.h"
+
+namespace jobs::repo {
+namespace {
+
+const soci::backend_factory& factory_for(BackendKind backend) {
+    switch (backend) {
+        case BackendKind::Sqlite3: return *soci::factory_sqlite3();
+        case BackendKind::Postgresql: return *soci::factory_postgresql();
+        case BackendKind::Odbc: return *soci::factory_odbc();
+    }
+    throw RepoError(ErrorKind::BadInput, "unknown backend");
+}
+
+// SOCI's sqlite3 backend takes "db=FILE timeout=SECONDS"; a bare path is accepted too.
+std::string sqlite_connection(const std::string& connection) {
+    std::string result = connection.find('=') == std::string::npos ? "db=" + connection : connection;
+    if (result.find("timeout=") == std::string::npos) result += " timeout=10";
+    return result;
+}
+
+}  // namespace
+
+std::unique_ptr<soci::session> open_session(const ConnectionUrl& url) {
+    const std::string connection =
+        url.backend == BackendKind::Sqlite3 ? sqlite_connection(url.connection) : url.connection;
+    std::unique_ptr<soci::session> sql;
+    try {
+        sql = std::make_unique<soci::session>(factory_for(url.backend), connection);
+    } catch (const soci::soci_error& e) {
+        throw RepoError(ErrorKind::Unavailable,
+                        "cannot connect to " + url.backend_name() + " database: " + e.what());
+    }
+    if (dialect_of(*sql, url) == Dialect::Sqlite) {
+        // WAL lets readers and one writer proceed together across processes; NORMAL sync is
+        // durable in WAL mode up to the last checkpoint, and much cheaper than FULL.
+        try {
+            std::string mode;
+            *sql << "PRAGMA journal_mode = WAL", soci::into(mode);
+            *sql << "PRAGMA synchronous = NORMAL";
+        } catch (const soci::soci_error& e) {
+            throw RepoError(ErrorKind::Unavailable,
+                            std::string("cannot configure the SQLite database: ") + e.what());
+        }
+    }
+    return sql;
+}
+
+Dialect dialect_of(soci::session& sql, const ConnectionUrl& url) {
+    switch (url.backend) {
+        case BackendKind::Sqlite3: return Dialect::Sqlite;
+        case BackendKind::Postgresql: return Dialect::Postgresql;
+        case BackendKind::Odbc: break;
+    }
+    auto* odbc = static_cast<soci::odbc_session_backend*>(sql.get_backend());
+    switch (odbc->get_database_product()) {
+        case soci::odbc_session_backend::prod_sqlite: return Dialect::Sqlite;
+        case soci::odbc_session_backend::prod_postgresql: return Dialect::Postgresql;
+        default:
+            throw RepoError(ErrorKind::BadInput,
+                            "the ODBC data source is neither SQLite nor PostgreSQL, the two "
+                            "databases this version speaks through ODBC");
+    }
+}
+
+}  // namespace jobs::repo

@@ -1,0 +1,250 @@
+// SQLite, native or through ODBC. SQLite cannot write inside a SELECT, so a call is one
+// BEGIN IMMEDIATE transaction holding its statement and its WorkerLogs row: in-process there is
+// no network round trip to save, and IMMEDIATE takes the write lock up front so two processes
+// never deadlock upgrading a read lock. Times are canonical UTC text (see sql/sqlite/schema.sql).
+#include <fmt/format.h>
+
+#include "backend.h"
+#include "jobs/repo/error.h"
+#include "utc_text.h"
+
+namespace jobs::repo {
+namespace {
+
+constexpr const char* kNow = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
+
+std::string ms(const std::string& column) {
+    return "(CAST(strftime('%s', " + column + ") AS INTEGER) * 1000 + CAST(substr(strftime('%f', " +
+           column + "), 4, 3) AS INTEGER))";
+}
+
+// SOCI types a column declared INTEGER as a 32-bit int; "+ 0" makes it an expression, typed
+// from its 64-bit value instead. Tokens use all 63 bits.
+std::string big(const std::string& column) { return "(" + column + " + 0)"; }
+
+std::string job_columns(const std::string& t) {
+    return big(t + "Id") + ", " + ms(t + "RunAt") + ", " + ms(t + "CreateAt") + ", " +
+           ms(t + "LockAt") + ", " + ms(t + "ExecuteAt") + ", " + t + "State, " + t +
+           "LockedBy, " + big(t + "LockToken") + ", " + t + "Payload";
+}
+
+// "+12.345 seconds": SQLite's date modifier for a positive offset.
+std::string seconds_modifier(std::chrono::milliseconds offset) {
+    return fmt::format("+{}.{:03} seconds", offset.count() / 1000, offset.count() % 1000);
+}
+
+class Transaction {
+public:
+    explicit Transaction(soci::session& sql) : sql_(sql) { sql_ << "BEGIN IMMEDIATE"; }
+    ~Transaction() {
+        if (open_) {
+            try {
+                sql_ << "ROLLBACK";
+            } catch (const soci::soci_error&) {
+                // The failure that brought us here is already rising; nothing more to report.
+            }
+        }
+    }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit() {
+        sql_ << "COMMIT";
+        open_ = false;
+    }
+
+private:
+    soci::session& sql_;
+    bool open_ = true;
+};
+
+class SqliteBackend final : public Backend {
+public:
+    using Backend::Backend;
+
+    std::string name() const override {
+        return url().backend == BackendKind::Odbc ? "odbc/sqlite3" : "sqlite3";
+    }
+
+    int ensure_schema(bool create) override {
+        Transaction tx(sql());
+        int tables = 0;
+        sql() << "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND lower(name) IN "
+                 "('jobs', 'workerlogs')",
+            soci::into(tables);
+        int statements = 1;
+        if (tables == 0 && create) {
+            for (const auto& statement : split_script(embedded::sqlite_schema())) {
+                sql() << statement;
+                ++statements;
+            }
+        } else {
+            statements += verify_schema_columns(sql(), tables, "sql/sqlite/schema.sql");
+        }
+        tx.commit();
+        return statements;
+    }
+
+    void log_connect(int statements) override {
+        sql() << "INSERT INTO WorkerLogs (Action, ClientId, Results) VALUES ('CONNECT', :cid, :n)",
+            soci::use(client_id(), "cid"), soci::use(statements, "n");
+    }
+
+    ReadyJobs list(std::chrono::milliseconds window) override {
+        Transaction tx(sql());
+        const std::string bound = seconds_modifier(window);
+        soci::rowset<soci::row> rows =
+            (sql().prepare << "SELECT n.t, " + job_columns("j.") + " FROM (SELECT " + ms("'now'") +
+                                  " AS t, strftime('%Y-%m-%d %H:%M:%f', 'now', :bound) AS b) AS n "
+                                  "LEFT JOIN Jobs AS j ON j.State = 0 AND j.RunAt < n.b "
+                                  "ORDER BY j.RunAt, j.Id",
+             soci::use(bound, "bound"));
+        ReadyJobs result;
+        int count = 0;
+        for (const auto& row : rows) {
+            result.db_now = from_ms(column_i64(row, 0));
+            if (row.get_indicator(1) == soci::i_null) continue;  // no due job: the clock row only
+            ++count;
+            if (row.get_indicator(2) == soci::i_null) continue;  // unreadable RunAt: skip it
+            result.jobs.push_back(read_job(row, 1));
+        }
+        log(std::nullopt, "QUERYLIST", count);
+        tx.commit();
+        return result;
+    }
+
+    std::optional<Job> get(JobId id) override {
+        Transaction tx(sql());
+        soci::rowset<soci::row> rows =
+            (sql().prepare << "SELECT " + job_columns("") + " FROM Jobs WHERE Id = :id",
+             soci::use(id, "id"));
+        std::optional<Job> job;
+        for (const auto& row : rows) job = read_job(row, 0);
+        log(id, "QUERYJOB", job ? 1 : 0);
+        tx.commit();
+        return job;
+    }
+
+    LockRow lock(JobId id, LockToken token, std::chrono::milliseconds lease) override {
+        Transaction tx(sql());
+        const std::string lease_until = seconds_modifier(lease);
+        soci::statement update =
+            (sql().prepare << std::string("UPDATE Jobs SET State = 1, LockAt = ") + kNow +
+                                  ", LockedBy = :cid, LockToken = :tok, LeaseUntil = "
+                                  "strftime('%Y-%m-%d %H:%M:%f', 'now', :lease), "
+                                  "Attempts = Attempts + 1 WHERE Id = :id AND "
+                                  "(State = 0 OR (State = 1 AND LockToken = :tok2))",
+             soci::use(client_id(), "cid"), soci::use(token, "tok"),
+             soci::use(lease_until, "lease"), soci::use(id, "id"), soci::use(token, "tok2"));
+        update.execute(true);
+        LockRow result;
+        result.won = update.get_affected_rows() == 1;
+        result.exists = result.won || exists(id);
+        log(id, result.won ? "ACQUIRE_SUCCESS" : "ACQUIRE_FAILURE", result.won ? 1 : 0);
+        tx.commit();
+        return result;
+    }
+
+    CompleteRow complete(JobId id, std::optional<LockToken> token,
+                         const std::optional<std::string>& result_text) override {
+        Transaction tx(sql());
+        const std::string result_value = result_text.value_or("");
+        soci::indicator result_ind = result_text ? soci::i_ok : soci::i_null;
+        const LockToken token_value = token.value_or(0);
+        const std::string query = std::string("UPDATE Jobs SET State = 2, ExecuteAt = ") + kNow +
+                                  ", Result = :res WHERE Id = :id AND State = 1" +
+                                  (token ? " AND LockToken = :tok" : "");
+        soci::statement update =
+            token ? (sql().prepare << query, soci::use(result_value, result_ind, "res"),
+                     soci::use(id, "id"), soci::use(token_value, "tok"))
+                  : (sql().prepare << query, soci::use(result_value, result_ind, "res"),
+                     soci::use(id, "id"));
+        update.execute(true);
+        CompleteRow row;
+        row.completed = update.get_affected_rows() == 1;
+        if (!row.completed) read_holder(id, row);
+        log(id, row.completed ? "COMPLETE" : "ERROR", row.completed ? 1 : 0);
+        tx.commit();
+        return row;
+    }
+
+    std::optional<JobId> create(DbTime run_at, const std::optional<std::string>& payload) override {
+        Transaction tx(sql());
+        long long now_ms = 0;
+        sql() << "SELECT " + ms("'now'"), soci::into(now_ms);
+        if (to_ms(run_at) < now_ms + kMinPrepareTime.count()) return std::nullopt;
+        const std::string run_at_text = utc_text(run_at);
+        const std::string payload_value = payload.value_or("");
+        soci::indicator payload_ind = payload ? soci::i_ok : soci::i_null;
+        sql() << "INSERT INTO Jobs (RunAt, Payload) VALUES (:run_at, :payload)",
+            soci::use(run_at_text, "run_at"), soci::use(payload_value, payload_ind, "payload");
+        long long id = 0;
+        sql() << "SELECT last_insert_rowid()", soci::into(id);
+        log(id, "CREATE", 1);
+        tx.commit();
+        return id;
+    }
+
+    void reset() override {
+        Transaction tx(sql());
+        sql() << "DELETE FROM Jobs";
+        sql() << "DELETE FROM WorkerLogs";
+        sql() << "DELETE FROM sqlite_sequence WHERE name IN ('Jobs', 'WorkerLogs')";
+        tx.commit();
+    }
+
+    Statistics statistics() override {
+        return read_statistics(sql(), "(" + ms("ExecuteAt") + " - " + ms("RunAt") + ")",
+                               ms("CreateAt") + " > " + ms("RunAt") + " - 10000");
+    }
+
+    DbTime now() override {
+        long long now_ms = 0;
+        sql() << "SELECT " + ms("'now'"), soci::into(now_ms);
+        return from_ms(now_ms);
+    }
+
+    void recover() override {
+        try {
+            sql() << "ROLLBACK";
+        } catch (const soci::soci_error&) {
+            // No transaction was open: the usual case.
+        }
+    }
+
+private:
+    void log(std::optional<JobId> id, const char* action, int results) {
+        const JobId id_value = id.value_or(0);
+        soci::indicator id_ind = id ? soci::i_ok : soci::i_null;
+        const std::string action_text = action;
+        sql() << "INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) "
+                 "VALUES (:id, :action, :cid, :results)",
+            soci::use(id_value, id_ind, "id"), soci::use(action_text, "action"),
+            soci::use(client_id(), "cid"), soci::use(results, "results");
+    }
+
+    bool exists(JobId id) {
+        int count = 0;
+        sql() << "SELECT count(*) FROM Jobs WHERE Id = :id", soci::use(id, "id"), soci::into(count);
+        return count > 0;
+    }
+
+    void read_holder(JobId id, CompleteRow& row) {
+        soci::rowset<soci::row> rows =
+            (sql().prepare << "SELECT State, " + big("LockToken") + ", LockedBy FROM Jobs WHERE Id = :id",
+             soci::use(id, "id"));
+        for (const auto& r : rows) {
+            row.state = static_cast<int>(column_i64(r, 0));
+            row.token = column_opt_i64(r, 1);
+            row.locked_by = column_opt_text(r, 2);
+        }
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_sqlite_backend(ConnectionUrl url, std::unique_ptr<soci::session> sql,
+                                             std::string client_id) {
+    return std::make_unique<SqliteBackend>(std::move(url), std::move(sql), std::move(client_id));
+}
+
+}  // namespace jobs::repo

@@ -1,0 +1,112 @@
+// Each bad input of SPEC section 3 gets a clear error and changes nothing.
+#include <doctest/doctest.h>
+
+#include "jobs/repo/error.h"
+#include "jobs/repo/jobs_repo.h"
+#include "jobs/repo/session.h"
+#include "test_db.h"
+
+using namespace jobs::repo;
+using namespace std::chrono_literals;
+using jobs::test::fresh_database;
+
+namespace {
+
+// Runs `call`, requires a RepoError of `kind` whose message mentions `words`.
+template <typename F>
+void require_error(F&& call, ErrorKind kind, const std::string& words) {
+    try {
+        call();
+        FAIL("expected an error mentioning '" << words << "'");
+    } catch (const RepoError& e) {
+        CHECK(e.kind() == kind);
+        CHECK_MESSAGE(std::string(e.what()).find(words) != std::string::npos, e.what());
+    }
+}
+
+}  // namespace
+
+TEST_CASE("CreateJob refuses a RunAt sooner than now + 10 s and inserts nothing") {
+    JobsRepo repo(RepoOptions{.url = fresh_database()});
+    require_error([&] { repo.create_job(repo.db_now() + 9'500ms); }, ErrorKind::BadInput,
+                  "MinPrepareTime");
+    require_error([&] { repo.create_job(repo.db_now() - 1s); }, ErrorKind::BadInput, "MinPrepareTime");
+    CHECK(repo.statistics().states.empty());
+    CHECK(repo.statistics().actions.count("CREATE") == 0);
+}
+
+TEST_CASE("CreateJob refuses an oversized payload") {
+    JobsRepo repo(RepoOptions{.url = fresh_database()});
+    const std::string huge(kMaxPayloadBytes + 1, 'x');
+    require_error([&] { repo.create_job(repo.db_now() + 20s, huge); }, ErrorKind::BadInput, "payload");
+    CHECK(repo.statistics().states.empty());
+}
+
+TEST_CASE("AcquireJobLock on an unknown id says so and logs the failed attempt") {
+    JobsRepo repo(RepoOptions{.url = fresh_database()});
+    require_error([&] { repo.acquire_job_lock(424242); }, ErrorKind::NotFound, "no job 424242");
+    CHECK(repo.statistics().actions.at("ACQUIRE_FAILURE") == 1);
+}
+
+TEST_CASE("ProcessLockedJob refuses a job that is not locked, or locked by someone else") {
+    const std::string url = fresh_database();
+    JobsRepo a(RepoOptions{.url = url, .client_id = "a"});
+    JobsRepo b(RepoOptions{.url = url, .client_id = "b"});
+    const JobId free_job = a.create_job(a.db_now() + 20s);
+    require_error([&] { a.complete_locked_job(free_job, std::nullopt); }, ErrorKind::NotLocked,
+                  "not locked");
+    CHECK(a.get_job(free_job)->state == 0);
+
+    const Lock lock = a.acquire_job_lock(free_job);
+    REQUIRE(lock.outcome == LockOutcome::Won);
+    require_error([&] { b.complete_locked_job(free_job, lock.token + 1); }, ErrorKind::NotLocked,
+                  "locked by a");
+    CHECK(a.get_job(free_job)->state == 1);
+    require_error([&] { a.complete_locked_job(777777, std::nullopt); }, ErrorKind::NotFound,
+                  "no job 777777");
+    CHECK(a.statistics().actions.at("ERROR") == 3);
+    a.complete_locked_job(free_job, lock.token);
+    CHECK(a.get_job(free_job)->state == 2);
+}
+
+TEST_CASE("a malformed connection string is refused with the reason") {
+    require_error([] { JobsRepo repo(RepoOptions{.url = "jobs.db"}); }, ErrorKind::BadInput,
+                  "backend://");
+    require_error([] { JobsRepo repo(RepoOptions{.url = "mysql2://db=x"}); }, ErrorKind::BadInput,
+                  "unsupported database backend");
+    require_error([] { JobsRepo repo(RepoOptions{.url = "sqlite3://"}); }, ErrorKind::BadInput,
+                  "no connection string");
+    require_error([] { JobsRepo repo(RepoOptions{.url = "env:JOBS_TEST_NO_SUCH_VARIABLE"}); },
+                  ErrorKind::BadInput, "JOBS_TEST_NO_SUCH_VARIABLE");
+}
+
+TEST_CASE("an unreachable database is retried, then reported as unavailable") {
+    RepoOptions options{.url = "postgresql://host=127.0.0.1 port=1 dbname=none connect_timeout=1"};
+    options.retry_for = 300ms;
+    require_error([&] { JobsRepo repo(options); }, ErrorKind::Unavailable, "cannot connect");
+}
+
+TEST_CASE("a missing schema is created, or refused when creation is off") {
+    const std::string url = jobs::test::empty_database();
+    RepoOptions options{.url = url};
+    options.create_schema = false;
+    require_error([&] { JobsRepo repo(options); }, ErrorKind::Schema, "no Jobs and WorkerLogs");
+    options.create_schema = true;
+    JobsRepo repo(options);
+    CHECK(repo.statistics().actions.at("CONNECT") == 1);
+    const JobId id = repo.create_job(repo.db_now() + 20s);
+    CHECK(repo.get_job(id).has_value());
+    JobsRepo again(options);  // the second start finds the schema in place
+    CHECK(again.statistics().actions.at("CONNECT") == 2);
+}
+
+TEST_CASE("an incompatible schema is refused with a clear message") {
+    const std::string url = jobs::test::empty_database();
+    {
+        auto sql = open_session(ConnectionUrl::parse(url));
+        *sql << "CREATE TABLE Jobs (Id integer PRIMARY KEY, RunAt varchar(30) NOT NULL)";
+        *sql << "CREATE TABLE WorkerLogs (Sn integer PRIMARY KEY, Action varchar(50))";
+    }
+    require_error([&] { JobsRepo repo(RepoOptions{.url = url}); }, ErrorKind::Schema,
+                  "incompatible schema");
+}

@@ -1,0 +1,223 @@
+// The repository suite: the same cases on SQLite, PostgreSQL and both through ODBC.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "child_process.h"
+#include "jobs/repo/jobs_repo.h"
+#include "jobs/repo/simulated_task.h"
+#include "test_db.h"
+
+using namespace jobs::repo;
+using namespace std::chrono_literals;
+using jobs::test::fresh_database;
+
+namespace {
+
+RepoOptions options_for(const std::string& url, const std::string& client = "test") {
+    return RepoOptions{.url = url, .client_id = client};
+}
+
+long long epoch_ms_in(std::chrono::milliseconds delay) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               (std::chrono::system_clock::now() + delay).time_since_epoch())
+        .count();
+}
+
+std::vector<JobId> create_jobs(JobsRepo& repo, int count, std::chrono::milliseconds ahead = 20s) {
+    std::vector<JobId> ids;
+    const DbTime run_at = repo.db_now() + ahead;
+    for (int i = 0; i < count; ++i) ids.push_back(repo.create_job(run_at + std::chrono::milliseconds(i)));
+    return ids;
+}
+
+}  // namespace
+
+TEST_CASE("a created job reads back with its RunAt, payload and database stamps") {
+    JobsRepo repo(options_for(fresh_database()));
+    const DbTime before = repo.db_now();
+    const DbTime run_at = before + 15'250ms;
+    const JobId id = repo.create_job(run_at, std::string("{\"n\": 1}"));
+    const auto job = repo.get_job(id);
+    REQUIRE(job.has_value());
+    CHECK(job->id == id);
+    CHECK(job->run_at == run_at);
+    CHECK(job->state == static_cast<int>(JobState::Created));
+    CHECK(job->payload == std::optional<std::string>("{\"n\": 1}"));
+    CHECK_FALSE(job->lock_at.has_value());
+    CHECK_FALSE(job->execute_at.has_value());
+    CHECK(job->create_at >= before - 1ms);
+    CHECK(job->create_at <= repo.db_now() + 1ms);
+}
+
+TEST_CASE("GetReadyJobs lists only free jobs due within the window, by RunAt, and logs each call") {
+    JobsRepo repo(options_for(fresh_database()));
+    const DbTime now = repo.db_now();
+    const JobId late = repo.create_job(now + 12s);
+    const JobId early = repo.create_job(now + 11s);
+    const JobId far = repo.create_job(now + 60s);
+    const JobId taken = repo.create_job(now + 11'500ms);
+    REQUIRE(repo.acquire_job_lock(taken).outcome == LockOutcome::Won);
+
+    const ReadyJobs ready = repo.get_ready_jobs(20s);
+    REQUIRE(ready.jobs.size() == 2);
+    CHECK(ready.jobs[0].id == early);
+    CHECK(ready.jobs[1].id == late);
+    CHECK(ready.db_now >= now);
+    CHECK(repo.get_ready_jobs(5s).jobs.empty());
+    CHECK(repo.get_ready_jobs(61s).jobs.size() == 3);
+    (void)far;
+
+    const Statistics stats = repo.statistics();
+    CHECK(stats.actions.at("QUERYLIST") == 3);
+    CHECK(stats.actions.at("CREATE") == 4);
+    CHECK(stats.actions.at("ACQUIRE_SUCCESS") == 1);
+}
+
+TEST_CASE("GetReadyJobs on an empty table still reads the database clock") {
+    JobsRepo repo(options_for(fresh_database()));
+    const DbTime before = repo.db_now();
+    const ReadyJobs ready = repo.get_ready_jobs(10s);
+    CHECK(ready.jobs.empty());
+    CHECK(ready.db_now >= before);
+    CHECK(ready.db_now <= repo.db_now());
+}
+
+TEST_CASE("GetJob logs QUERYJOB and returns nothing for an unknown id") {
+    JobsRepo repo(options_for(fresh_database()));
+    const JobId id = create_jobs(repo, 1)[0];
+    CHECK(repo.get_job(id).has_value());
+    CHECK_FALSE(repo.get_job(id + 1000).has_value());
+    CHECK(repo.statistics().actions.at("QUERYJOB") == 2);
+}
+
+TEST_CASE("a lock is won once: a second attempt, even by its winner, loses and is logged") {
+    const std::string url = fresh_database();
+    JobsRepo a(options_for(url, "a"));
+    JobsRepo b(options_for(url, "b"));
+    const JobId id = create_jobs(a, 1)[0];
+    const Lock won = a.acquire_job_lock(id);
+    CHECK(won.outcome == LockOutcome::Won);
+    CHECK(won.token != 0);
+    CHECK(b.acquire_job_lock(id).outcome == LockOutcome::Lost);
+    CHECK(a.acquire_job_lock(id).outcome == LockOutcome::Lost);
+    const auto job = b.get_job(id);
+    REQUIRE(job);
+    CHECK(job->state == static_cast<int>(JobState::Locked));
+    CHECK(job->locked_by == std::optional<std::string>("a"));
+    CHECK(job->lock_token == won.token);
+    const Statistics stats = a.statistics();
+    CHECK(stats.actions.at("ACQUIRE_SUCCESS") == 1);
+    CHECK(stats.actions.at("ACQUIRE_FAILURE") == 2);
+}
+
+TEST_CASE("racing threads and processes for the same 200 jobs: each won exactly once") {
+    const std::string url = fresh_database();
+    JobsRepo setup(options_for(url, "setup"));
+    const std::vector<JobId> ids = create_jobs(setup, 200, 60s);
+    const JobId first = ids.front();
+    const JobId last = ids.back();
+    REQUIRE(last - first == 199);
+
+    constexpr int kProcesses = 3;
+    constexpr int kThreads = 2;
+    const std::string start = std::to_string(epoch_ms_in(1500ms));
+    std::vector<std::unique_ptr<jobs::test::ChildProcess>> racers;
+    for (int p = 0; p < kProcesses; ++p) {
+        racers.push_back(std::make_unique<jobs::test::ChildProcess>(std::vector<std::string>{
+            JOBS_TEST_RACER, "lock", url, "racer" + std::to_string(p), std::to_string(first),
+            std::to_string(last), std::to_string(kThreads), start}));
+    }
+    std::map<JobId, int> wins;
+    for (auto& racer : racers) {
+        std::string output;
+        REQUIRE(racer->wait(output) == 0);
+        std::istringstream lines(output);
+        std::string tag;
+        JobId id = 0;
+        while (lines >> tag >> id) ++wins[id];
+    }
+    CHECK(wins.size() == 200);
+    for (const auto& [id, count] : wins) CHECK_MESSAGE(count == 1, "job " << id);
+
+    const Statistics stats = setup.statistics();
+    const long long attempts = 200LL * kProcesses * kThreads;
+    CHECK(stats.actions.at("ACQUIRE_SUCCESS") == 200);
+    CHECK(stats.actions.at("ACQUIRE_FAILURE") == attempts - 200);
+    CHECK(stats.states.at(static_cast<int>(JobState::Locked)) == 200);
+}
+
+TEST_CASE("ProcessLockedJob runs the task, then completes the job with ExecuteAt after it") {
+    JobsRepo repo(options_for(fresh_database()));
+    const JobId id = create_jobs(repo, 1)[0];
+    const Lock lock = repo.acquire_job_lock(id);
+    REQUIRE(lock.outcome == LockOutcome::Won);
+    const DbTime before = repo.db_now();
+    repo.process_locked_job(id, lock.token);
+    const auto job = repo.get_job(id);
+    REQUIRE(job);
+    CHECK(job->state == static_cast<int>(JobState::Completed));
+    REQUIRE(job->execute_at);
+    CHECK(*job->execute_at >= before + kTaskLength - 1ms);
+    CHECK(*job->lock_at <= before);
+    CHECK(repo.statistics().actions.at("COMPLETE") == 1);
+}
+
+TEST_CASE("five permits per process: ten tasks in one process take two task lengths, in two do not") {
+    const std::string url = fresh_database();
+    JobsRepo setup(options_for(url, "setup"));
+    const std::vector<JobId> ids = create_jobs(setup, 20, 60s);
+    const auto run = [&](std::vector<std::pair<JobId, JobId>> ranges) {
+        const std::string start = std::to_string(epoch_ms_in(2000ms));
+        std::vector<std::unique_ptr<jobs::test::ChildProcess>> children;
+        for (const auto& [from, to] : ranges) {
+            children.push_back(std::make_unique<jobs::test::ChildProcess>(std::vector<std::string>{
+                JOBS_TEST_RACER, "process", url, "p" + std::to_string(from), std::to_string(from),
+                std::to_string(to), start}));
+        }
+        long long slowest = 0;
+        for (auto& child : children) {
+            std::string output;
+            REQUIRE(child->wait(output) == 0);
+            slowest = std::max(slowest, std::stoll(output));
+        }
+        return slowest;
+    };
+    const long long one_process = run({{ids[0], ids[9]}});
+    const long long two_processes = run({{ids[10], ids[14]}, {ids[15], ids[19]}});
+    MESSAGE("10 tasks in one process: " << one_process << " ms; 5+5 in two: " << two_processes << " ms");
+    // The permit limit forces two rounds; two processes have five permits each.
+    CHECK(one_process >= 2 * kTaskLength.count());
+    CHECK(two_processes < one_process - kTaskLength.count() / 2);
+    CHECK(setup.statistics().states.at(static_cast<int>(JobState::Completed)) == 20);
+}
+
+TEST_CASE("every stamp is taken from the database clock") {
+    JobsRepo repo(options_for(fresh_database()));
+    const DbTime t0 = repo.db_now();
+    const JobId id = create_jobs(repo, 1)[0];
+    const Lock lock = repo.acquire_job_lock(id);
+    repo.process_locked_job(id, lock.token);
+    const DbTime t1 = repo.db_now();
+    const auto job = repo.get_job(id);
+    REQUIRE(job);
+    for (const DbTime stamp : {job->create_at, *job->lock_at, *job->execute_at}) {
+        CHECK(stamp >= t0 - 1ms);
+        CHECK(stamp <= t1 + 1ms);
+    }
+    CHECK(*job->lock_at <= *job->execute_at);
+}
+
+TEST_CASE("Reset empties both tables and restarts the ids") {
+    JobsRepo repo(options_for(fresh_database()));
+    create_jobs(repo, 3);
+    repo.reset();
+    const Statistics stats = repo.statistics();
+    CHECK(stats.actions.empty());
+    CHECK(stats.states.empty());
+    CHECK(create_jobs(repo, 1)[0] == 1);
+}

@@ -1,0 +1,87 @@
+#include "test_db.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string_view>
+
+#include "jobs/repo/jobs_repo.h"
+#include "jobs/repo/session.h"
+
+namespace jobs::test {
+namespace {
+
+std::string env(const char* name) {
+    const char* value = std::getenv(name);
+    return value == nullptr ? std::string() : std::string(value);
+}
+
+TestDb load() {
+    const std::string label = env("JOBS_TEST_BACKEND").empty() ? "sqlite" : env("JOBS_TEST_BACKEND");
+    if (label == "sqlite") return {label, "", false};
+    const char* variable = label == "postgresql"         ? "JOBS_TEST_POSTGRESQL"
+                           : label == "odbc-postgresql" ? "JOBS_TEST_ODBC_POSTGRESQL"
+                           : label == "odbc-sqlite"     ? "JOBS_TEST_ODBC_SQLITE"
+                                                        : nullptr;
+    if (variable == nullptr) {
+        std::fprintf(stderr, "unknown JOBS_TEST_BACKEND '%s'\n", label.c_str());
+        std::exit(2);
+    }
+    const std::string url = env(variable);
+    if (url.empty()) {
+        if (env("CI") == "true") {
+            std::fprintf(stderr, "%s is unset: under CI=true every backend must run\n", variable);
+            std::exit(1);
+        }
+        std::fprintf(stderr, "%s is unset: skipping the %s suite (scripts/test.sh sets it)\n",
+                     variable, label.c_str());
+        std::exit(77);
+    }
+    return {label, url, true};
+}
+
+}  // namespace
+
+const TestDb& test_db() {
+    static const TestDb db = load();
+    return db;
+}
+
+namespace {
+
+// A new SQLite file per call, so tests cannot see each other's rows.
+std::string new_sqlite_file() {
+    static int counter = 0;
+    const auto dir = std::filesystem::temp_directory_path() / ("jobs-test-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    const auto file = dir / ("t" + std::to_string(++counter) + ".db");
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file.string() + suffix);
+    return file.string();
+}
+
+}  // namespace
+
+std::string fresh_database() {
+    const TestDb& db = test_db();
+    if (!db.shared_server) return "sqlite3://db=" + new_sqlite_file();
+    repo::RepoOptions options{.url = db.url, .client_id = "test-reset"};
+    options.log_connect = false;
+    repo::JobsRepo(options).reset();
+    return db.url;
+}
+
+std::string empty_database() {
+    const TestDb& db = test_db();
+    if (db.label == "sqlite") return "sqlite3://db=" + new_sqlite_file();
+    if (db.label == "odbc-sqlite") return db.url + ";Database=" + new_sqlite_file();
+    // PostgreSQL: an empty schema first on the search path stands for an empty database.
+    auto sql = repo::open_session(repo::ConnectionUrl::parse(db.url));
+    *sql << "DROP SCHEMA IF EXISTS jobs_empty CASCADE";
+    *sql << "CREATE SCHEMA jobs_empty";
+    if (db.label == "postgresql") return db.url + " options='-csearch_path=jobs_empty'";
+    return db.url + ";ConnSettings=SET search_path TO jobs_empty";
+}
+
+}  // namespace jobs::test

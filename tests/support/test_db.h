@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+
+namespace jobs::test {
+
+// The database a test binary runs against, chosen by JOBS_TEST_BACKEND (set per CTest entry).
+// Each backend's quirks live in test_db.cpp, nowhere else.
+struct TestDb {
+    std::string label;  // sqlite, postgresql, odbc-postgresql, odbc-sqlite
+    std::string url;
+    bool shared_server = false;  // true: one database for every test, reset between them
+};
+
+// Exits the process with 77 (CTest's "skipped") when the backend's variable is unset, or fails
+// when CI=true, where every backend must run.
+const TestDb& test_db();
+// A URL to an empty database with the schema in place (fresh file, or the shared one reset).
+std::string fresh_database();
+// A URL to a database (or PostgreSQL schema) with no tables at all, for the schema tests.
+std::string empty_database();
+
+}  // namespace jobs::test

@@ -1,0 +1,12 @@
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include "test_db.h"
+
+int main(int argc, char** argv) {
+    // Decide skip-or-run before any test: an unset backend variable exits 77 here.
+    const auto& db = jobs::test::test_db();
+    doctest::Context context(argc, argv);
+    (void)db;
+    return context.run();
+}
