@@ -147,6 +147,21 @@ int verify_schema_columns(soci::session& sql, int tables, const char* schema_fil
     return 2;
 }
 
+namespace {
+
+// Drops a trailing "-- comment": an apostrophe in it would unbalance the quote tracking SOCI's
+// ODBC backend does when it looks for ":name" placeholders.
+std::string_view without_comment(std::string_view line) {
+    bool quoted = false;
+    for (std::size_t i = 0; i + 1 < line.size(); ++i) {
+        if (line[i] == '\'') quoted = !quoted;
+        if (!quoted && line[i] == '-' && line[i + 1] == '-') return line.substr(0, i);
+    }
+    return line;
+}
+
+}  // namespace
+
 std::vector<std::string> split_script(std::string_view script) {
     std::vector<std::string> statements;
     std::string current;
@@ -156,8 +171,9 @@ std::vector<std::string> split_script(std::string_view script) {
         const std::size_t end = std::min(script.find('\n', pos), script.size());
         std::string_view line = script.substr(pos, end - pos);
         pos = end + 1;
+        line = without_comment(line);
         const auto first = line.find_first_not_of(" \t\r");
-        if (first == std::string_view::npos || line.substr(first).starts_with("--")) continue;
+        if (first == std::string_view::npos) continue;
         const std::string_view trimmed = line.substr(first);
         if (current.empty() && trimmed.starts_with("CREATE TRIGGER")) in_trigger = true;
         current.append(line).append("\n");

@@ -25,6 +25,7 @@ TEST_CASE("a URL can come from the environment or a file, out of the process lis
     const auto path = std::filesystem::temp_directory_path() / "jobs-test-url.txt";
     std::ofstream(path) << "postgresql://dbname=secret\n";
     CHECK(resolve_url("file:" + path.string()) == "postgresql://dbname=secret");
+    std::filesystem::remove(path);
     CHECK(resolve_url("sqlite3://db=plain.db") == "sqlite3://db=plain.db");
     CHECK_THROWS_AS(resolve_url("file:/nonexistent/jobs-url"), RepoError);
 }

@@ -52,10 +52,20 @@ const TestDb& test_db() {
 namespace {
 
 // A new SQLite file per call, so tests cannot see each other's rows.
+struct TempDir {
+    std::filesystem::path path = std::filesystem::temp_directory_path() /
+                                 ("jobs-test-" + std::to_string(getpid()));
+    TempDir() { std::filesystem::create_directories(path); }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+    }
+};
+
 std::string new_sqlite_file() {
     static int counter = 0;
-    const auto dir = std::filesystem::temp_directory_path() / ("jobs-test-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir);
+    static const TempDir temp;
+    const auto& dir = temp.path;
     const auto file = dir / ("t" + std::to_string(++counter) + ".db");
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file.string() + suffix);
     return file.string();
