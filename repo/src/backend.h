@@ -43,8 +43,10 @@ public:
     virtual ReadyJobs list(std::chrono::milliseconds window) = 0;
     virtual std::optional<Job> get(JobId id) = 0;
     virtual LockRow lock(JobId id, LockToken token, std::chrono::milliseconds lease) = 0;
-    virtual CompleteRow complete(JobId id, std::optional<LockToken> token,
-                                 const std::optional<std::string>& result) = 0;
+    // State 1 -> `state` (Completed, Failed or Interrupted) under the lock; logs `action`, or
+    // ERROR when the caller does not hold the lock.
+    virtual CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state,
+                               const char* action, const std::optional<std::string>& result) = 0;
     // Returns nothing when run_at is sooner than now + MinPrepareTime on the database clock.
     virtual std::optional<JobId> create(DbTime run_at, const std::optional<std::string>& payload) = 0;
     virtual void reset() = 0;

@@ -139,8 +139,9 @@ void JobsRepo::process_locked_job(JobId id, std::optional<LockToken> token) {
 
 void JobsRepo::complete_locked_job(JobId id, std::optional<LockToken> token,
                                    std::optional<std::string> result) {
-    const CompleteRow row =
-        with_retry("ProcessLockedJob", true, [&] { return backend_->complete(id, token, result); });
+    const CompleteRow row = with_retry("ProcessLockedJob", true, [&] {
+        return backend_->finish(id, token, JobState::Completed, "COMPLETE", result);
+    });
     if (row.completed) return;
     if (!row.state) {
         throw RepoError(ErrorKind::NotFound, fmt::format("ProcessLockedJob: no job {}", id));
@@ -152,6 +153,20 @@ void JobsRepo::complete_locked_job(JobId id, std::optional<LockToken> token,
                     fmt::format("ProcessLockedJob: job {} is not locked by this caller (state {}{})",
                                 id, *row.state,
                                 row.locked_by ? ", locked by " + *row.locked_by : std::string()));
+}
+
+void JobsRepo::fail_locked_job(JobId id, LockToken token, JobState outcome,
+                               const std::string& message) {
+    if (outcome != JobState::Failed && outcome != JobState::Interrupted) {
+        throw RepoError(ErrorKind::BadInput, "fail_locked_job: outcome must be Failed or Interrupted");
+    }
+    const char* action = outcome == JobState::Failed ? "FAILED" : "INTERRUPTED";
+    const CompleteRow row = with_retry(action, true, [&] {
+        return backend_->finish(id, token, outcome, action, message);
+    });
+    if (row.completed || (row.state == static_cast<int>(outcome) && row.token == token)) return;
+    throw RepoError(ErrorKind::NotLocked,
+                    fmt::format("{}: job {} is not locked by this caller", action, id));
 }
 
 JobId JobsRepo::create_job(DbTime run_at, std::optional<std::string> payload) {

@@ -116,8 +116,10 @@ public:
         return LockRow{won == 1, won == 1 || exists > 0};
     }
 
-    CompleteRow complete(JobId id, std::optional<LockToken> token,
-                         const std::optional<std::string>& result_text) override {
+    CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state, const char* action,
+                       const std::optional<std::string>& result_text) override {
+        const int state_value = static_cast<int>(state);
+        const std::string action_text = action;
         const std::string result_value = result_text.value_or("");
         soci::indicator result_ind = result_text ? soci::i_ok : soci::i_null;
         const LockToken token_value = token.value_or(0);
@@ -125,22 +127,24 @@ public:
         soci::rowset<soci::row> rows =
             (sql().prepare
                  << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
-                    "CAST(:tok AS bigint) AS tok, CAST(:res AS text) AS res), "
-                    "u AS (UPDATE Jobs SET State = 2, ExecuteAt = now(), Result = p.res FROM p "
+                    "CAST(:tok AS bigint) AS tok, CAST(:res AS text) AS res, "
+                    "CAST(:state AS integer) AS state, CAST(:action AS text) AS action), "
+                    "u AS (UPDATE Jobs SET State = p.state, ExecuteAt = now(), Result = p.res FROM p "
                     "WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
                     "(p.tok IS NULL OR Jobs.LockToken = p.tok) RETURNING Jobs.Id), " +
                         log_cte("p.id",
-                                "CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'COMPLETE' ELSE 'ERROR' END",
+                                "CASE WHEN EXISTS (SELECT 1 FROM u) THEN p.action ELSE 'ERROR' END",
                                 "(SELECT count(*) FROM u)") +
                         " SELECT CAST((SELECT count(*) FROM u) AS integer), Jobs.State, "
                         "Jobs.LockToken, Jobs.LockedBy FROM p LEFT JOIN Jobs ON Jobs.Id = p.id",
              soci::use(id, "id"), soci::use(client_id(), "cid"),
-             soci::use(token_value, token_ind, "tok"), soci::use(result_value, result_ind, "res"));
+             soci::use(token_value, token_ind, "tok"), soci::use(result_value, result_ind, "res"),
+             soci::use(state_value, "state"), soci::use(action_text, "action"));
         CompleteRow out;
         for (const auto& row : rows) {
             out.completed = column_i64(row, 0) == 1;
             if (out.completed) break;
-            if (auto state = column_opt_i64(row, 1)) out.state = static_cast<int>(*state);
+            if (auto found = column_opt_i64(row, 1)) out.state = static_cast<int>(*found);
             out.token = column_opt_i64(row, 2);
             out.locked_by = column_opt_text(row, 3);
         }

@@ -144,13 +144,14 @@ public:
         return result;
     }
 
-    CompleteRow complete(JobId id, std::optional<LockToken> token,
-                         const std::optional<std::string>& result_text) override {
+    CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state, const char* action,
+                       const std::optional<std::string>& result_text) override {
         Transaction tx(sql());
         const std::string result_value = result_text.value_or("");
         soci::indicator result_ind = result_text ? soci::i_ok : soci::i_null;
         const LockToken token_value = token.value_or(0);
-        const std::string query = std::string("UPDATE Jobs SET State = 2, ExecuteAt = ") + kNow +
+        const std::string query = "UPDATE Jobs SET State = " + std::to_string(static_cast<int>(state)) +
+                                  ", ExecuteAt = " + kNow +
                                   ", Result = :res WHERE Id = :id AND State = 1" +
                                   (token ? " AND LockToken = :tok" : "");
         soci::statement update =
@@ -162,7 +163,7 @@ public:
         CompleteRow row;
         row.completed = update.get_affected_rows() == 1;
         if (!row.completed) read_holder(id, row);
-        log(id, row.completed ? "COMPLETE" : "ERROR", row.completed ? 1 : 0);
+        log(id, row.completed ? action : "ERROR", row.completed ? 1 : 0);
         tx.commit();
         return row;
     }

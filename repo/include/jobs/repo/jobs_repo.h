@@ -51,6 +51,9 @@ public:
     // Only the completion half of process_locked_job, for workers that run their own task.
     void complete_locked_job(JobId id, std::optional<LockToken> token,
                              std::optional<std::string> result = std::nullopt);
+    // Ends a locked job whose task failed (JobState::Failed) or whose worker died mid-task
+    // (JobState::Interrupted): it is never run again. Logs FAILED or INTERRUPTED.
+    void fail_locked_job(JobId id, LockToken token, JobState outcome, const std::string& message);
     // Refuses run_at < now + MinPrepareTime (database clock) with RepoError(BadInput). Logs CREATE.
     JobId create_job(DbTime run_at, std::optional<std::string> payload = std::nullopt);
 

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jobs::dispatcher {
+
+// The pooled child's protocol: one request per line on its stdin, one response per line on
+// its stdout, fields separated by tabs. See dispatcher/README.md.
+inline constexpr std::string_view kProtocolVersion = "1";
+
+// Fields may hold any bytes: backslash, tab, CR and LF are escaped as \\ \t \r \n.
+std::string escape_field(std::string_view text);
+std::string unescape_field(std::string_view text);
+
+// Splits a line (without its '\n') on tabs.
+std::vector<std::string_view> split_fields(std::string_view line);
+
+struct TaskRequest {
+    std::int64_t job_id = 0;
+    std::int64_t lock_token = 0;
+    std::optional<std::string> payload;
+};
+
+std::string format_request(const TaskRequest& request);  // "RUN\t<id>\t<token>\t<payload>\n"
+std::optional<TaskRequest> parse_request(std::string_view line);
+
+enum class ReplyKind {
+    Done,    // the worker ran the task and completed the job itself
+    Ok,      // the task succeeded; the scheduler completes the job
+    Failed,  // the task failed; the job is marked failed with the message
+};
+
+struct TaskReply {
+    ReplyKind kind = ReplyKind::Failed;
+    std::int64_t job_id = 0;
+    std::string text;  // result or error message
+};
+
+std::string format_reply(const TaskReply& reply);
+std::optional<TaskReply> parse_reply(std::string_view line);
+
+}  // namespace jobs::dispatcher

@@ -1,0 +1,109 @@
+#include "jobs/dispatcher/line_protocol.h"
+
+#include <charconv>
+
+namespace jobs::dispatcher {
+namespace {
+
+std::optional<std::int64_t> parse_int(std::string_view text) {
+    std::int64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+    return value;
+}
+
+}  // namespace
+
+std::string escape_field(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        switch (c) {
+            case '\\': out += "\\\\"; break;
+            case '\t': out += "\\t"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+std::string unescape_field(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '\\' || i + 1 == text.size()) {
+            out += text[i];
+            continue;
+        }
+        switch (text[++i]) {
+            case 't': out += '\t'; break;
+            case 'n': out += '\n'; break;
+            case 'r': out += '\r'; break;
+            default: out += text[i];
+        }
+    }
+    return out;
+}
+
+std::vector<std::string_view> split_fields(std::string_view line) {
+    std::vector<std::string_view> fields;
+    std::size_t start = 0;
+    for (;;) {
+        const auto tab = line.find('\t', start);
+        fields.push_back(line.substr(start, tab == std::string_view::npos ? line.npos : tab - start));
+        if (tab == std::string_view::npos) return fields;
+        start = tab + 1;
+    }
+}
+
+std::string format_request(const TaskRequest& request) {
+    std::string line = "RUN\t" + std::to_string(request.job_id) + '\t' +
+                       std::to_string(request.lock_token) + '\t';
+    // An absent payload is an empty field; a present one starts with '=' so "" stays distinct.
+    if (request.payload) line += '=' + escape_field(*request.payload);
+    line += '\n';
+    return line;
+}
+
+std::optional<TaskRequest> parse_request(std::string_view line) {
+    const auto fields = split_fields(line);
+    if (fields.size() != 4 || fields[0] != "RUN") return std::nullopt;
+    const auto id = parse_int(fields[1]);
+    const auto token = parse_int(fields[2]);
+    if (!id || !token) return std::nullopt;
+    TaskRequest request{*id, *token, std::nullopt};
+    if (!fields[3].empty()) {
+        if (fields[3][0] != '=') return std::nullopt;
+        request.payload = unescape_field(fields[3].substr(1));
+    }
+    return request;
+}
+
+std::string format_reply(const TaskReply& reply) {
+    const char* verb = reply.kind == ReplyKind::Done ? "DONE" : reply.kind == ReplyKind::Ok ? "OK" : "FAIL";
+    return std::string(verb) + '\t' + std::to_string(reply.job_id) + '\t' + escape_field(reply.text) + '\n';
+}
+
+std::optional<TaskReply> parse_reply(std::string_view line) {
+    const auto fields = split_fields(line);
+    if (fields.size() < 2 || fields.size() > 3) return std::nullopt;
+    TaskReply reply;
+    if (fields[0] == "DONE") {
+        reply.kind = ReplyKind::Done;
+    } else if (fields[0] == "OK") {
+        reply.kind = ReplyKind::Ok;
+    } else if (fields[0] == "FAIL") {
+        reply.kind = ReplyKind::Failed;
+    } else {
+        return std::nullopt;
+    }
+    const auto id = parse_int(fields[1]);
+    if (!id) return std::nullopt;
+    reply.job_id = *id;
+    if (fields.size() == 3) reply.text = unescape_field(fields[2]);
+    return reply;
+}
+
+}  // namespace jobs::dispatcher

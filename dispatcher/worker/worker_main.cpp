@@ -1,0 +1,70 @@
+// jobs-worker: the default pooled child. Reads "RUN <id> <token> <payload>" lines on stdin,
+// runs the exercise's task through its own repository connection (so the 5-permit limit is
+// per child), completes the job itself and answers "DONE <id>". Exits at end of input.
+// The payload is data: it is never run, opened or interpreted here.
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "jobs/dispatcher/line_protocol.h"
+#include "jobs/repo/error.h"
+#include "jobs/repo/jobs_repo.h"
+
+using namespace jobs;
+
+namespace {
+
+std::string env_or(const char* name, std::string fallback) {
+    const char* value = std::getenv(name);
+    return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+void answer(const dispatcher::TaskReply& reply) {
+    const std::string line = dispatcher::format_reply(reply);
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // stdout is the protocol channel: logs go to stderr.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("jobs-worker"));
+    CLI::App app{"jobs-worker: the default pooled child of jobs-scheduler (see dispatcher/README.md)"};
+    std::string db = env_or("JOBS_WORKER_DB", std::string(repo::kDefaultUrl));
+    std::string client_id = env_or("JOBS_WORKER_CLIENT_ID", "");
+    app.add_option("--db", db, "database URL (default: $JOBS_WORKER_DB, else the SQLite default)");
+    app.add_option("--client-id", client_id, "ClientId for WorkerLogs (default: $JOBS_WORKER_CLIENT_ID, else host:pid)");
+    CLI11_PARSE(app, argc, argv);
+
+    std::unique_ptr<repo::JobsRepo> jobs_repo;
+    try {
+        jobs_repo = std::make_unique<repo::JobsRepo>(repo::RepoOptions{.url = db, .client_id = client_id});
+    } catch (const std::exception& e) {
+        spdlog::error("cannot open the database: {}", e.what());
+        return 1;
+    }
+    std::printf("READY\t%s\tjobs-worker\n", std::string(dispatcher::kProtocolVersion).c_str());
+    std::fflush(stdout);
+
+    std::string line;
+    while (std::getline(std::cin, line)) {
+        const auto request = dispatcher::parse_request(line);
+        if (!request) {
+            answer({dispatcher::ReplyKind::Failed, 0, "malformed request"});
+            continue;
+        }
+        try {
+            jobs_repo->process_locked_job(request->job_id, request->lock_token);
+            answer({dispatcher::ReplyKind::Done, request->job_id, {}});
+        } catch (const std::exception& e) {
+            answer({dispatcher::ReplyKind::Failed, request->job_id, e.what()});
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <chrono>
+
+namespace jobs::scheduler {
+
+using std::chrono::milliseconds;
+
+struct SchedulerOptions {
+    // GetReadyJobs lists the jobs due within this window (the exercise's MinPrepareTime).
+    milliseconds window{10'000};
+    // Time between lists, minus a random jitter up to poll_jitter so instances drift apart.
+    // Below window - (the latest lock lead), every job is seen before it must be locked.
+    milliseconds poll_interval{9'000};
+    milliseconds poll_jitter{500};
+    // A job is checked and locked this long before its RunAt, drawn uniformly per job so
+    // instances do not collide (the exercise's best: 1 s +- 700 ms).
+    milliseconds lock_lead_min{300};
+    milliseconds lock_lead_max{1'700};
+    // After a failed list (database away), try again after this.
+    milliseconds retry_delay{1'000};
+};
+
+}  // namespace jobs::scheduler

@@ -1,0 +1,257 @@
+#include "jobs/scheduler/scheduler.h"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "jobs/dispatcher/line_protocol.h"
+#include "jobs/repo/error.h"
+#include "jobs/scheduler/lock_timing.h"
+
+namespace jobs::scheduler {
+
+using Steady = DbClock::Steady;
+using namespace std::chrono_literals;
+
+Scheduler::Scheduler(boost::asio::io_context& io, SchedulerOptions options,
+                     std::unique_ptr<repo::JobsRepo> list_repo,
+                     std::unique_ptr<repo::JobsRepo> lock_repo, TaskQueue::Producer producer,
+                     std::function<void(std::size_t)> warm_workers)
+    : io_(io),
+      options_(options),
+      producer_(std::move(producer)),
+      warm_workers_(std::move(warm_workers)),
+      rng_(std::random_device{}()),
+      poll_timer_(io),
+      lister_(std::move(list_repo)),
+      locker_(std::move(lock_repo)) {}
+
+Scheduler::~Scheduler() = default;
+
+void Scheduler::start() { poll(); }
+
+void Scheduler::poll() {
+    if (stopping_) return;
+    lister_.post([this](repo::JobsRepo& repo) {
+        const auto sent = Steady::now();
+        try {
+            auto ready = repo.get_ready_jobs(options_.window);
+            const auto received = Steady::now();
+            boost::asio::post(io_, [this, ready = std::move(ready), sent, received] {
+                on_listed(ready, sent, received);
+            });
+        } catch (const repo::RepoError& e) {
+            spdlog::error("listing failed: {}; retrying in {} ms", e.what(), options_.retry_delay.count());
+            boost::asio::post(io_, [this] { schedule_poll(Steady::now() + options_.retry_delay); });
+        }
+    });
+}
+
+void Scheduler::schedule_poll(Steady::time_point at) {
+    if (stopping_) return;
+    poll_timer_.expires_at(at);
+    poll_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) poll();
+    });
+}
+
+void Scheduler::on_listed(const repo::ReadyJobs& ready, Steady::time_point sent,
+                          Steady::time_point received) {
+    if (stopping_) return;
+    clock_.add_sample(ready.db_now, sent, received);
+    const repo::DbTime now = clock_.now(Steady::now());
+    {
+        std::lock_guard lock(counters_mutex_);
+        counters_.listed += static_cast<long long>(ready.jobs.size());
+    }
+    // Forget finished jobs once no list can return them any more.
+    std::erase_if(jobs_, [&](const auto& item) {
+        return item.second.phase == Phase::Done && item.second.job.run_at < now - 2 * options_.window;
+    });
+    int added = 0;
+    for (const auto& job : ready.jobs) {
+        auto [it, inserted] = jobs_.try_emplace(job.id);
+        if (!inserted) continue;
+        it->second.job = job;
+        plan(it->second);
+        ++added;
+    }
+    spdlog::debug("listed {} due jobs ({} new); round trip {} us", ready.jobs.size(), added,
+                  std::chrono::duration_cast<std::chrono::microseconds>(clock_.last_round_trip()).count());
+    schedule_poll(next_poll(sent, options_, rng_));
+}
+
+void Scheduler::plan(Entry& entry) {
+    const repo::DbTime now = clock_.now(Steady::now());
+    const repo::DbTime check_at = lock_time(entry.job.run_at, now, options_, rng_);
+    const repo::JobId id = entry.job.id;
+    entry.phase = Phase::Waiting;
+    entry.timer = std::make_unique<boost::asio::steady_timer>(io_, clock_.steady_at(check_at));
+    entry.timer->async_wait([this, id](const boost::system::error_code& ec) {
+        if (!ec) check(id);
+    });
+}
+
+void Scheduler::check(repo::JobId id) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second.phase != Phase::Waiting || stopping_) return;
+    it->second.phase = Phase::Checking;
+    ++checks_in_flight_;
+    locker_.post([this, id](repo::JobsRepo& repo) {
+        bool won = false;
+        repo::LockToken token = 0;
+        try {
+            // A one-row read (cost 1) first: a lost race costs a failed lock (cost 10).
+            const auto job = repo.get_job(id);
+            if (job && job->state == static_cast<int>(repo::JobState::Created)) {
+                const repo::Lock lock = repo.acquire_job_lock(id);
+                won = lock.outcome == repo::LockOutcome::Won;
+                token = lock.token;
+            }
+        } catch (const repo::RepoError& e) {
+            // Not locked by us (or unknown): another instance, or our next list, will run it.
+            spdlog::warn("job {}: check/lock failed: {}", id, e.what());
+        }
+        boost::asio::post(io_, [this, id, won, token] { on_checked(id, won, token); });
+    });
+}
+
+void Scheduler::on_checked(repo::JobId id, bool won, repo::LockToken token) {
+    --checks_in_flight_;
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    Entry& entry = it->second;
+    {
+        std::lock_guard lock(counters_mutex_);
+        ++counters_.checked;
+        ++(won ? counters_.locked : counters_.lost);
+    }
+    if (!won) {
+        entry.phase = Phase::Done;
+        maybe_drained();
+        return;
+    }
+    // Locked: it runs at RunAt even if we are stopping, so it is never left locked.
+    entry.phase = Phase::Locked;
+    entry.token = token;
+    warm_for(entry);
+    entry.timer->expires_at(clock_.steady_at(entry.job.run_at));
+    entry.timer->async_wait([this, id](const boost::system::error_code&) { hand_over(id); });
+}
+
+void Scheduler::hand_over(repo::JobId id) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second.phase != Phase::Locked) return;
+    Entry& entry = it->second;
+    entry.phase = Phase::Done;
+    producer_.push(ReadyTask{entry.job, entry.token});
+    {
+        std::lock_guard lock(counters_mutex_);
+        ++counters_.handed;
+    }
+    maybe_drained();
+}
+
+void Scheduler::warm_for(const Entry& entry) {
+    // Jobs locked for about the same moment will need a child each: start them now, not at RunAt.
+    std::size_t together = 0;
+    for (const auto& [id, other] : jobs_) {
+        if (other.phase == Phase::Locked && other.job.run_at - entry.job.run_at < 1s &&
+            entry.job.run_at - other.job.run_at < 1s) {
+            ++together;
+        }
+    }
+    warm_workers_(together);
+}
+
+void Scheduler::stop(std::function<void()> on_drained) {
+    if (stopping_) {
+        spdlog::info("already stopping: waiting for locked jobs to run");
+        return;
+    }
+    stopping_ = true;
+    on_drained_ = std::move(on_drained);
+    poll_timer_.cancel();
+    std::size_t forgotten = 0;
+    std::size_t locked = 0;
+    for (auto& [id, entry] : jobs_) {
+        if (entry.phase == Phase::Waiting) {
+            entry.timer->cancel();
+            entry.phase = Phase::Done;
+            ++forgotten;
+        } else if (entry.phase == Phase::Locked) {
+            ++locked;
+        }
+    }
+    spdlog::info("stopping: {} unlocked jobs left to other instances, {} locked jobs still to run",
+                 forgotten, locked);
+    maybe_drained();
+}
+
+void Scheduler::maybe_drained() {
+    if (!stopping_ || !on_drained_ || checks_in_flight_ > 0) return;
+    for (const auto& [id, entry] : jobs_) {
+        if (entry.phase == Phase::Locked || entry.phase == Phase::Checking) return;
+    }
+    producer_.reset();  // closes the queue: executors finish what is queued and stop
+    auto done = std::move(on_drained_);
+    on_drained_ = nullptr;
+    done();
+}
+
+void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& result) {
+    const repo::JobId id = task.job.id;
+    const repo::LockToken token = task.token;
+    std::optional<repo::JobState> failure;
+    std::string message = result.detail;
+    std::optional<std::string> completion;
+    switch (result.status) {
+        case dispatcher::CallStatus::Replied: {
+            const auto reply = dispatcher::parse_reply(result.reply);
+            if (!reply || reply->job_id != id) {
+                failure = repo::JobState::Failed;
+                message = "worker replied with garbage: " + result.reply.substr(0, 200);
+            } else if (reply->kind == dispatcher::ReplyKind::Ok) {
+                completion = reply->text;
+            } else if (reply->kind == dispatcher::ReplyKind::Failed) {
+                failure = repo::JobState::Failed;
+                message = reply->text;
+            }
+            break;
+        }
+        case dispatcher::CallStatus::ChildDied: failure = repo::JobState::Interrupted; break;
+        case dispatcher::CallStatus::TimedOut:
+        case dispatcher::CallStatus::StartFailed:
+        case dispatcher::CallStatus::Stopped: failure = repo::JobState::Failed; break;
+    }
+    {
+        std::lock_guard lock(counters_mutex_);
+        if (!failure) ++counters_.done;
+        else if (*failure == repo::JobState::Interrupted) ++counters_.interrupted;
+        else ++counters_.failed;
+    }
+    if (!failure && !completion) return;  // the worker completed the job itself
+    if (failure) spdlog::warn("job {}: {}", id, message);
+    locker_.post([id, token, failure, message, completion](repo::JobsRepo& repo) {
+        try {
+            if (failure) {
+                repo.fail_locked_job(id, token, *failure, message);
+            } else {
+                repo.complete_locked_job(id, token, completion);
+            }
+        } catch (const repo::RepoError& e) {
+            spdlog::error("job {}: cannot record its outcome: {}", id, e.what());
+        }
+    });
+}
+
+void Scheduler::finish_database_work() {
+    lister_.finish();
+    locker_.finish();
+}
+
+SchedulerCounters Scheduler::counters() const {
+    std::lock_guard lock(counters_mutex_);
+    return counters_;
+}
+
+}  // namespace jobs::scheduler

@@ -1,0 +1,182 @@
+// jobs-scheduler: one instance. Wires the repository, the scheduler, the queue, the executors
+// and the process pool; SIGINT/SIGTERM stop it gracefully (see README.md).
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "jobs/dispatcher/executors.h"
+#include "jobs/dispatcher/line_protocol.h"
+#include "jobs/dispatcher/process_pool.h"
+#include "jobs/repo/error.h"
+#include "jobs/repo/jobs_repo.h"
+#include "jobs/scheduler/scheduler.h"
+
+using namespace jobs;
+using std::chrono::milliseconds;
+
+namespace {
+
+std::string sibling_program(const char* name) {
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string(name) : (self.parent_path() / name).string();
+}
+
+std::vector<int> parse_cpus(const std::string& text) {
+    std::vector<int> cpus;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        const auto comma = text.find(',', start);
+        cpus.push_back(std::stoi(text.substr(start, comma - start)));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return cpus;
+}
+
+struct Flags {
+    std::string db{repo::kDefaultUrl};
+    std::string client_id;
+    long long window_ms = 10'000, poll_ms = 9'000, jitter_ms = 500;
+    long long lead_min_ms = 300, lead_max_ms = 1'700;
+    std::size_t executors = 20, pool_min = 1, pool_max = 20;
+    long long idle_ms = 30'000, task_timeout_ms = 0;
+    std::string worker;
+    std::vector<std::string> worker_args;
+    std::string cpus;
+    int nice = 0;
+    std::string log_level = "info";
+};
+
+void add_flags(CLI::App& app, Flags& f) {
+    app.add_option("--db", f.db, "database URL: sqlite3://db=FILE, postgresql://..., odbc://DSN=...; "
+                                 "env:NAME or file:PATH keep credentials out of the process list")
+        ->capture_default_str();
+    app.add_option("--client-id", f.client_id, "ClientId written to WorkerLogs (default host:pid)");
+    app.add_option("--window", f.window_ms, "list the jobs due within this many ms")->capture_default_str();
+    app.add_option("--poll-interval", f.poll_ms, "ms between lists; keep it below window minus lock-lead-max")
+        ->capture_default_str();
+    app.add_option("--poll-jitter", f.jitter_ms, "up to this many ms are taken off each interval at random")
+        ->capture_default_str();
+    app.add_option("--lock-lead-min", f.lead_min_ms, "lock a job at least this many ms before RunAt")
+        ->capture_default_str();
+    app.add_option("--lock-lead-max", f.lead_max_ms, "and at most this many (random in between, per job)")
+        ->capture_default_str();
+    app.add_option("--executors", f.executors, "executor threads handing tasks to the pool")->capture_default_str();
+    app.add_option("--pool-min", f.pool_min, "worker processes kept alive")->capture_default_str();
+    app.add_option("--pool-max", f.pool_max, "most worker processes at once")->capture_default_str();
+    app.add_option("--pool-idle", f.idle_ms, "ms after which a surplus idle worker retires")->capture_default_str();
+    app.add_option("--task-timeout", f.task_timeout_ms, "ms a task may run before its worker is killed and the "
+                                                        "job marked failed (0: no limit)")
+        ->capture_default_str();
+    app.add_option("--worker", f.worker, "worker program (default: jobs-worker next to this program); "
+                                         "protocol in dispatcher/README.md");
+    app.add_option("--worker-arg", f.worker_args, "an argument for the worker program (repeatable)");
+    app.add_option("--worker-cpus", f.cpus, "pin workers to these CPUs, e.g. 0,1");
+    app.add_option("--worker-nice", f.nice, "niceness added to workers (lower priority)")->capture_default_str();
+    app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error")->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"jobs-scheduler: one instance of the distributed job scheduler. It lists jobs due "
+                 "soon, locks each shortly before its RunAt and runs it in a pooled worker process. "
+                 "SIGINT/SIGTERM stop it: locked jobs still run, unlocked ones are left to other instances."};
+    Flags f;
+    add_flags(app, f);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+    spdlog::set_default_logger(spdlog::stderr_color_mt("jobs-scheduler"));
+    spdlog::set_level(spdlog::level::from_str(f.log_level));
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%l] %v");
+    std::signal(SIGPIPE, SIG_IGN);
+
+    // Signals are blocked until the handler is in place, then handled by asio on the timer
+    // thread; a signal during start-up is delivered then, not lost.
+    boost::asio::io_context io;
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+
+    scheduler::SchedulerOptions options;
+    options.window = milliseconds(f.window_ms);
+    options.poll_interval = milliseconds(f.poll_ms);
+    options.poll_jitter = milliseconds(f.jitter_ms);
+    options.lock_lead_min = milliseconds(f.lead_min_ms);
+    options.lock_lead_max = milliseconds(f.lead_max_ms);
+    if (options.poll_interval >= options.window || options.lock_lead_min > options.lock_lead_max ||
+        options.lock_lead_max >= options.window || f.executors == 0) {
+        std::cerr << "jobs-scheduler: need poll-interval < window, lock-lead-min <= lock-lead-max < window, "
+                     "executors > 0\n";
+        return 2;
+    }
+
+    std::string url;
+    std::string client_id = f.client_id.empty() ? repo::default_client_id() : f.client_id;
+    std::unique_ptr<repo::JobsRepo> list_repo, lock_repo;
+    try {
+        url = repo::resolve_url(f.db);
+        list_repo = std::make_unique<repo::JobsRepo>(repo::RepoOptions{.url = url, .client_id = client_id});
+        lock_repo = std::make_unique<repo::JobsRepo>(repo::RepoOptions{.url = url, .client_id = client_id});
+    } catch (const repo::RepoError& e) {
+        spdlog::error("{}", e.what());
+        return e.kind() == repo::ErrorKind::BadInput ? 2 : 1;
+    }
+    spdlog::info("instance {} on {}", client_id, list_repo->backend_name());
+
+    dispatcher::PoolOptions pool_options;
+    pool_options.child.argv = {f.worker.empty() ? sibling_program("jobs-worker") : f.worker};
+    pool_options.child.argv.insert(pool_options.child.argv.end(), f.worker_args.begin(), f.worker_args.end());
+    // The URL travels in the environment, not argv: it may hold a password.
+    pool_options.child.extra_env = {"JOBS_WORKER_DB=" + url, "JOBS_WORKER_CLIENT_ID=" + client_id};
+    if (!f.cpus.empty()) pool_options.child.cpus = parse_cpus(f.cpus);
+    pool_options.child.nice = f.nice;
+    pool_options.min_size = f.pool_min;
+    pool_options.max_size = std::max(f.pool_max, f.pool_min);
+    pool_options.idle_timeout = milliseconds(f.idle_ms);
+    pool_options.task_timeout = milliseconds(f.task_timeout_ms);
+
+    scheduler::TaskQueue queue(4096);
+    dispatcher::ProcessPool pool(pool_options);
+    scheduler::Scheduler sched(io, options, std::move(list_repo), std::move(lock_repo), queue.producer(),
+                               [&pool](std::size_t n) { pool.warm(n); });
+    dispatcher::Executors<scheduler::ReadyTask> executors(queue, f.executors, [&](scheduler::ReadyTask& task) {
+        const std::string request = dispatcher::format_request(
+            {task.job.id, task.token, task.job.payload});
+        sched.report(task, pool.call(request));
+    });
+
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int signo) {
+            if (ec) return;
+            spdlog::info("signal {}: stopping", signo);
+            // Re-armed first: a second signal is logged, never acted on twice, and the drain
+            // callback (possibly run at once) cancels this wait so the timer thread can end.
+            signals.async_wait(on_signal);
+            sched.stop([&] { signals.cancel(); });
+        };
+    signals.async_wait(on_signal);
+    sched.start();
+    io.run();
+
+    executors.join();
+    pool.drain();
+    sched.finish_database_work();
+    const auto c = sched.counters();
+    const auto p = pool.stats();
+    spdlog::info("stopped: listed {} checked {} locked {} lost {} handed {} done {} failed {} interrupted {}; "
+                 "workers started {} retired {} lost {}, {:.1f} ms to ready",
+                 c.listed, c.checked, c.locked, c.lost, c.handed, c.done, c.failed, c.interrupted, p.started,
+                 p.retired, p.lost, p.average_start_ms);
+    return 0;
+}
