@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fmt/format.h>
 #include <cstdlib>
 #include <filesystem>
 #include <string_view>
@@ -92,6 +93,50 @@ std::string empty_database() {
     *sql << "CREATE SCHEMA jobs_empty";
     if (db.label == "postgresql") return db.url + " options='-csearch_path=jobs_empty'";
     return db.url + ";ConnSettings=SET search_path TO jobs_empty";
+}
+
+namespace {
+
+bool speaks_sqlite(const TestDb& db) { return db.label == "sqlite" || db.label == "odbc-sqlite"; }
+
+// libpq's conninfo inside a SOCI URL, for psql.
+std::string conninfo(const std::string& url) { return url.substr(url.find("://") + 3); }
+
+void run_client(const std::string& command) {
+    if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
+}
+
+}  // namespace
+
+std::string database_from_schema_file() {
+    const TestDb& db = test_db();
+    const std::string schema = std::string(JOBS_SOURCE_DIR) + (speaks_sqlite(db) ? "/sql/sqlite/schema.sql"
+                                                                                 : "/sql/postgresql/schema.sql");
+    if (db.label == "sqlite") {
+        const std::string file = new_sqlite_file();
+        run_client(fmt::format("sqlite3 '{}' < '{}' > /dev/null", file, schema));
+        return "sqlite3://db=" + file;
+    }
+    if (db.label == "postgresql") {
+        // The empty schema, filled by psql from the file.
+        const std::string url = empty_database();
+        run_client(fmt::format("PGOPTIONS='-csearch_path=jobs_empty' psql -q -v ON_ERROR_STOP=1 '{}' -f '{}' > /dev/null",
+                               conninfo(test_db().url), schema));
+        return url;
+    }
+    return fresh_database();  // ODBC: the programs created it from the same file
+}
+
+std::string insert_jobs_sql(int count, long long offset_ms) {
+    if (speaks_sqlite(test_db())) {
+        return fmt::format(
+            "INSERT INTO Jobs (RunAt) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+            "WHERE i < {}) SELECT strftime('%Y-%m-%d %H:%M:%f', 'now', '{:+.3f} seconds') FROM n",
+            count, static_cast<double>(offset_ms) / 1000.0);
+    }
+    return fmt::format("INSERT INTO Jobs (RunAt) SELECT now() + interval '{} milliseconds' "
+                       "FROM generate_series(1, {})",
+                       offset_ms, count);
 }
 
 }  // namespace jobs::test

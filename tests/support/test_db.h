@@ -19,5 +19,11 @@ const TestDb& test_db();
 std::string fresh_database();
 // A URL to a database (or PostgreSQL schema) with no tables at all, for the schema tests.
 std::string empty_database();
+// A URL to an empty database whose schema was loaded from sql/<dialect>/schema.sql with the
+// plain sqlite3 / psql client, as a user would.
+std::string database_from_schema_file();
+// Plain SQL a person would type: insert `count` jobs all due at now + offset_ms (negative:
+// overdue) on the database's clock.
+std::string insert_jobs_sql(int count, long long offset_ms);
 
 }  // namespace jobs::test

@@ -1,0 +1,180 @@
+// Several jobs-scheduler processes sharing one database; jobs inserted with plain SQL.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <thread>
+
+#include "child_process.h"
+#include "jobs/repo/jobs_repo.h"
+#include "jobs/repo/session.h"
+#include "jobs/repo/simulated_task.h"
+#include "test_db.h"
+
+using namespace jobs;
+using namespace std::chrono_literals;
+using test::ChildProcess;
+
+namespace {
+
+struct JobRow {
+    long long id = 0, delay_ms = 0, state = 0, completes = 0, locks = 0;
+};
+
+// Read straight from the tables, not through the repository under test.
+std::vector<JobRow> read_jobs(soci::session& sql, bool sqlite) {
+    const std::string delay = sqlite ? "CAST(round((julianday(ExecuteAt) - julianday(RunAt)) * 86400000) AS INTEGER)"
+                                     : "CAST(round(extract(epoch FROM (ExecuteAt - RunAt)) * 1000) AS bigint)";
+    soci::rowset<soci::row> rows = sql.prepare
+        << "SELECT j.Id + 0, COALESCE(" + delay + ", -1), j.State + 0, "
+           "(SELECT count(*) FROM WorkerLogs l WHERE l.JobId = j.Id AND l.Action = 'COMPLETE'), "
+           "(SELECT count(*) FROM WorkerLogs l WHERE l.JobId = j.Id AND l.Action = 'ACQUIRE_SUCCESS') "
+           "FROM Jobs j ORDER BY j.Id";
+    std::vector<JobRow> jobs;
+    const auto num = [](const soci::row& r, std::size_t i) -> long long {
+        switch (r.get_properties(i).get_data_type()) {
+            case soci::dt_integer: return r.get<int>(i);
+            case soci::dt_double: return std::llround(r.get<double>(i));
+            case soci::dt_string: return std::stoll(r.get<std::string>(i));
+            default: return r.get<long long>(i);
+        }
+    };
+    for (const auto& r : rows) jobs.push_back({num(r, 0), num(r, 1), num(r, 2), num(r, 3), num(r, 4)});
+    return jobs;
+}
+
+long long count_done(soci::session& sql) {
+    long long n = 0;
+    sql << "SELECT count(*) FROM Jobs WHERE State = 2", soci::into(n);
+    return n;
+}
+
+class Cluster {
+public:
+    Cluster(const std::string& url, int instances) : dir_(std::filesystem::temp_directory_path() / "jobs-it") {
+        std::filesystem::create_directories(dir_);
+        for (int i = 0; i < instances; ++i) {
+            const std::string log = (dir_ / ("instance" + std::to_string(i) + ".log")).string();
+            std::filesystem::remove(log);
+            logs_.push_back(log);
+            instances_.push_back(std::make_unique<ChildProcess>(
+                std::vector<std::string>{JOBS_SCHEDULER, "--db", url, "--client-id", "it" + std::to_string(i)}, log));
+        }
+    }
+    // SIGINT, then the exit status within `limit` (nothing if it did not exit).
+    std::optional<int> interrupt(std::size_t i, std::chrono::milliseconds limit) {
+        instances_[i]->signal(SIGINT);
+        const auto status = instances_[i]->wait_for(limit);
+        if (!status) MESSAGE("instance " << i << " did not exit; its log is " << logs_[i]);
+        return status;
+    }
+    std::size_t size() const { return instances_.size(); }
+
+private:
+    std::filesystem::path dir_;
+    std::vector<std::string> logs_;
+    std::vector<std::unique_ptr<ChildProcess>> instances_;
+};
+
+bool wait_until_done(soci::session& sql, long long total, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (count_done(sql) == total) return true;
+        std::this_thread::sleep_for(200ms);
+    }
+    return false;
+}
+
+void check_once_and_on_time(const std::vector<JobRow>& jobs) {
+    for (const auto& job : jobs) {
+        CHECK_MESSAGE(job.state == 2, "job " << job.id);
+        CHECK_MESSAGE(job.completes == 1, "job " << job.id);
+        CHECK_MESSAGE(job.locks == 1, "job " << job.id);
+        // ExecuteAt is stamped after the 83 ms task: anything less means it started early.
+        CHECK_MESSAGE(job.delay_ms >= repo::kTaskLength.count(), "job " << job.id);
+        CHECK_MESSAGE(job.delay_ms <= repo::kMaxDelayTime.count(), "job " << job.id);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("three instances run hand-inserted jobs, a burst of 20 among them, once each and none early"
+          * doctest::timeout(120)) {
+    const std::string url = test::database_from_schema_file();
+    auto sql = repo::open_session(repo::ConnectionUrl::parse(url));
+    const bool sqlite = repo::dialect_of(*sql, repo::ConnectionUrl::parse(url)) == repo::Dialect::Sqlite;
+    *sql << test::insert_jobs_sql(20, 14'000);  // the burst: one RunAt
+    for (int i = 0; i < 8; ++i) *sql << test::insert_jobs_sql(1, 11'000 + 1'300 * i);
+    *sql << test::insert_jobs_sql(2, -5'000);  // overdue when the instances start: run at once
+    long long total = 30;
+
+    Cluster cluster(url, 3);
+    std::this_thread::sleep_for(3s);
+    *sql << test::insert_jobs_sql(3, 10'300);  // added live, with the minimum notice
+    total += 3;
+    REQUIRE(wait_until_done(*sql, total, 60s));
+    for (std::size_t i = 0; i < cluster.size(); ++i) {
+        const auto begin = std::chrono::steady_clock::now();
+        const auto status = cluster.interrupt(i, 3s);
+        CHECK(status == std::optional<int>(0));
+        MESSAGE("instance " << i << " stopped in " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                            std::chrono::steady_clock::now() - begin).count() << " ms");
+    }
+
+    const auto jobs = read_jobs(*sql, sqlite);
+    REQUIRE(jobs.size() == static_cast<std::size_t>(total));
+    // The overdue two (ids 29, 30) are late by design; everything else is checked for time.
+    std::vector<JobRow> timed;
+    for (const auto& job : jobs) {
+        if (job.id != 29 && job.id != 30) timed.push_back(job);
+    }
+    check_once_and_on_time(timed);
+    for (const auto& job : jobs) CHECK(job.completes == 1);
+
+    std::vector<long long> burst;
+    for (int i = 0; i < 20; ++i) burst.push_back(jobs[static_cast<std::size_t>(i)].delay_ms);
+    const auto [lo, hi] = std::minmax_element(burst.begin(), burst.end());
+    const double average = std::accumulate(burst.begin(), burst.end(), 0.0) / 20.0;
+    std::vector<long long> all;
+    for (const auto& job : timed) all.push_back(job.delay_ms);
+    const double mean = std::accumulate(all.begin(), all.end(), 0.0) / static_cast<double>(all.size());
+    double var = 0;
+    for (const auto d : all) var += (static_cast<double>(d) - mean) * (static_cast<double>(d) - mean);
+    MESSAGE("burst of 20: delay " << *lo << ".." << *hi << " ms, average " << average
+                                  << "; all timed jobs: average " << mean << " ms, stdev "
+                                  << std::sqrt(var / static_cast<double>(all.size() - 1)));
+    // Run in parallel across children: within one task length of each other.
+    CHECK(*hi - *lo < repo::kTaskLength.count());
+    long long locked = 0;
+    *sql << "SELECT count(*) FROM Jobs WHERE State IN (0, 1)", soci::into(locked);
+    CHECK(locked == 0);
+}
+
+TEST_CASE("SIGINT to two of three instances mid-run loses nothing and leaves nothing locked"
+          * doctest::timeout(120)) {
+    const std::string url = test::database_from_schema_file();
+    auto sql = repo::open_session(repo::ConnectionUrl::parse(url));
+    const bool sqlite = repo::dialect_of(*sql, repo::ConnectionUrl::parse(url)) == repo::Dialect::Sqlite;
+    const long long total = 24;
+    for (int i = 0; i < total; ++i) *sql << test::insert_jobs_sql(1, 11'000 + 700 * i);
+
+    Cluster cluster(url, 3);
+    std::this_thread::sleep_for(16s);  // mid-run: some done, some locked, most still ahead
+    CHECK(cluster.interrupt(0, 3s) == std::optional<int>(0));
+    std::this_thread::sleep_for(1500ms);
+    CHECK(cluster.interrupt(1, 3s) == std::optional<int>(0));
+    long long left_locked = 0;
+    *sql << "SELECT count(*) FROM Jobs WHERE State = 1 AND (LockedBy = 'it0' OR LockedBy = 'it1')",
+        soci::into(left_locked);
+    CHECK(left_locked == 0);
+
+    REQUIRE(wait_until_done(*sql, total, 60s));
+    CHECK(cluster.interrupt(2, 3s) == std::optional<int>(0));
+    const auto jobs = read_jobs(*sql, sqlite);
+    REQUIRE(jobs.size() == static_cast<std::size_t>(total));
+    check_once_and_on_time(jobs);
+}
