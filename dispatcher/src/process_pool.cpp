@@ -184,6 +184,7 @@ void ProcessPool::maintain() {
             std::lock_guard relock(mutex_);
             --size_;
             ++counters_.lost;
+            changed_.notify_all();  // a caller may be waiting for the place this start held
         }
         lock.lock();
         if (stopping_) break;

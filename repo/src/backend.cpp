@@ -106,7 +106,7 @@ Job read_job(const soci::row& row, std::size_t first) {
 }
 
 Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
-                           const std::string& late_created_cond) {
+                           const std::string& run_at_ms_expr, const std::string& late_created_cond) {
     Statistics stats;
     soci::rowset<soci::row> actions =
         sql.prepare << "SELECT Action, count(*) FROM WorkerLogs GROUP BY Action";
@@ -121,9 +121,12 @@ Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
     stats.early_exec = count("RunAt > ExecuteAt");
     stats.delay_exceed = count("State = 2 AND " + delay_ms_expr + " > 30000");
     stats.late_created = count(late_created_cond);
-    soci::rowset<soci::row> delays = sql.prepare << "SELECT " + delay_ms_expr +
+    soci::rowset<soci::row> delays = sql.prepare << "SELECT " + delay_ms_expr + ", " + run_at_ms_expr +
                                                         " FROM Jobs WHERE State = 2 ORDER BY RunAt, Id";
-    for (const auto& row : delays) stats.delays_ms.push_back(column_i64(row, 0));
+    for (const auto& row : delays) {
+        stats.delays_ms.push_back(column_i64(row, 0));
+        stats.run_at_ms.push_back(column_i64(row, 1));
+    }
     return stats;
 }
 

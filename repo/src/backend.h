@@ -83,7 +83,7 @@ std::optional<std::string> column_opt_text(const soci::row& row, std::size_t i);
 Job read_job(const soci::row& row, std::size_t first);
 // The harness's figures; only the delay and notice arithmetic differ between dialects.
 Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
-                           const std::string& late_created_cond);
+                           const std::string& run_at_ms_expr, const std::string& late_created_cond);
 
 // Checks that an existing schema has every column this version reads and writes; `tables` is how
 // many of Jobs and WorkerLogs exist. Returns the statements sent; throws RepoError(Schema).

@@ -173,7 +173,7 @@ public:
     void reset() override { sql() << "TRUNCATE Jobs, WorkerLogs RESTART IDENTITY"; }
 
     Statistics statistics() override {
-        return read_statistics(sql(), ms("ExecuteAt") + " - " + ms("RunAt"),
+        return read_statistics(sql(), ms("ExecuteAt") + " - " + ms("RunAt"), ms("RunAt"),
                                "CreateAt > RunAt - interval '10 seconds'");
     }
 

@@ -194,7 +194,7 @@ public:
     }
 
     Statistics statistics() override {
-        return read_statistics(sql(), "(" + ms("ExecuteAt") + " - " + ms("RunAt") + ")",
+        return read_statistics(sql(), "(" + ms("ExecuteAt") + " - " + ms("RunAt") + ")", ms("RunAt"),
                                ms("CreateAt") + " > " + ms("RunAt") + " - 10000");
     }
 

@@ -60,6 +60,7 @@ struct Statistics {
     long long delay_exceed = 0;                // completed with ExecuteAt - RunAt > 30 s
     long long late_created = 0;                // CreateAt > RunAt - MinPrepareTime
     std::vector<long long> delays_ms;          // ExecuteAt - RunAt of completed jobs, by RunAt
+    std::vector<long long> run_at_ms;          // their RunAt (epoch ms), same order
 };
 
 }  // namespace jobs::repo

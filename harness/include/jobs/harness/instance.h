@@ -1,0 +1,30 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace jobs::harness {
+
+// One jobs-scheduler process started by the harness; its output goes to a log file.
+class Instance {
+public:
+    Instance(const std::vector<std::string>& argv, const std::string& log_file);
+    ~Instance();  // a still-running instance is stopped with SIGKILL
+    Instance(const Instance&) = delete;
+    Instance& operator=(const Instance&) = delete;
+
+    void signal(int signo) const;
+    // The exit status (-signal if killed) if it ends within `limit`.
+    std::optional<int> wait_for(std::chrono::milliseconds limit);
+    bool running() const { return pid_ > 0; }
+    pid_t pid() const { return pid_; }
+
+private:
+    pid_t pid_ = -1;
+};
+
+}  // namespace jobs::harness

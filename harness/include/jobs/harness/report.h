@@ -1,0 +1,46 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "jobs/repo/types.h"
+
+namespace jobs::harness {
+
+// The exercise's report plus delay percentiles (SPEC sections 5 and 6).
+struct Report {
+    std::string mode = "score";  // WORKERSnn, KILL, HATEST, KILL9, or score
+    int instances = 0;
+    std::string backend;
+    std::map<std::string, long long> actions;
+    std::map<int, long long> states;
+    long long created = 0;        // rows in Jobs
+    long long completed = 0;      // State = 2
+    long long early_lock = 0;
+    long long early_exec = 0;
+    long long delay_exceed = 0;
+    long long late_created = 0;   // inserted with less than MinPrepareTime of notice
+    long long delay_average = 0;  // truncated to an integer, as the reference did
+    double delay_stdev = 0;       // sample standard deviation
+    long long p50 = 0, p95 = 0, p99 = 0, max = 0;
+    long long cost_score = 0;
+    double efficient_score = 0;
+    bool pass = false;
+    std::string verdict;          // why it failed, or "pass"
+};
+
+// The weight of one logged statement in COST_SCORE. The exercise's three, and for kinds it did
+// not have the weight of the nearest kind: a read of many rows 100, a write that can fail or is
+// not a job's own lock or completion 10, a read of one row 1; a job's own lock and completion 0.
+long long action_weight(const std::string& action);
+
+Report make_report(const repo::Statistics& stats);
+nlohmann::json to_json(const Report& report);
+// The reference CSV's columns, then COST_SCORE and EFFICIENT_SCORE.
+std::string csv_header();
+std::string csv_row(const Report& report, const std::string& runner);
+std::string to_text(const Report& report);
+
+}  // namespace jobs::harness

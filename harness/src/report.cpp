@@ -1,0 +1,151 @@
+#include "jobs/harness/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+
+namespace jobs::harness {
+namespace {
+
+long long count_of(const std::map<std::string, long long>& m, const std::string& key) {
+    const auto it = m.find(key);
+    return it == m.end() ? 0 : it->second;
+}
+
+long long state_count(const std::map<int, long long>& m, int key) {
+    const auto it = m.find(key);
+    return it == m.end() ? 0 : it->second;
+}
+
+// Nearest rank: the smallest value with at least p % of the values at or below it.
+long long percentile(const std::vector<long long>& sorted, double p) {
+    if (sorted.empty()) return 0;
+    const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+    return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+}
+
+}  // namespace
+
+long long action_weight(const std::string& action) {
+    if (action == "QUERYLIST") return 100;
+    if (action == "ACQUIRE_FAILURE" || action == "FAILED" || action == "INTERRUPTED" || action == "ERROR") return 10;
+    if (action == "QUERYJOB" || action == "CONNECT") return 1;
+    return 0;  // CREATE (the harness's), ACQUIRE_SUCCESS and COMPLETE (a job's own lock and completion)
+}
+
+Report make_report(const repo::Statistics& stats) {
+    Report r;
+    r.actions = stats.actions;
+    r.states = stats.states;
+    for (const auto& [state, count] : stats.states) r.created += count;
+    r.completed = state_count(stats.states, 2);
+    r.early_lock = stats.early_lock;
+    r.early_exec = stats.early_exec;
+    r.delay_exceed = stats.delay_exceed;
+    r.late_created = stats.late_created;
+
+    std::vector<long long> delays = stats.delays_ms;
+    std::sort(delays.begin(), delays.end());
+    if (!delays.empty()) {
+        const double n = static_cast<double>(delays.size());
+        const double mean = static_cast<double>(std::accumulate(delays.begin(), delays.end(), 0LL)) / n;
+        r.delay_average = static_cast<long long>(mean);
+        if (delays.size() > 1) {
+            double squares = 0;
+            for (const long long d : delays) squares += (static_cast<double>(d) - mean) * (static_cast<double>(d) - mean);
+            r.delay_stdev = std::sqrt(squares / (n - 1));
+        }
+        r.p50 = percentile(delays, 50);
+        r.p95 = percentile(delays, 95);
+        r.p99 = percentile(delays, 99);
+        r.max = delays.back();
+    }
+    for (const auto& [action, count] : stats.actions) r.cost_score += action_weight(action) * count;
+    r.efficient_score = static_cast<double>(r.delay_average) + r.delay_stdev;
+
+    std::vector<std::string> reasons;
+    if (r.created == 0) reasons.push_back("no jobs");
+    if (r.completed != r.created) reasons.push_back(fmt::format("{} of {} jobs completed", r.completed, r.created));
+    if (count_of(r.actions, "COMPLETE") != r.completed) {
+        reasons.push_back(fmt::format("{} completions logged for {} completed jobs",
+                                      count_of(r.actions, "COMPLETE"), r.completed));
+    }
+    if (r.early_exec > 0) reasons.push_back(fmt::format("{} executed early", r.early_exec));
+    if (r.delay_exceed > 0) reasons.push_back(fmt::format("{} exceeded the 30 s delay", r.delay_exceed));
+    if (r.late_created > 0) reasons.push_back(fmt::format("{} created with less than 10 s notice", r.late_created));
+    r.pass = reasons.empty();
+    r.verdict = r.pass ? "pass" : fmt::format("{}", fmt::join(reasons, "; "));
+    return r;
+}
+
+nlohmann::json to_json(const Report& r) {
+    nlohmann::json states = nlohmann::json::object();
+    for (const int s : {0, 1, 2}) states[std::to_string(s)] = state_count(r.states, s);
+    for (const auto& [s, count] : r.states) states[std::to_string(s)] = count;
+    return {
+        {"mode", r.mode},
+        {"instances", r.instances},
+        {"backend", r.backend},
+        {"actions", r.actions},
+        {"states", states},
+        {"delay_ms", {{"average", r.delay_average}, {"stdev", r.delay_stdev}, {"p50", r.p50},
+                      {"p95", r.p95}, {"p99", r.p99}, {"max", r.max}}},
+        {"early_lock", r.early_lock},
+        {"early_exec", r.early_exec},
+        {"delay_exceed", r.delay_exceed},
+        {"late_created", r.late_created},
+        {"cost_score", r.cost_score},
+        {"efficient_score", r.efficient_score},
+        {"pass", r.pass},
+        {"verdict", r.verdict},
+    };
+}
+
+std::string csv_header() {
+    return "RUNNER,MODE,CREATE,ACQUIRE_SUCCESS,ACQUIRE_FAILURE,COMPLETE,QUERYJOB,QUERYLIST,CREATE_COUNT,"
+           "LOCK_COUNT,COMPLETE_COUNT,DELAY_AVERAGE,DELAY_STDEV,DELAY_EXCEED,EARLY_LOCK,EARLY_EXEC,"
+           "COST_SCORE,EFFICIENT_SCORE";
+}
+
+std::string csv_row(const Report& r, const std::string& runner) {
+    const auto a = [&](const char* k) { return count_of(r.actions, k); };
+    return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{:.2f},{},{},{},{},{:.2f}", runner, r.mode, a("CREATE"),
+                       a("ACQUIRE_SUCCESS"), a("ACQUIRE_FAILURE"), a("COMPLETE"), a("QUERYJOB"), a("QUERYLIST"),
+                       state_count(r.states, 0), state_count(r.states, 1), state_count(r.states, 2),
+                       r.delay_average, r.delay_stdev, r.delay_exceed, r.early_lock, r.early_exec, r.cost_score,
+                       r.efficient_score);
+}
+
+std::string to_text(const Report& r) {
+    std::string out = fmt::format("Jobs Scheduling Metrics ({}, {} instances, {}):\n\n--(action count)----------\n",
+                                  r.mode, r.instances, r.backend);
+    for (const auto& [action, count] : r.actions) {
+        out += fmt::format("- {:<18} {:>8}   (weight {})\n", action + ":", count, action_weight(action));
+    }
+    out += "\n--(state count)-----------\n";
+    out += fmt::format("- COUNT(CREATE):     {:>8}\n- COUNT(LOCK):       {:>8}\n- COUNT(COMPLETE):   {:>8}\n",
+                       state_count(r.states, 0), state_count(r.states, 1), state_count(r.states, 2));
+    for (const auto& [s, count] : r.states) {
+        if (s > 2) out += fmt::format("- COUNT(STATE {}):    {:>8}\n", s, count);
+    }
+    out += "\n--(statistics)------------\n";
+    out += fmt::format("- DELAY(Average):    {:>8} ms\n- DELAY(Stdev):      {:>11.2f} ms\n", r.delay_average,
+                       r.delay_stdev);
+    out += fmt::format("- DELAY p50/p95/p99/max: {} / {} / {} / {} ms\n", r.p50, r.p95, r.p99, r.max);
+    out += "\n--(test result)-----------\n";
+    out += fmt::format("- Complete Job:      {}, {} / {}\n", r.completed == r.created, r.completed, r.created);
+    out += fmt::format("- Early Lock:        {:>8}   (locked before RunAt; allowed)\n", r.early_lock);
+    out += fmt::format("- Early Exec:        {:>8}\n- Delay Too Long:    {:>8}\n", r.early_exec, r.delay_exceed);
+    out += fmt::format("- Late Created:      {:>8}\n", r.late_created);
+    out += "\n--(benchmark score)-------\n";
+    out += fmt::format("- COST_SCORE:        {:>8}   (querylist x 100 + acquire-failure x 10 + queryjob x 1, "
+                       "other kinds by their nearest weight)\n",
+                       r.cost_score);
+    out += fmt::format("- EFFICIENT_SCORE:   {:>11.2f}   (average + stdev)\n", r.efficient_score);
+    out += fmt::format("\nRESULT: {}\n", r.pass ? "PASS" : "FAIL: " + r.verdict);
+    return out;
+}
+
+}  // namespace jobs::harness

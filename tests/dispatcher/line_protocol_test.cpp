@@ -1,0 +1,141 @@
+#include <doctest/doctest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "jobs/dispatcher/line_protocol.h"
+
+using namespace jobs::dispatcher;
+
+namespace {
+
+std::string all_bytes() {
+    std::string bytes;
+    for (int c = 0; c < 256; ++c) bytes += static_cast<char>(c);
+    return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("escaping then unescaping gives back any bytes, and the escaped form has no tab or line break") {
+    std::vector<std::string> samples = {
+        "", "plain", "\t", "\n", "\r", "\\", "\\t", "\\\\n", "a\tb\nc\rd\\e", "trailing backslash\\",
+        "; rm -rf / #", "$(reboot) `id` && echo pwned | sh", all_bytes(), std::string("nul\0inside", 10),
+    };
+    std::mt19937_64 rng(20240601);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_int_distribution<int> length(0, 64);
+    for (int i = 0; i < 500; ++i) {
+        std::string random;
+        const int n = length(rng);
+        for (int j = 0; j < n; ++j) random += static_cast<char>(byte(rng));
+        samples.push_back(random);
+    }
+    for (const auto& sample : samples) {
+        const std::string escaped = escape_field(sample);
+        CHECK(escaped.find('\t') == std::string::npos);
+        CHECK(escaped.find('\n') == std::string::npos);
+        CHECK(escaped.find('\r') == std::string::npos);
+        CHECK(unescape_field(escaped) == sample);
+    }
+}
+
+TEST_CASE("a payload travels as data, whatever it looks like") {
+    const std::vector<std::string> payloads = {"; rm -rf /", "line one\nRUN\t2\t3\t=injected\n", "\t\t", "\\n", "=", ""};
+    for (const auto& payload : payloads) {
+        const std::string line = format_request({.job_id = 42, .lock_token = -7, .payload = payload});
+        REQUIRE(line.ends_with('\n'));
+        const std::string body = line.substr(0, line.size() - 1);
+        CHECK(body.find('\n') == std::string::npos);  // one request is one line, whatever the payload
+        CHECK(split_fields(body).size() == 4);
+        const auto parsed = parse_request(body);
+        REQUIRE(parsed.has_value());
+        CHECK(parsed->job_id == 42);
+        CHECK(parsed->lock_token == -7);
+        CHECK(parsed->payload == std::optional<std::string>(payload));
+    }
+}
+
+TEST_CASE("an absent payload and an empty payload stay distinct") {
+    const std::string absent = format_request({.job_id = 1, .lock_token = 2, .payload = std::nullopt});
+    const std::string empty = format_request({.job_id = 1, .lock_token = 2, .payload = std::string()});
+    CHECK(absent != empty);
+    CHECK(absent == "RUN\t1\t2\t\n");
+    const auto absent_parsed = parse_request(absent.substr(0, absent.size() - 1));
+    const auto empty_parsed = parse_request(empty.substr(0, empty.size() - 1));
+    REQUIRE(absent_parsed.has_value());
+    REQUIRE(empty_parsed.has_value());
+    CHECK_FALSE(absent_parsed->payload.has_value());
+    REQUIRE(empty_parsed->payload.has_value());
+    CHECK(empty_parsed->payload->empty());
+}
+
+TEST_CASE("replies round-trip for each kind and keep their text whole") {
+    for (const ReplyKind kind : {ReplyKind::Done, ReplyKind::Ok, ReplyKind::Failed}) {
+        const TaskReply reply{kind, 9'000'000'000, "error:\tbad\nthing \\ here"};
+        const std::string line = format_reply(reply);
+        REQUIRE(line.ends_with('\n'));
+        const auto parsed = parse_reply(line.substr(0, line.size() - 1));
+        REQUIRE(parsed.has_value());
+        CHECK(parsed->kind == kind);
+        CHECK(parsed->job_id == reply.job_id);
+        CHECK(parsed->text == reply.text);
+    }
+    const auto bare = parse_reply("DONE\t5");  // the text field may be left off
+    REQUIRE(bare.has_value());
+    CHECK(bare->kind == ReplyKind::Done);
+    CHECK(bare->job_id == 5);
+    CHECK(bare->text.empty());
+}
+
+TEST_CASE("split_fields keeps empty fields, so field positions never shift") {
+    CHECK(split_fields("") == std::vector<std::string_view>{""});
+    CHECK(split_fields("a") == std::vector<std::string_view>{"a"});
+    CHECK(split_fields("a\t\tb\t") == std::vector<std::string_view>{"a", "", "b", ""});
+}
+
+TEST_CASE("malformed requests are rejected rather than guessed at") {
+    const std::vector<std::string> bad = {
+        "",
+        "RUN",
+        "RUN\t1\t2",                 // payload field missing
+        "RUN\t1\t2\t=x\textra",      // one field too many
+        "run\t1\t2\t",               // the verb is case-sensitive
+        "DONE\t1\t2\t",              // a reply is not a request
+        "RUN\tone\t2\t",             // id not a number
+        "RUN\t1\ttwo\t",             // token not a number
+        "RUN\t\t2\t",                // empty id
+        "RUN\t1 \t2\t",              // trailing space in the id
+        "RUN\t+1\t2\t",              // a sign from_chars does not take
+        "RUN\t1\t2\tno-equals-sign", // a present payload starts with '='
+        "RUN\t99999999999999999999\t2\t",  // id out of range
+        " RUN\t1\t2\t",
+    };
+    for (const auto& line : bad) {
+        CAPTURE(line);
+        CHECK_FALSE(parse_request(line).has_value());
+    }
+    CHECK(parse_request("RUN\t1\t2\t").has_value());  // the well-formed neighbour passes
+}
+
+TEST_CASE("malformed replies are rejected rather than guessed at") {
+    const std::vector<std::string> bad = {
+        "",
+        "DONE",                      // no id
+        "DONE\t",                    // empty id
+        "DONE\tx",                   // id not a number
+        "DONE\t1\ttext\textra",      // one field too many
+        "done\t1",                   // the verb is case-sensitive
+        "READY\t1\tfake",            // a start line is not a reply
+        "RUN\t1\t2\t",               // a request is not a reply
+        "this is not the protocol",
+        "OK\t1.5\t",
+        "FAIL\t 1\tmessage",
+    };
+    for (const auto& line : bad) {
+        CAPTURE(line);
+        CHECK_FALSE(parse_reply(line).has_value());
+    }
+    CHECK(parse_reply("FAIL\t1\tmessage").has_value());
+}

@@ -1,0 +1,462 @@
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "jobs/dispatcher/line_protocol.h"
+#include "jobs/dispatcher/process_pool.h"
+
+#ifndef JOBS_TEST_FAKE_WORKER
+#error "JOBS_TEST_FAKE_WORKER must name the jobs-test-fake-worker executable"
+#endif
+
+using namespace jobs::dispatcher;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Ends the test process if a test overruns: a blocked call must fail the run, never hang it.
+class Watchdog {
+public:
+    Watchdog(std::chrono::seconds limit, std::string what)
+        : what_(std::move(what)), thread_([this, limit] {
+              std::unique_lock lock(mutex_);
+              if (!done_changed_.wait_for(lock, limit, [this] { return done_; })) {
+                  std::fprintf(stderr, "watchdog: '%s' still blocked after %lld s\n", what_.c_str(),
+                               static_cast<long long>(limit.count()));
+                  std::abort();
+              }
+          }) {}
+    ~Watchdog() {
+        {
+            std::lock_guard lock(mutex_);
+            done_ = true;
+        }
+        done_changed_.notify_all();
+        thread_.join();
+    }
+    Watchdog(const Watchdog&) = delete;
+    Watchdog& operator=(const Watchdog&) = delete;
+
+private:
+    std::string what_;
+    std::mutex mutex_;
+    std::condition_variable done_changed_;
+    bool done_ = false;
+    std::thread thread_;  // last: starts once the rest exists
+};
+
+template <typename Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds limit = 10s) {
+    const auto deadline = Clock::now() + limit;
+    while (!predicate()) {
+        if (Clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(2ms);
+    }
+    return true;
+}
+
+// A pool of jobs-test-fake-worker children in the given mode. Surplus children do not retire
+// unless a test asks, so counts stay put while it looks at them.
+PoolOptions fake_pool(std::vector<std::string> mode, std::size_t min_size, std::size_t max_size) {
+    PoolOptions options;
+    options.child.argv = {JOBS_TEST_FAKE_WORKER};
+    options.child.argv.insert(options.child.argv.end(), mode.begin(), mode.end());
+    options.min_size = min_size;
+    options.max_size = max_size;
+    options.idle_timeout = 60s;
+    options.start_timeout = 10s;
+    return options;
+}
+
+std::string run_line(std::int64_t job_id) { return format_request({job_id, 1, std::nullopt}); }
+
+// The child's pid from a `pid` mode reply ("OK <id> <pid>"); -1 when it is not one.
+pid_t pid_of(const CallResult& result) {
+    if (result.status != CallStatus::Replied) return -1;
+    const auto reply = parse_reply(result.reply);
+    if (!reply || reply->kind != ReplyKind::Ok) return -1;
+    return static_cast<pid_t>(std::stol(reply->text));
+}
+
+// The pid in a detail such as "worker 123 died while running the task"; -1 when absent.
+pid_t pid_in_detail(const std::string& detail) {
+    const auto at = detail.find("worker ");
+    if (at == std::string::npos) return -1;
+    return static_cast<pid_t>(std::strtol(detail.c_str() + at + 7, nullptr, 10));
+}
+
+// Reaped: no process, not even a zombie, has this pid any more.
+bool reaped(pid_t pid) { return pid > 0 && ::kill(pid, 0) == -1 && errno == ESRCH; }
+
+// Dead (a zombie or reaped): its descriptors, and so its end of the socket, are closed.
+bool dead(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text;
+    if (!std::getline(stat, text)) return true;
+    const auto paren = text.rfind(')');
+    return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'Z';
+}
+
+// Samples stats() on a thread until stopped, keeping the largest size seen.
+class PeakSize {
+public:
+    explicit PeakSize(const ProcessPool& pool)
+        : thread_([this, &pool] {
+              while (!stop_) {
+                  const auto size = pool.stats().size;
+                  std::size_t peak = peak_.load();
+                  while (size > peak && !peak_.compare_exchange_weak(peak, size)) {
+                  }
+                  std::this_thread::sleep_for(1ms);
+              }
+          }) {}
+    ~PeakSize() { stop(); }
+    PeakSize(const PeakSize&) = delete;
+    PeakSize& operator=(const PeakSize&) = delete;
+
+    std::size_t stop() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+        return peak_.load();
+    }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::atomic<std::size_t> peak_{0};
+    std::thread thread_;
+};
+
+// Runs `threads` threads at once, each making `calls` calls in turn; results by thread, then call.
+std::vector<CallResult> call_concurrently(ProcessPool& pool, int threads, int calls) {
+    std::vector<CallResult> results(static_cast<std::size_t>(threads * calls));
+    std::vector<std::thread> callers;
+    for (int t = 0; t < threads; ++t) {
+        callers.emplace_back([&pool, &results, t, calls] {
+            for (int c = 0; c < calls; ++c) {
+                const int index = t * calls + c;
+                results[static_cast<std::size_t>(index)] = pool.call(run_line(index + 1));
+            }
+        });
+    }
+    for (auto& caller : callers) caller.join();
+    return results;
+}
+
+}  // namespace
+
+TEST_CASE("a pool rejects sizes it cannot honour") {
+    CHECK_THROWS_AS((void)ProcessPool(fake_pool({"ok"}, 0, 0)), std::invalid_argument);
+    CHECK_THROWS_AS((void)ProcessPool(fake_pool({"ok"}, 3, 2)), std::invalid_argument);
+}
+
+TEST_CASE("a pool starts min_size children when it is built and times their start" * doctest::timeout(30)) {
+    Watchdog watchdog(30s, "min_size at construction");
+    ProcessPool pool(fake_pool({"ok"}, 2, 4));
+    CHECK(eventually([&] {
+        const auto s = pool.stats();
+        return s.size == 2 && s.idle == 2;
+    }));
+    const auto s = pool.stats();
+    CHECK(s.started == 2);
+    CHECK(s.lost == 0);
+    CHECK(s.average_start_ms > 0);
+    const auto result = pool.call(run_line(5));
+    CHECK(result.status == CallStatus::Replied);
+    CHECK(result.reply == "DONE\t5\t");
+    CHECK(pool.stats().started == 2);  // served by a child already there
+}
+
+TEST_CASE("concurrent calls never make the pool grow past max_size" * doctest::timeout(60)) {
+    Watchdog watchdog(60s, "max_size under concurrency");
+    ProcessPool pool(fake_pool({"pid", "100"}, 0, 3));
+    PeakSize peak(pool);
+    const auto results = call_concurrently(pool, 12, 2);
+    const std::size_t peak_size = peak.stop();
+
+    std::set<pid_t> pids;
+    int replied = 0;
+    for (const auto& result : results) {
+        if (result.status == CallStatus::Replied) ++replied;
+        pids.insert(pid_of(result));
+    }
+    CHECK(replied == 24);
+    CHECK_FALSE(pids.contains(-1));
+    CHECK(pids.size() <= 3);  // no more than three children ever ran a task
+    CHECK(peak_size <= 3);
+    const auto s = pool.stats();
+    CHECK(s.size == 3);  // twelve waiting callers do make it grow to the limit
+    CHECK(s.started == 3);
+    CHECK(s.lost == 0);
+}
+
+TEST_CASE("idle children beyond min_size retire after idle_timeout, down to min_size" * doctest::timeout(60)) {
+    Watchdog watchdog(60s, "idle retirement");
+    auto options = fake_pool({"sleep", "300"}, 1, 4);
+    options.idle_timeout = 300ms;
+    ProcessPool pool(options);
+    REQUIRE(eventually([&] { return pool.stats().idle == 1; }));
+
+    PeakSize peak(pool);
+    const auto results = call_concurrently(pool, 4, 1);
+    const std::size_t peak_size = peak.stop();
+    for (const auto& result : results) CHECK(result.status == CallStatus::Replied);
+    CHECK(peak_size > 1);
+    CHECK(peak_size <= 4);
+
+    CHECK(eventually([&] { return pool.stats().size == 1; }));
+    std::this_thread::sleep_for(1200ms);  // two maintenance rounds: it must not go below min_size
+    const auto s = pool.stats();
+    CHECK(s.size == 1);
+    CHECK(s.idle == 1);
+    CHECK(s.retired >= peak_size - 1);
+    CHECK(s.lost == 0);
+}
+
+TEST_CASE("a child killed while idle is reaped and replaced, back to min_size" * doctest::timeout(60)) {
+    Watchdog watchdog(60s, "idle child killed");
+    ProcessPool pool(fake_pool({"pid"}, 2, 2));
+    REQUIRE(eventually([&] { return pool.stats().idle == 2; }));
+    const pid_t victim = pid_of(pool.call(run_line(1)));
+    REQUIRE(victim > 0);
+    REQUIRE(eventually([&] { return pool.stats().idle == 2; }));
+
+    REQUIRE(::kill(victim, SIGKILL) == 0);
+    CHECK(eventually([&] {
+        const auto s = pool.stats();
+        return s.lost == 1 && s.started == 3 && s.size == 2 && s.idle == 2;
+    }));
+    CHECK(eventually([&] { return reaped(victim); }));
+    for (int i = 0; i < 4; ++i) {
+        const auto result = pool.call(run_line(10 + i));
+        CHECK(result.status == CallStatus::Replied);
+        const pid_t pid = pid_of(result);
+        CHECK(pid > 0);
+        CHECK(pid != victim);
+    }
+}
+
+TEST_CASE("a call handed a child that died while idle is retried on a fresh child, without SIGPIPE" *
+          doctest::timeout(30)) {
+    Watchdog watchdog(30s, "dead idle child handed out");
+    ProcessPool pool(fake_pool({"pid"}, 1, 1));
+    const pid_t victim = pid_of(pool.call(run_line(1)));
+    REQUIRE(victim > 0);
+    REQUIRE(::kill(victim, SIGKILL) == 0);
+    REQUIRE(eventually([&] { return dead(victim); }));
+    // Most likely the maintainer has not looked yet: the call gets the dead child, its send
+    // fails (EPIPE, not a signal), and it tries again on a new one.
+    const auto result = pool.call(run_line(2));
+    CHECK(result.status == CallStatus::Replied);
+    const pid_t pid = pid_of(result);
+    CHECK(pid > 0);
+    CHECK(pid != victim);
+    CHECK(eventually([&] { return reaped(victim); }));
+}
+
+TEST_CASE("a child that dies mid-task is reported as ChildDied and the pool keeps serving" * doctest::timeout(30)) {
+    Watchdog watchdog(30s, "child dies mid-task");
+    ProcessPool pool(fake_pool({"crash-on", "7"}, 1, 2));
+    const auto before = pool.call(run_line(1));
+    CHECK(before.status == CallStatus::Replied);
+    CHECK(before.reply == "DONE\t1\t");
+
+    const auto crashed = pool.call(run_line(7));
+    CHECK(crashed.status == CallStatus::ChildDied);
+    CHECK(crashed.reply.empty());
+    CHECK(crashed.detail.find("died") != std::string::npos);
+    const pid_t crashed_pid = pid_in_detail(crashed.detail);
+    CHECK(crashed_pid > 0);
+    CHECK(reaped(crashed_pid));  // discarded children are reaped before the call returns
+
+    const auto after = pool.call(run_line(2));
+    CHECK(after.status == CallStatus::Replied);
+    CHECK(after.reply == "DONE\t2\t");
+    CHECK(pool.stats().lost == 1);
+}
+
+TEST_CASE("every call to a crashing worker is reported once, never re-sent, and the host survives" *
+          doctest::timeout(30)) {
+    Watchdog watchdog(30s, "crashing worker");
+    ProcessPool pool(fake_pool({"crash"}, 0, 2));
+    for (int i = 0; i < 3; ++i) {
+        const auto result = pool.call(run_line(i + 1));
+        CHECK(result.status == CallStatus::ChildDied);
+    }
+    const auto s = pool.stats();
+    CHECK(s.started == 3);  // one child per request: a delivered request is not tried again
+    CHECK(s.lost == 3);
+    CHECK(s.size == 0);
+}
+
+TEST_CASE("a task that outlives task_timeout is killed and reported TimedOut" * doctest::timeout(30)) {
+    Watchdog watchdog(30s, "task timeout");
+    auto options = fake_pool({"hang"}, 0, 1);
+    options.task_timeout = 200ms;
+    ProcessPool pool(options);
+    for (int i = 0; i < 2; ++i) {  // the second call proves the pool is still usable
+        const auto begin = Clock::now();
+        const auto result = pool.call(run_line(i + 1));
+        const auto took = Clock::now() - begin;
+        CHECK(result.status == CallStatus::TimedOut);
+        CHECK(took >= 150ms);
+        CHECK(took < 5s);
+        const pid_t pid = pid_in_detail(result.detail);
+        CHECK(pid > 0);
+        CHECK(reaped(pid));
+    }
+    const auto s = pool.stats();
+    CHECK(s.lost == 2);
+    CHECK(s.size == 0);
+}
+
+TEST_CASE("a worker that exits at start gives StartFailed without hanging" * doctest::timeout(30)) {
+    Watchdog watchdog(30s, "exit at start");
+    ProcessPool pool(fake_pool({"exit-at-start"}, 0, 2));
+    const auto begin = Clock::now();
+    const auto result = pool.call(run_line(1));
+    CHECK(Clock::now() - begin < 5s);
+    CHECK(result.status == CallStatus::StartFailed);
+    CHECK(result.detail.find("exited at start") != std::string::npos);
+    const auto s = pool.stats();
+    CHECK(s.lost == 3);  // a request never delivered may try another child, a few times
+    CHECK(s.size == 0);
+}
+
+TEST_CASE("a worker program that cannot be run gives StartFailed" * doctest::timeout(30)) {
+    Watchdog watchdog(30s, "missing program");
+    auto options = fake_pool({}, 0, 1);
+    options.child.argv = {"/nonexistent/jobs-test-no-such-worker"};
+    ProcessPool pool(options);
+    const auto begin = Clock::now();
+    const auto result = pool.call(run_line(1));
+    CHECK(Clock::now() - begin < 5s);
+    CHECK(result.status == CallStatus::StartFailed);
+}
+
+TEST_CASE("a worker that never says READY gives StartFailed after start_timeout" * doctest::timeout(30)) {
+    Watchdog watchdog(30s, "silent worker");
+    auto options = fake_pool({"silent"}, 0, 2);
+    options.start_timeout = 200ms;
+    ProcessPool pool(options);
+    const auto begin = Clock::now();
+    const auto result = pool.call(run_line(1));
+    const auto took = Clock::now() - begin;
+    CHECK(result.status == CallStatus::StartFailed);
+    CHECK(result.detail.find("did not become ready") != std::string::npos);
+    CHECK(took >= 150ms);
+    CHECK(took < 5s);
+    CHECK(pool.stats().size == 0);
+}
+
+TEST_CASE("a caller waiting for the only place is told StartFailed when the pool's own start fails" *
+          doctest::timeout(30)) {
+    Watchdog watchdog(30s, "caller waits on the maintainer's failed start");
+    // min_size == max_size: the maintainer holds the only place while its child fails to
+    // start, so the caller must be woken when that place is given back.
+    auto options = fake_pool({"silent"}, 1, 1);
+    options.start_timeout = 300ms;
+    ProcessPool pool(options);
+    REQUIRE(eventually([&] { return pool.stats().size == 1; }, 2s));  // the maintainer is starting one
+    const auto begin = Clock::now();
+    const auto result = pool.call(run_line(1));
+    CHECK(result.status == CallStatus::StartFailed);
+    CHECK(Clock::now() - begin < 10s);
+}
+
+TEST_CASE("a reply that is not the protocol is handed to the caller to judge" * doctest::timeout(30)) {
+    Watchdog watchdog(30s, "garbage reply");
+    ProcessPool pool(fake_pool({"garbage"}, 0, 1));
+    const auto result = pool.call(run_line(1));
+    CHECK(result.status == CallStatus::Replied);
+    CHECK(result.reply == "this is not the protocol");
+    CHECK_FALSE(parse_reply(result.reply).has_value());
+}
+
+TEST_CASE("an idle child that writes unasked is removed from the pool" * doctest::timeout(30)) {
+    Watchdog watchdog(30s, "chatty child");
+    // Each chatty child writes a line 200 ms after READY; the pool drops it and starts another.
+    ProcessPool pool(fake_pool({"chatty"}, 1, 1));
+    CHECK(eventually([&] {
+        const auto s = pool.stats();
+        return s.lost >= 2 && s.started >= 3;
+    }));
+    CHECK(pool.stats().size <= 1);
+}
+
+TEST_CASE("drain waits for a running call, reaps every child, and then refuses calls" * doctest::timeout(60)) {
+    Watchdog watchdog(60s, "drain");
+    ProcessPool pool(fake_pool({"pid", "300"}, 2, 3));
+    REQUIRE(eventually([&] { return pool.stats().idle == 2; }));
+    std::set<pid_t> pids;
+    for (const auto& result : call_concurrently(pool, 2, 1)) pids.insert(pid_of(result));
+    REQUIRE_FALSE(pids.contains(-1));
+
+    std::atomic<bool> call_returned{false};
+    CallResult running;
+    std::thread caller([&] {
+        running = pool.call(run_line(99));
+        call_returned = true;
+    });
+    const bool busy = eventually([&] {
+        const auto s = pool.stats();
+        return s.idle < s.size;
+    });
+    CHECK(busy);
+    const auto begin = Clock::now();
+    pool.drain();
+    const auto took = Clock::now() - begin;
+    caller.join();
+    CHECK(call_returned.load());
+    CHECK(running.status == CallStatus::Replied);  // it finished: drain did not kill its child
+    if (busy) CHECK(took >= 100ms);                // drain waited for the 300 ms task
+    pids.insert(pid_of(running));
+    CHECK_FALSE(pids.contains(-1));
+    for (const pid_t pid : pids) {
+        CAPTURE(pid);
+        CHECK(reaped(pid));
+    }
+    const auto s = pool.stats();
+    CHECK(s.size == 0);
+    CHECK(s.idle == 0);
+    CHECK(pool.call(run_line(100)).status == CallStatus::Stopped);
+    pool.drain();  // a second drain (and the destructor's) is harmless
+}
+
+TEST_CASE("warm grows the pool to the asked size, capped at max_size" * doctest::timeout(30)) {
+    Watchdog watchdog(30s, "warm");
+    ProcessPool pool(fake_pool({"ok"}, 0, 3));
+    PeakSize peak(pool);
+    pool.warm(2);
+    CHECK(eventually([&] {
+        const auto s = pool.stats();
+        return s.size == 2 && s.idle == 2;
+    }));
+    pool.warm(10);
+    CHECK(eventually([&] {
+        const auto s = pool.stats();
+        return s.size == 3 && s.idle == 3;
+    }));
+    std::this_thread::sleep_for(600ms);  // a maintenance round: nothing more is started
+    CHECK(peak.stop() == 3);
+    const auto s = pool.stats();
+    CHECK(s.size == 3);
+    CHECK(s.started == 3);
+    CHECK(pool.call(run_line(1)).status == CallStatus::Replied);
+}
