@@ -76,11 +76,11 @@ std::string new_sqlite_file() {
 
 std::string fresh_database() {
     const TestDb& db = test_db();
-    if (!db.shared_server) return "sqlite3://db=" + new_sqlite_file();
-    repo::RepoOptions options{.url = db.url, .client_id = "test-reset"};
+    const std::string url = db.shared_server ? db.url : "sqlite3://db=" + new_sqlite_file();
+    repo::RepoOptions options{.url = url, .client_id = "test-reset"};
     options.log_connect = false;
-    repo::JobsRepo(options).reset();
-    return db.url;
+    repo::JobsRepo(options).reset();  // creates the schema when missing
+    return url;
 }
 
 std::string empty_database() {

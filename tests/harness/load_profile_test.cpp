@@ -1,0 +1,53 @@
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include "jobs/harness/load_profile.h"
+
+using namespace jobs;
+using namespace jobs::harness;
+using namespace std::chrono_literals;
+
+TEST_CASE("the exercise's load over 600 s: 200 every 3 s, 940 in batches of 20, about 300 at random") {
+    const repo::DbTime since{std::chrono::milliseconds(1'800'000'000'000)};
+    const LoadProfile profile{since, since + 600s};
+    std::mt19937_64 rng(7);
+    const auto jobs = initial_jobs(profile, rng);
+    std::map<Step, std::vector<repo::DbTime>> by_step;
+    for (const auto& job : jobs) {
+        CHECK(job.run_at >= profile.since);
+        CHECK(job.run_at < profile.until);
+        by_step[job.step].push_back(job.run_at);
+    }
+    CHECK(by_step[Step::Every3s].size() == 200);
+    CHECK(by_step[Step::Batch13s].size() == 940);
+    CHECK(by_step[Step::Random].size() >= 200);  // 600 s / 1-3 s: 200 to 600, about 300
+    CHECK(by_step[Step::Random].size() <= 600);
+    for (std::size_t i = 1; i < by_step[Step::Every3s].size(); ++i) {
+        CHECK(by_step[Step::Every3s][i] - by_step[Step::Every3s][i - 1] == 3s);
+    }
+    const auto& batches = by_step[Step::Batch13s];
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+        CHECK(batches[i] == since + std::chrono::seconds(13 * static_cast<long long>(i / 20)));
+    }
+    const auto& random = by_step[Step::Random];
+    for (std::size_t i = 1; i < random.size(); ++i) {
+        CHECK(random[i] - random[i - 1] >= 1000ms);
+        CHECK(random[i] - random[i - 1] <= 2999ms);
+    }
+}
+
+TEST_CASE("live jobs come every 1-3 s while now + 10 s is before the end") {
+    const repo::DbTime since{std::chrono::milliseconds(1'800'000'000'000)};
+    const LoadProfile profile{since, since + 60s};
+    std::mt19937_64 rng(11);
+    for (int i = 0; i < 1000; ++i) {
+        const auto pause = live_pause(rng);
+        CHECK(pause >= 1000ms);
+        CHECK(pause <= 2999ms);
+    }
+    CHECK(live_continues(profile, since));
+    CHECK(live_continues(profile, since + 49'999ms));
+    CHECK_FALSE(live_continues(profile, since + 50s));
+    CHECK(kLiveNotice == 10'100ms);
+}
