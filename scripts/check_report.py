@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Recompute a harness report straight from the database with plain SQL, and compare.
+
+    scripts/check_report.py --db sqlite3://db=demo/jobs.db --json demo/report.json
+    scripts/check_report.py --db "postgresql://host=127.0.0.1 port=55432 dbname=jobs user=jobs" --json r.json
+
+Uses Python's sqlite3 module or the psql client, nothing of the project's. Exits 1 on any
+difference: action and state counts, early lock/exec, delay exceeded and the cost score must
+agree exactly; the delay average and stdev within 1 ms.
+"""
+import argparse
+import json
+import math
+import sqlite3
+import subprocess
+import sys
+
+WEIGHTS = {"QUERYLIST": 100, "ACQUIRE_FAILURE": 10, "FAILED": 10, "INTERRUPTED": 10, "ERROR": 10,
+           "QUERYJOB": 1, "CONNECT": 1}
+
+
+def query_sqlite(path, sql):
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def query_psql(conninfo, sql):
+    out = subprocess.run(["psql", "-At", "-F", "\t", conninfo, "-c", sql], check=True,
+                         capture_output=True, text=True).stdout
+    return [tuple(line.split("\t")) for line in out.splitlines() if line]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--json", required=True)
+    args = parser.parse_args()
+    backend, _, conn = args.db.partition("://")
+    if backend == "sqlite3":
+        path = dict(p.split("=", 1) for p in conn.split() if "=" in p).get("db", conn)
+        run = lambda sql: query_sqlite(path, sql)
+        delay = ("(julianday(ExecuteAt) - julianday(RunAt)) * 86400000.0")
+    elif backend == "postgresql":
+        run = lambda sql: query_psql(conn, sql)
+        delay = "extract(epoch FROM (ExecuteAt - RunAt)) * 1000"
+    else:
+        sys.exit("only sqlite3:// and postgresql:// URLs")
+
+    report = json.load(open(args.json))
+    mine = {
+        "actions": {a: int(n) for a, n in run("SELECT Action, count(*) FROM WorkerLogs GROUP BY Action")},
+        "states": {str(s): int(n) for s, n in run("SELECT State, count(*) FROM Jobs GROUP BY State")},
+        "early_lock": int(run("SELECT count(*) FROM Jobs WHERE RunAt > LockAt")[0][0]),
+        "early_exec": int(run("SELECT count(*) FROM Jobs WHERE RunAt > ExecuteAt")[0][0]),
+        "delay_exceed": int(run(f"SELECT count(*) FROM Jobs WHERE State = 2 AND {delay} > 30000")[0][0]),
+    }
+    delays = [round(float(d)) for (d,) in run(f"SELECT {delay} FROM Jobs WHERE State = 2")]
+    mean = sum(delays) / len(delays)
+    average = int(mean)
+    stdev = math.sqrt(sum((d - mean) ** 2 for d in delays) / (len(delays) - 1))
+    mine["cost_score"] = sum(WEIGHTS.get(a, 0) * n for a, n in mine["actions"].items())
+
+    failures = []
+    for key in ("actions", "early_lock", "early_exec", "delay_exceed", "cost_score"):
+        if report[key] != mine[key]:
+            failures.append(f"{key}: report {report[key]} vs SQL {mine[key]}")
+    states = {k: v for k, v in report["states"].items() if v}
+    if states != mine["states"]:
+        failures.append(f"states: report {states} vs SQL {mine['states']}")
+    if abs(report["delay_ms"]["average"] - average) > 1:
+        failures.append(f"average: report {report['delay_ms']['average']} vs SQL {average}")
+    if abs(report["delay_ms"]["stdev"] - stdev) > 1:
+        failures.append(f"stdev: report {report['delay_ms']['stdev']} vs SQL {stdev:.2f}")
+    print(f"SQL: actions {mine['actions']}, states {mine['states']}, early lock {mine['early_lock']}, "
+          f"early exec {mine['early_exec']}, delay exceed {mine['delay_exceed']}, average {average}, "
+          f"stdev {stdev:.2f}, cost {mine['cost_score']}")
+    if failures:
+        print("DIFFERENT:\n  " + "\n  ".join(failures))
+        return 1
+    print("the report agrees with the database")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
