@@ -82,7 +82,10 @@ std::optional<TaskRequest> parse_request(std::string_view line) {
 }
 
 std::string format_reply(const TaskReply& reply) {
-    const char* verb = reply.kind == ReplyKind::Done ? "DONE" : reply.kind == ReplyKind::Ok ? "OK" : "FAIL";
+    const char* verb = reply.kind == ReplyKind::Done     ? "DONE"
+                       : reply.kind == ReplyKind::Ok     ? "OK"
+                       : reply.kind == ReplyKind::Failed ? "FAIL"
+                                                         : "SKIP";
     return std::string(verb) + '\t' + std::to_string(reply.job_id) + '\t' + escape_field(reply.text) + '\n';
 }
 
@@ -96,6 +99,8 @@ std::optional<TaskReply> parse_reply(std::string_view line) {
         reply.kind = ReplyKind::Ok;
     } else if (fields[0] == "FAIL") {
         reply.kind = ReplyKind::Failed;
+    } else if (fields[0] == "SKIP") {
+        reply.kind = ReplyKind::Skipped;
     } else {
         return std::nullopt;
     }

@@ -1,5 +1,5 @@
 // jobs-worker: the default pooled child. Reads "RUN <id> <token> <payload>" lines on stdin,
-// runs the exercise's task through its own repository connection (so the 5-permit limit is
+// marks the job started (fencing), runs the exercise's task through its own repository connection (so the 5-permit limit is
 // per child), completes the job itself and answers "DONE <id>". Exits at end of input.
 // The payload is data: it is never run, opened or interpreted here.
 #include <cstdio>
@@ -44,7 +44,13 @@ int main(int argc, char** argv) {
 
     std::unique_ptr<repo::JobsRepo> jobs_repo;
     try {
-        jobs_repo = std::make_unique<repo::JobsRepo>(repo::RepoOptions{.url = db, .client_id = client_id});
+        repo::RepoOptions options{.url = db, .client_id = client_id};
+        // The instance checked the schema; a worker sends nothing until its first job.
+        options.create_schema = false;
+        options.check_schema = false;
+        // A finished task must be recorded: ride out a database restart.
+        options.retry_for = std::chrono::seconds(60);
+        jobs_repo = std::make_unique<repo::JobsRepo>(options);
     } catch (const std::exception& e) {
         spdlog::error("cannot open the database: {}", e.what());
         return 1;
@@ -60,6 +66,11 @@ int main(int argc, char** argv) {
             continue;
         }
         try {
+            // Fencing first: a worker whose instance lost the lock never starts the task.
+            if (!jobs_repo->start_locked_job(request->job_id, request->lock_token)) {
+                answer({dispatcher::ReplyKind::Skipped, request->job_id, "the lock was lost before the start"});
+                continue;
+            }
             jobs_repo->process_locked_job(request->job_id, request->lock_token);
             answer({dispatcher::ReplyKind::Done, request->job_id, {}});
         } catch (const std::exception& e) {

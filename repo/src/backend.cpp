@@ -102,6 +102,8 @@ Job read_job(const soci::row& row, std::size_t first) {
     job.locked_by = column_opt_text(row, first + 6);
     job.lock_token = column_opt_i64(row, first + 7);
     job.payload = column_opt_text(row, first + 8);
+    if (auto v = column_opt_i64(row, first + 9)) job.started_at = from_ms(*v);
+    if (auto v = column_opt_i64(row, first + 10)) job.lease_until = from_ms(*v);
     return job;
 }
 

@@ -43,6 +43,9 @@ public:
     virtual ReadyJobs list(std::chrono::milliseconds window) = 0;
     virtual std::optional<Job> get(JobId id) = 0;
     virtual LockRow lock(JobId id, LockToken token, std::chrono::milliseconds lease) = 0;
+    // Marks a locked job started (fencing): only the holder of `token`, before its lease expires,
+    // and only once. Logs START or START_FAILURE. A retry of our own start succeeds again.
+    virtual bool start(JobId id, LockToken token, std::chrono::milliseconds run_lease) = 0;
     // State 1 -> `state` (Completed, Failed or Interrupted) under the lock; logs `action`, or
     // ERROR when the caller does not hold the lock.
     virtual CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state,

@@ -54,6 +54,7 @@ std::string default_client_id() {
 JobsRepo::JobsRepo(RepoOptions options) : options_(std::move(options)) {
     if (options_.client_id.empty()) options_.client_id = default_client_id();
     backend_ = connect(options_, options_.client_id);
+    if (!options_.check_schema) return;
     const int statements =
         with_retry("schema check", true, [&] { return backend_->ensure_schema(options_.create_schema); });
     if (options_.log_connect) {
@@ -130,6 +131,10 @@ Lock JobsRepo::acquire_job_lock(JobId id) {
         throw RepoError(ErrorKind::NotFound, fmt::format("AcquireJobLock: no job {}", id));
     }
     return Lock{row.won ? LockOutcome::Won : LockOutcome::Lost, token};
+}
+
+bool JobsRepo::start_locked_job(JobId id, LockToken token) {
+    return with_retry("StartLockedJob", true, [&] { return backend_->start(id, token, options_.run_lease); });
 }
 
 void JobsRepo::process_locked_job(JobId id, std::optional<LockToken> token) {

@@ -16,7 +16,7 @@ std::string ms(const std::string& column) {
 std::string job_columns(const std::string& t) {
     return t + "Id, " + ms(t + "RunAt") + ", " + ms(t + "CreateAt") + ", " + ms(t + "LockAt") +
            ", " + ms(t + "ExecuteAt") + ", " + t + "State, " + t + "LockedBy, " + t +
-           "LockToken, " + t + "Payload";
+           "LockToken, " + t + "Payload, " + ms(t + "StartedAt") + ", " + ms(t + "LeaseUntil");
 }
 
 // A log row inserted from inside a statement; `action` and `results` are SQL expressions.
@@ -66,8 +66,9 @@ public:
             (sql().prepare
                  << "WITH p AS (SELECT CAST(:win AS double precision) AS win, CAST(:cid AS text) AS cid), "
                     "n AS (SELECT now() AS t), "
-                    "j AS (SELECT Jobs.* FROM Jobs, n, p WHERE Jobs.State = 0 AND "
-                    "Jobs.RunAt < n.t + p.win * interval '1 millisecond'), " +
+                    "j AS (SELECT Jobs.* FROM Jobs, n, p WHERE Jobs.State < 2 AND "
+                    "Jobs.RunAt < n.t + p.win * interval '1 millisecond' AND "
+                    "(Jobs.State = 0 OR Jobs.LeaseUntil < n.t)), " +
                         log_cte("NULL", "'QUERYLIST'", "(SELECT count(*) FROM j)") +
                         " SELECT " + ms("n.t") + ", " + job_columns("j.") +
                         " FROM n LEFT JOIN j ON true ORDER BY j.RunAt, j.Id",
@@ -104,7 +105,8 @@ public:
                  "u AS (UPDATE Jobs SET State = 1, LockAt = now(), LockedBy = p.cid, LockToken = p.tok, "
                  "LeaseUntil = now() + p.lease * interval '1 millisecond', Attempts = Jobs.Attempts + 1 "
                  "FROM p WHERE Jobs.Id = p.id AND (Jobs.State = 0 OR "
-                 "(Jobs.State = 1 AND Jobs.LockToken = p.tok)) RETURNING Jobs.Id), " +
+                 "(Jobs.State = 1 AND (Jobs.LockToken = p.tok OR "
+                 "(Jobs.StartedAt IS NULL AND Jobs.LeaseUntil < now())))) RETURNING Jobs.Id), " +
                      log_cte("p.id",
                              "CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'ACQUIRE_SUCCESS' "
                              "ELSE 'ACQUIRE_FAILURE' END",
@@ -114,6 +116,23 @@ public:
             soci::use(id, "id"), soci::use(client_id(), "cid"), soci::use(token, "tok"),
             soci::use(lease_ms, "lease"), soci::into(won), soci::into(exists);
         return LockRow{won == 1, won == 1 || exists > 0};
+    }
+
+    bool start(JobId id, LockToken token, std::chrono::milliseconds run_lease) override {
+        const long long lease_ms = run_lease.count();
+        int started = 0;
+        sql() << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
+                 "CAST(:tok AS bigint) AS tok, CAST(:lease AS double precision) AS lease), "
+                 "u AS (UPDATE Jobs SET StartedAt = COALESCE(Jobs.StartedAt, now()), "
+                 "LeaseUntil = now() + p.lease * interval '1 millisecond' FROM p "
+                 "WHERE Jobs.Id = p.id AND Jobs.State = 1 AND Jobs.LockToken = p.tok AND "
+                 "(Jobs.StartedAt IS NOT NULL OR Jobs.LeaseUntil > now()) RETURNING Jobs.Id), " +
+                     log_cte("p.id", "CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'START' ELSE 'START_FAILURE' END",
+                             "(SELECT count(*) FROM u)") +
+                     " SELECT CAST((SELECT count(*) FROM u) AS integer)",
+            soci::use(id, "id"), soci::use(client_id(), "cid"), soci::use(token, "tok"),
+            soci::use(lease_ms, "lease"), soci::into(started);
+        return started == 1;
     }
 
     CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state, const char* action,

@@ -25,7 +25,8 @@ std::string big(const std::string& column) { return "(" + column + " + 0)"; }
 std::string job_columns(const std::string& t) {
     return big(t + "Id") + ", " + ms(t + "RunAt") + ", " + ms(t + "CreateAt") + ", " +
            ms(t + "LockAt") + ", " + ms(t + "ExecuteAt") + ", " + t + "State, " + t +
-           "LockedBy, " + big(t + "LockToken") + ", " + t + "Payload";
+           "LockedBy, " + big(t + "LockToken") + ", " + t + "Payload, " + ms(t + "StartedAt") + ", " +
+           ms(t + "LeaseUntil");
 }
 
 // "+12.345 seconds": SQLite's date modifier for a positive offset.
@@ -94,8 +95,10 @@ public:
         const std::string bound = seconds_modifier(window);
         soci::rowset<soci::row> rows =
             (sql().prepare << "SELECT n.t, " + job_columns("j.") + " FROM (SELECT " + ms("'now'") +
-                                  " AS t, strftime('%Y-%m-%d %H:%M:%f', 'now', :bound) AS b) AS n "
-                                  "LEFT JOIN Jobs AS j ON j.State = 0 AND j.RunAt < n.b "
+                                  " AS t, strftime('%Y-%m-%d %H:%M:%f', 'now', :bound) AS b, " + kNow +
+                                  " AS now_text) AS n "
+                                  "LEFT JOIN Jobs AS j ON j.State < 2 AND j.RunAt < n.b AND "
+                                  "(j.State = 0 OR j.LeaseUntil < n.now_text) "
                                   "ORDER BY j.RunAt, j.Id",
              soci::use(bound, "bound"));
         ReadyJobs result;
@@ -132,7 +135,8 @@ public:
                                   ", LockedBy = :cid, LockToken = :tok, LeaseUntil = "
                                   "strftime('%Y-%m-%d %H:%M:%f', 'now', :lease), "
                                   "Attempts = Attempts + 1 WHERE Id = :id AND "
-                                  "(State = 0 OR (State = 1 AND LockToken = :tok2))",
+                                  "(State = 0 OR (State = 1 AND (LockToken = :tok2 OR "
+                                  "(StartedAt IS NULL AND LeaseUntil < " + kNow + "))))",
              soci::use(client_id(), "cid"), soci::use(token, "tok"),
              soci::use(lease_until, "lease"), soci::use(id, "id"), soci::use(token, "tok2"));
         update.execute(true);
@@ -142,6 +146,22 @@ public:
         log(id, result.won ? "ACQUIRE_SUCCESS" : "ACQUIRE_FAILURE", result.won ? 1 : 0);
         tx.commit();
         return result;
+    }
+
+    bool start(JobId id, LockToken token, std::chrono::milliseconds run_lease) override {
+        Transaction tx(sql());
+        const std::string lease_until = seconds_modifier(run_lease);
+        soci::statement update =
+            (sql().prepare << std::string("UPDATE Jobs SET StartedAt = COALESCE(StartedAt, ") + kNow +
+                                  "), LeaseUntil = strftime('%Y-%m-%d %H:%M:%f', 'now', :lease) "
+                                  "WHERE Id = :id AND State = 1 AND LockToken = :tok AND "
+                                  "(StartedAt IS NOT NULL OR LeaseUntil > " + kNow + ")",
+             soci::use(lease_until, "lease"), soci::use(id, "id"), soci::use(token, "tok"));
+        update.execute(true);
+        const bool started = update.get_affected_rows() == 1;
+        log(id, started ? "START" : "START_FAILURE", started ? 1 : 0);
+        tx.commit();
+        return started;
     }
 
     CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state, const char* action,

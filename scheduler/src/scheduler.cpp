@@ -69,8 +69,13 @@ void Scheduler::on_listed(const repo::ReadyJobs& ready, Steady::time_point sent,
     });
     int added = 0;
     for (const auto& job : ready.jobs) {
+        if (job.state == static_cast<int>(repo::JobState::Locked) && job.started_at) {
+            interrupt_stale(job);
+            continue;
+        }
+        // New, or listed again after we let it go (its lease expired unstarted): plan it.
         auto [it, inserted] = jobs_.try_emplace(job.id);
-        if (!inserted) continue;
+        if (!inserted && it->second.phase != Phase::Done) continue;
         it->second.job = job;
         plan(it->second);
         ++added;
@@ -91,18 +96,39 @@ void Scheduler::plan(Entry& entry) {
     });
 }
 
+void Scheduler::interrupt_stale(const repo::Job& job) {
+    // Started, its run lease long expired, never completed: its instance and worker are gone.
+    // It is never started again; it is recorded as interrupted.
+    const repo::JobId id = job.id;
+    const repo::LockToken token = job.lock_token.value_or(0);
+    locker_.post([id, token](repo::JobsRepo& repo) {
+        try {
+            repo.fail_locked_job(id, token, repo::JobState::Interrupted,
+                                 "started, but its instance stopped before reporting an outcome");
+            spdlog::warn("job {}: marked interrupted (its instance vanished mid-task)", id);
+        } catch (const repo::RepoError& e) {
+            spdlog::info("job {}: not marked interrupted: {}", id, e.what());
+        }
+    });
+}
+
 void Scheduler::check(repo::JobId id) {
     auto it = jobs_.find(id);
     if (it == jobs_.end() || it->second.phase != Phase::Waiting || stopping_) return;
     it->second.phase = Phase::Checking;
     ++checks_in_flight_;
-    locker_.post([this, id](repo::JobsRepo& repo) {
+    // A lower bound of the database's now: a lease that ended before it has surely ended.
+    const repo::DbTime db_now = clock_.now(Steady::now());
+    locker_.post([this, id, db_now](repo::JobsRepo& repo) {
         bool won = false;
         repo::LockToken token = 0;
         try {
             // A one-row read (cost 1) first: a lost race costs a failed lock (cost 10).
             const auto job = repo.get_job(id);
-            if (job && job->state == static_cast<int>(repo::JobState::Created)) {
+            const bool free = job && job->state == static_cast<int>(repo::JobState::Created);
+            const bool abandoned = job && job->state == static_cast<int>(repo::JobState::Locked) &&
+                                   !job->started_at && job->lease_until && *job->lease_until < db_now;
+            if (free || abandoned) {
                 const repo::Lock lock = repo.acquire_job_lock(id);
                 won = lock.outcome == repo::LockOutcome::Won;
                 token = lock.token;
@@ -143,6 +169,24 @@ void Scheduler::hand_over(repo::JobId id) {
     if (it == jobs_.end() || it->second.phase != Phase::Locked) return;
     Entry& entry = it->second;
     entry.phase = Phase::Done;
+    if (!options_.worker_starts_jobs) {
+        // Fencing before an arbitrary worker runs it: the push waits for the start to be won.
+        ++checks_in_flight_;
+        locker_.post([this, task = ReadyTask{entry.job, entry.token}](repo::JobsRepo& repo) mutable {
+            bool started = false;
+            try {
+                started = repo.start_locked_job(task.job.id, task.token);
+            } catch (const repo::RepoError& e) {
+                spdlog::warn("job {}: cannot start: {}", task.job.id, e.what());
+            }
+            boost::asio::post(io_, [this, started, task = std::move(task)]() mutable {
+                --checks_in_flight_;
+                if (started) producer_.push(std::move(task));
+                maybe_drained();
+            });
+        });
+        return;
+    }
     producer_.push(ReadyTask{entry.job, entry.token});
     {
         std::lock_guard lock(counters_mutex_);
@@ -215,6 +259,13 @@ void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& resu
             } else if (reply->kind == dispatcher::ReplyKind::Failed) {
                 failure = repo::JobState::Failed;
                 message = reply->text;
+            } else if (reply->kind == dispatcher::ReplyKind::Skipped) {
+                // Not started: the lock lapsed (a slow start, the database away). The job stays
+                // for whoever takes it over next; nothing to record.
+                spdlog::warn("job {}: not started: {}", id, reply->text);
+                std::lock_guard lock(counters_mutex_);
+                ++counters_.skipped;
+                return;
             }
             break;
         }

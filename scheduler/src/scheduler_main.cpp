@@ -114,6 +114,7 @@ int main(int argc, char** argv) {
     options.poll_jitter = milliseconds(f.jitter_ms);
     options.lock_lead_min = milliseconds(f.lead_min_ms);
     options.lock_lead_max = milliseconds(f.lead_max_ms);
+    options.worker_starts_jobs = f.worker.empty();
     if (options.poll_interval >= options.window || options.lock_lead_min > options.lock_lead_max ||
         options.lock_lead_max >= options.window || f.executors == 0) {
         std::cerr << "jobs-scheduler: need poll-interval < window, lock-lead-min <= lock-lead-max < window, "

@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS Jobs (
 
 -- The exercise's index: due jobs by time.
 CREATE INDEX IF NOT EXISTS IX_Jobs_RunAt_State ON Jobs (RunAt, State);
+-- The jobs still to run, by time: what every list reads, however long the history grows.
+CREATE INDEX IF NOT EXISTS IX_Jobs_Pending ON Jobs (RunAt) WHERE State < 2;
 
 CREATE TABLE IF NOT EXISTS WorkerLogs (
     Sn       INTEGER PRIMARY KEY AUTOINCREMENT,

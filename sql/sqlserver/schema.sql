@@ -29,6 +29,9 @@ GO
 IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'IX_Jobs_RunAt_State')
 CREATE NONCLUSTERED INDEX IX_Jobs_RunAt_State ON dbo.Jobs (RunAt ASC, State ASC);
 GO
+IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'IX_Jobs_Pending')
+CREATE NONCLUSTERED INDEX IX_Jobs_Pending ON dbo.Jobs (RunAt ASC) WHERE State < 2;
+GO
 IF OBJECT_ID(N'dbo.WorkerLogs', N'U') IS NULL
 CREATE TABLE dbo.WorkerLogs (
     Sn       bigint IDENTITY (1, 1) NOT NULL PRIMARY KEY CLUSTERED,

@@ -25,6 +25,16 @@ struct JobRow {
     long long id = 0, delay_ms = 0, state = 0, completes = 0, locks = 0;
 };
 
+// Backends type integer expressions differently.
+long long num(const soci::row& r, std::size_t i) {
+    switch (r.get_properties(i).get_data_type()) {
+        case soci::dt_integer: return r.get<int>(i);
+        case soci::dt_double: return std::llround(r.get<double>(i));
+        case soci::dt_string: return std::stoll(r.get<std::string>(i));
+        default: return r.get<long long>(i);
+    }
+}
+
 // Read straight from the tables, not through the repository under test.
 std::vector<JobRow> read_jobs(soci::session& sql, bool sqlite) {
     const std::string delay = sqlite ? "CAST(round((julianday(ExecuteAt) - julianday(RunAt)) * 86400000) AS INTEGER)"
@@ -35,14 +45,6 @@ std::vector<JobRow> read_jobs(soci::session& sql, bool sqlite) {
            "(SELECT count(*) FROM WorkerLogs l WHERE l.JobId = j.Id AND l.Action = 'ACQUIRE_SUCCESS') "
            "FROM Jobs j ORDER BY j.Id";
     std::vector<JobRow> jobs;
-    const auto num = [](const soci::row& r, std::size_t i) -> long long {
-        switch (r.get_properties(i).get_data_type()) {
-            case soci::dt_integer: return r.get<int>(i);
-            case soci::dt_double: return std::llround(r.get<double>(i));
-            case soci::dt_string: return std::stoll(r.get<std::string>(i));
-            default: return r.get<long long>(i);
-        }
-    };
     for (const auto& r : rows) jobs.push_back({num(r, 0), num(r, 1), num(r, 2), num(r, 3), num(r, 4)});
     return jobs;
 }
@@ -71,6 +73,10 @@ public:
         const auto status = instances_[i]->wait_for(limit);
         if (!status) MESSAGE("instance " << i << " did not exit; its log is " << logs_[i]);
         return status;
+    }
+    void kill(std::size_t i) {
+        instances_[i]->signal(SIGKILL);
+        instances_[i]->wait_for(5s);
     }
     std::size_t size() const { return instances_.size(); }
 
@@ -177,4 +183,53 @@ TEST_CASE("SIGINT to two of three instances mid-run loses nothing and leaves not
     const auto jobs = read_jobs(*sql, sqlite);
     REQUIRE(jobs.size() == static_cast<std::size_t>(total));
     check_once_and_on_time(jobs);
+}
+
+TEST_CASE("SIGKILL to an instance holding locks: another instance runs its jobs in time, none twice"
+          * doctest::timeout(120)) {
+    const std::string url = test::database_from_schema_file();
+    auto sql = repo::open_session(repo::ConnectionUrl::parse(url));
+    const bool sqlite = repo::dialect_of(*sql, repo::ConnectionUrl::parse(url)) == repo::Dialect::Sqlite;
+    const long long total = 16;
+    for (int i = 0; i < total; ++i) *sql << test::insert_jobs_sql(1, 11'000 + 1'000 * i);
+
+    Cluster cluster(url, 2);
+    // Wait for the moment instance 0 holds a lock it has not started, then kill it outright.
+    long long held = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 40s;
+    while (held == 0 && std::chrono::steady_clock::now() < deadline) {
+        *sql << "SELECT count(*) FROM Jobs WHERE State = 1 AND LockedBy = 'it0' AND StartedAt IS NULL",
+            soci::into(held);
+        if (held == 0) std::this_thread::sleep_for(20ms);
+    }
+    REQUIRE(held > 0);
+    cluster.kill(0);
+    std::vector<long long> orphans;
+    {
+        soci::rowset<soci::row> rows = sql->prepare
+            << "SELECT Id + 0 FROM Jobs WHERE State = 1 AND LockedBy = 'it0' AND StartedAt IS NULL";
+        for (const auto& r : rows) {
+            orphans.push_back(num(r, 0));
+        }
+    }
+    MESSAGE(orphans.size() << " jobs were locked, unstarted, by the killed instance");
+
+    REQUIRE(wait_until_done(*sql, total, 60s));
+    CHECK(cluster.interrupt(1, 3s) == std::optional<int>(0));
+    const auto jobs = read_jobs(*sql, sqlite);
+    for (const auto& job : jobs) {
+        CHECK_MESSAGE(job.state == 2, "job " << job.id);
+        CHECK_MESSAGE(job.completes == 1, "job " << job.id);
+        CHECK_MESSAGE(job.delay_ms >= repo::kTaskLength.count(), "job " << job.id);
+        CHECK_MESSAGE(job.delay_ms <= repo::kMaxDelayTime.count(), "job " << job.id);
+    }
+    for (const long long id : orphans) {
+        std::string holder;
+        *sql << "SELECT LockedBy FROM Jobs WHERE Id = " + std::to_string(id), soci::into(holder);
+        soci::rowset<soci::row> rows = sql->prepare
+            << "SELECT count(*) FROM WorkerLogs WHERE Action = 'START' AND JobId = " + std::to_string(id);
+        const long long starts = num(*rows.begin(), 0);
+        CHECK_MESSAGE(holder == "it1", "job " << id);
+        CHECK_MESSAGE(starts == 1, "job " << id);
+    }
 }

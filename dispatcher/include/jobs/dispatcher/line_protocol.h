@@ -32,6 +32,7 @@ enum class ReplyKind {
     Done,    // the worker ran the task and completed the job itself
     Ok,      // the task succeeded; the scheduler completes the job
     Failed,  // the task failed; the job is marked failed with the message
+    Skipped, // the task was not started (its lock was lost); the job stays for whoever holds it
 };
 
 struct TaskReply {

@@ -17,11 +17,16 @@ inline constexpr std::size_t kMaxPayloadBytes = 64 * 1024;
 struct RepoOptions {
     std::string url{kDefaultUrl};
     std::string client_id;  // empty: "host:pid"
-    // How long a lock holds before another instance may take the job over.
-    std::chrono::milliseconds lease{15'000};
+    // How long a lock holds, unstarted, before another instance may take the job over. The
+    // holder must start the task within it; the scheduler locks 0.3-1.7 s before RunAt.
+    std::chrono::milliseconds lease{5'000};
+    // How long a started task may run: after that, if its instance is gone, another instance
+    // marks the job interrupted.
+    std::chrono::milliseconds run_lease{60'000};
     // How long transient failures (SQLite busy, a dropped connection) are retried.
     std::chrono::milliseconds retry_for{10'000};
     bool create_schema = true;  // create the tables when they are missing
+    bool check_schema = true;   // false: trust that another connection checked it (workers)
     bool log_connect = true;    // log the start-up statements as one CONNECT row (not the harness)
 };
 
@@ -44,6 +49,11 @@ public:
     // State 0 -> 1 if still 0; exactly one concurrent caller wins. Logs ACQUIRE_SUCCESS or
     // ACQUIRE_FAILURE. Throws RepoError(NotFound) for an unknown id.
     Lock acquire_job_lock(JobId id);
+    // Fencing: marks the job started, only if `token` still holds an unexpired lock (or this
+    // caller already started it). A task must not begin unless this returns true: an instance
+    // that lost its lease, even one that wakes up late, cannot win it. Logs START or
+    // START_FAILURE (weighed like ACQUIRE_SUCCESS and ACQUIRE_FAILURE: it is the lock's second half).
+    bool start_locked_job(JobId id, LockToken token);
     // The simulated task (one of 5 permits per process, 83 ms), then State 1 -> 2 with
     // ExecuteAt stamped. With a token, only the lock that token names may complete the job.
     // Logs COMPLETE, or ERROR and throws RepoError(NotLocked / NotFound).

@@ -35,6 +35,8 @@ struct Job {
     std::optional<std::string> locked_by;
     std::optional<LockToken> lock_token;
     std::optional<std::string> payload;
+    std::optional<DbTime> started_at;   // set once, when a worker starts the task
+    std::optional<DbTime> lease_until;  // the lock (or, once started, the run) expires then
 };
 
 // GetReadyJobs' answer, with the database clock read in the same round trip so the caller can

@@ -17,6 +17,9 @@ struct SchedulerOptions {
     // instances do not collide (the exercise's best: 1 s +- 700 ms).
     milliseconds lock_lead_min{300};
     milliseconds lock_lead_max{1'700};
+    // Who writes the fencing start: the default jobs-worker does it itself, just before its
+    // task; for other workers the scheduler does it before handing the job over.
+    bool worker_starts_jobs = true;
     // After a failed list (database away), try again after this.
     milliseconds retry_delay{1'000};
 };

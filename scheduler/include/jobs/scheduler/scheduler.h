@@ -70,6 +70,7 @@ private:
     void schedule_poll(DbClock::Steady::time_point at);
     void plan(Entry& entry);
     void check(repo::JobId id);
+    void interrupt_stale(const repo::Job& job);
     void on_checked(repo::JobId id, bool won, repo::LockToken token);
     void hand_over(repo::JobId id);
     void warm_for(const Entry& entry);
