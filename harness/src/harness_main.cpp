@@ -93,9 +93,11 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--plot", run.plot, "write an SVG of the delay distribution");
 
     std::string score_db{repo::kDefaultUrl}, score_json;
+    bool allow_interrupted = false;
     auto* score_cmd = app.add_subcommand("score", "the report for an existing database");
     score_cmd->add_option("--db", score_db, "database URL")->capture_default_str();
     score_cmd->add_option("--json", score_json, "write the report as JSON");
+    score_cmd->add_flag("--allow-interrupted", allow_interrupted, "pass with interrupted jobs (as KILL9 does)");
 
     RunFlags sweep;
     sweep.options.url = std::string(repo::kDefaultUrl);
@@ -133,7 +135,7 @@ int main(int argc, char** argv) {
         if (*score_cmd) {
             RunFlags f;
             f.json = score_json;
-            return report_run(score_database(repo::resolve_url(score_db)), f);
+            return report_run(score_database(repo::resolve_url(score_db), allow_interrupted), f);
         }
         if (*sweep_cmd) {
             prepare(sweep);

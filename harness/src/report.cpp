@@ -35,7 +35,7 @@ long long action_weight(const std::string& action) {
     return 0;  // CREATE (the harness's), ACQUIRE_SUCCESS and COMPLETE (a job's own lock and completion)
 }
 
-Report make_report(const repo::Statistics& stats) {
+Report make_report(const repo::Statistics& stats, bool interrupted_allowed) {
     Report r;
     r.actions = stats.actions;
     r.states = stats.states;
@@ -45,6 +45,10 @@ Report make_report(const repo::Statistics& stats) {
     r.early_exec = stats.early_exec;
     r.delay_exceed = stats.delay_exceed;
     r.late_created = stats.late_created;
+    r.duplicates = stats.duplicates;
+    r.lost = state_count(stats.states, 0) + state_count(stats.states, 1);
+    r.failed = state_count(stats.states, 3);
+    r.interrupted = state_count(stats.states, 4);
 
     std::vector<long long> delays = stats.delays_ms;
     std::sort(delays.begin(), delays.end());
@@ -67,7 +71,10 @@ Report make_report(const repo::Statistics& stats) {
 
     std::vector<std::string> reasons;
     if (r.created == 0) reasons.push_back("no jobs");
-    if (r.completed != r.created) reasons.push_back(fmt::format("{} of {} jobs completed", r.completed, r.created));
+    const long long finished = r.completed + (interrupted_allowed ? r.interrupted : 0);
+    if (finished != r.created) reasons.push_back(fmt::format("{} of {} jobs completed", r.completed, r.created));
+    if (r.duplicates > 0) reasons.push_back(fmt::format("{} jobs ran more than once", r.duplicates));
+    if (r.lost > 0) reasons.push_back(fmt::format("{} jobs never ran", r.lost));
     if (count_of(r.actions, "COMPLETE") != r.completed) {
         reasons.push_back(fmt::format("{} completions logged for {} completed jobs",
                                       count_of(r.actions, "COMPLETE"), r.completed));
@@ -96,6 +103,10 @@ nlohmann::json to_json(const Report& r) {
         {"early_exec", r.early_exec},
         {"delay_exceed", r.delay_exceed},
         {"late_created", r.late_created},
+        {"duplicates", r.duplicates},
+        {"lost", r.lost},
+        {"interrupted", r.interrupted},
+        {"failed", r.failed},
         {"cost_score", r.cost_score},
         {"efficient_score", r.efficient_score},
         {"pass", r.pass},
@@ -139,6 +150,8 @@ std::string to_text(const Report& r) {
     out += fmt::format("- Early Lock:        {:>8}   (locked before RunAt; allowed)\n", r.early_lock);
     out += fmt::format("- Early Exec:        {:>8}\n- Delay Too Long:    {:>8}\n", r.early_exec, r.delay_exceed);
     out += fmt::format("- Late Created:      {:>8}\n", r.late_created);
+    out += fmt::format("- Duplicates:        {:>8}\n- Lost (never run):  {:>8}\n", r.duplicates, r.lost);
+    out += fmt::format("- Interrupted:       {:>8}\n- Failed:            {:>8}\n", r.interrupted, r.failed);
     out += "\n--(benchmark score)-------\n";
     out += fmt::format("- COST_SCORE:        {:>8}   (querylist x 100 + acquire-failure x 10 + queryjob x 1, "
                        "other kinds by their nearest weight)\n",

@@ -115,7 +115,7 @@ RunResult run_load(const RunOptions& options) {
         launched = launcher->stats();
     }
 
-    RunResult result = score_database(options.url);
+    RunResult result = score_database(options.url, options.mode == Mode::Kill9);
     result.report.mode = options.instances > 0 ? mode_label(options.mode, options.instances) : "EXTERNAL";
     result.report.instances = options.instances;
     if (launched.bad_exits > 0) {
@@ -131,11 +131,11 @@ RunResult run_load(const RunOptions& options) {
     return result;
 }
 
-RunResult score_database(const std::string& url) {
+RunResult score_database(const std::string& url, bool interrupted_allowed) {
     repo::JobsRepo repo(harness_repo(url, "harness"));
     RunResult result;
     result.stats = repo.statistics();
-    result.report = make_report(result.stats);
+    result.report = make_report(result.stats, interrupted_allowed);
     result.report.backend = repo.backend_name();
     return result;
 }

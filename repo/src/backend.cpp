@@ -123,6 +123,10 @@ Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
     stats.early_exec = count("RunAt > ExecuteAt");
     stats.delay_exceed = count("State = 2 AND " + delay_ms_expr + " > 30000");
     stats.late_created = count(late_created_cond);
+    // A task leaves one COMPLETE, or an ERROR when it ran without holding the lock: two of them
+    // for one job mean it ran twice.
+    stats.duplicates = count("Id IN (SELECT JobId FROM WorkerLogs WHERE Action IN ('COMPLETE', 'ERROR') "
+                             "AND JobId IS NOT NULL GROUP BY JobId HAVING count(*) > 1)");
     soci::rowset<soci::row> delays = sql.prepare << "SELECT " + delay_ms_expr + ", " + run_at_ms_expr +
                                                         " FROM Jobs WHERE State = 2 ORDER BY RunAt, Id";
     for (const auto& row : delays) {

@@ -169,6 +169,15 @@ void Scheduler::hand_over(repo::JobId id) {
     if (it == jobs_.end() || it->second.phase != Phase::Locked) return;
     Entry& entry = it->second;
     entry.phase = Phase::Done;
+    if (entry.job.payload && entry.job.payload->size() > repo::kMaxPayloadBytes) {
+        // Refused, not run: a worker must never be handed more than the documented limit.
+        const ReadyTask task{entry.job, entry.token};
+        report(task, {dispatcher::CallStatus::StartFailed, {},
+                      "payload of " + std::to_string(entry.job.payload->size()) + " bytes exceeds the " +
+                          std::to_string(repo::kMaxPayloadBytes) + " byte limit; not run"});
+        maybe_drained();
+        return;
+    }
     if (!options_.worker_starts_jobs) {
         // Fencing before an arbitrary worker runs it: the push waits for the start to be won.
         ++checks_in_flight_;

@@ -48,7 +48,7 @@ struct Flags {
     long long window_ms = 10'000, poll_ms = 9'000, jitter_ms = 500;
     long long lead_min_ms = 300, lead_max_ms = 1'700;
     std::size_t executors = 20, pool_min = 1, pool_max = 20;
-    long long idle_ms = 30'000, task_timeout_ms = 0;
+    long long idle_ms = 30'000, task_timeout_ms = 0, start_timeout_ms = 10'000;
     std::string worker;
     std::vector<std::string> worker_args;
     std::string cpus;
@@ -77,6 +77,8 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--task-timeout", f.task_timeout_ms, "ms a task may run before its worker is killed and the "
                                                         "job marked failed (0: no limit)")
         ->capture_default_str();
+    app.add_option("--worker-start-timeout", f.start_timeout_ms, "ms a new worker has to say READY")
+        ->capture_default_str();
     app.add_option("--worker", f.worker, "worker program (default: jobs-worker next to this program); "
                                          "protocol in dispatcher/README.md");
     app.add_option("--worker-arg", f.worker_args, "an argument for the worker program (repeatable)");
@@ -88,6 +90,10 @@ void add_flags(CLI::App& app, Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // First of all: from here on SIGINT/SIGTERM are caught and queued, so a signal during
+    // start-up (parsing, connecting) stops the instance cleanly once it is up, never half-way.
+    boost::asio::io_context io;
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     CLI::App app{"jobs-scheduler: one instance of the distributed job scheduler. It lists jobs due "
                  "soon, locks each shortly before its RunAt and runs it in a pooled worker process. "
                  "SIGINT/SIGTERM stop it: locked jobs still run, unlocked ones are left to other instances."};
@@ -103,10 +109,6 @@ int main(int argc, char** argv) {
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%l] %v");
     std::signal(SIGPIPE, SIG_IGN);
 
-    // Signals are blocked until the handler is in place, then handled by asio on the timer
-    // thread; a signal during start-up is delivered then, not lost.
-    boost::asio::io_context io;
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
 
     scheduler::SchedulerOptions options;
     options.window = milliseconds(f.window_ms);
@@ -146,6 +148,7 @@ int main(int argc, char** argv) {
     pool_options.max_size = std::max(f.pool_max, f.pool_min);
     pool_options.idle_timeout = milliseconds(f.idle_ms);
     pool_options.task_timeout = milliseconds(f.task_timeout_ms);
+    pool_options.start_timeout = milliseconds(f.start_timeout_ms);
 
     scheduler::TaskQueue queue(4096);
     dispatcher::ProcessPool pool(pool_options);

@@ -25,15 +25,7 @@ struct JobRow {
     long long id = 0, delay_ms = 0, state = 0, completes = 0, locks = 0;
 };
 
-// Backends type integer expressions differently.
-long long num(const soci::row& r, std::size_t i) {
-    switch (r.get_properties(i).get_data_type()) {
-        case soci::dt_integer: return r.get<int>(i);
-        case soci::dt_double: return std::llround(r.get<double>(i));
-        case soci::dt_string: return std::stoll(r.get<std::string>(i));
-        default: return r.get<long long>(i);
-    }
-}
+long long num(const soci::row& r, std::size_t i) { return test::as_integer(r, i); }
 
 // Read straight from the tables, not through the repository under test.
 std::vector<JobRow> read_jobs(soci::session& sql, bool sqlite) {

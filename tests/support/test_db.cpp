@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fmt/format.h>
 #include <cstdlib>
@@ -107,6 +108,16 @@ void run_client(const std::string& command) {
 }
 
 }  // namespace
+
+long long as_integer(const soci::row& r, std::size_t i) {
+    switch (r.get_properties(i).get_data_type()) {
+        case soci::dt_integer: return r.get<int>(i);
+        case soci::dt_double: return std::llround(r.get<double>(i));
+        case soci::dt_string: return std::stoll(r.get<std::string>(i));
+        case soci::dt_unsigned_long_long: return static_cast<long long>(r.get<unsigned long long>(i));
+        default: return r.get<long long>(i);
+    }
+}
 
 std::string database_from_schema_file() {
     const TestDb& db = test_db();

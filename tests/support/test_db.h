@@ -1,8 +1,16 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 
+namespace soci {
+class row;
+}
+
 namespace jobs::test {
+
+// An integer column as any backend types it (SOCI's SQLite backend calls expressions text).
+long long as_integer(const soci::row& row, std::size_t column);
 
 // The database a test binary runs against, chosen by JOBS_TEST_BACKEND (set per CTest entry).
 // Each backend's quirks live in test_db.cpp, nowhere else.

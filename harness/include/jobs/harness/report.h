@@ -22,6 +22,10 @@ struct Report {
     long long early_exec = 0;
     long long delay_exceed = 0;
     long long late_created = 0;   // inserted with less than MinPrepareTime of notice
+    long long duplicates = 0;     // jobs whose task ran more than once
+    long long lost = 0;           // never run: still in state 0 or 1
+    long long interrupted = 0;    // started, instance gone before the outcome (state 4)
+    long long failed = 0;         // the task failed (state 3)
     long long delay_average = 0;  // truncated to an integer, as the reference did
     double delay_stdev = 0;       // sample standard deviation
     long long p50 = 0, p95 = 0, p99 = 0, max = 0;
@@ -36,7 +40,9 @@ struct Report {
 // not a job's own lock or completion 10, a read of one row 1; a job's own lock and completion 0.
 long long action_weight(const std::string& action);
 
-Report make_report(const repo::Statistics& stats);
+// `interrupted_allowed`: KILL9 passes with interrupted jobs (a SIGKILL can cut a task short);
+// every other mode needs every job completed.
+Report make_report(const repo::Statistics& stats, bool interrupted_allowed = false);
 nlohmann::json to_json(const Report& report);
 // The reference CSV's columns, then COST_SCORE and EFFICIENT_SCORE.
 std::string csv_header();

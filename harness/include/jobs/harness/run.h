@@ -31,7 +31,7 @@ struct RunResult {
 // instances as the mode says, wait until 40 s after the end, stop them, score.
 RunResult run_load(const RunOptions& options);
 // The report of a database as it stands.
-RunResult score_database(const std::string& url);
+RunResult score_database(const std::string& url, bool interrupted_allowed = false);
 
 // The delay distribution of a run: histogram, and delay against RunAt.
 std::string delay_plot_svg(const RunResult& run);
