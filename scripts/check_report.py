@@ -59,9 +59,14 @@ def main():
     average = int(mean)
     stdev = math.sqrt(sum((d - mean) ** 2 for d in delays) / (len(delays) - 1))
     mine["cost_score"] = sum(WEIGHTS.get(a, 0) * n for a, n in mine["actions"].items())
+    # Rule 1, judged here and not only by the harness: a job whose task left two outcomes ran twice.
+    mine["duplicates"] = int(run("SELECT count(*) FROM (SELECT JobId FROM WorkerLogs WHERE Action IN "
+                                 "('COMPLETE', 'ERROR') AND JobId IS NOT NULL GROUP BY JobId "
+                                 "HAVING count(*) > 1) d")[0][0])
+    mine["lost"] = int(run("SELECT count(*) FROM Jobs WHERE State IN (0, 1)")[0][0])
 
     failures = []
-    for key in ("actions", "early_lock", "early_exec", "delay_exceed", "cost_score"):
+    for key in ("actions", "early_lock", "early_exec", "delay_exceed", "cost_score", "duplicates", "lost"):
         if report[key] != mine[key]:
             failures.append(f"{key}: report {report[key]} vs SQL {mine[key]}")
     states = {k: v for k, v in report["states"].items() if v}
@@ -73,7 +78,9 @@ def main():
         failures.append(f"stdev: report {report['delay_ms']['stdev']} vs SQL {stdev:.2f}")
     print(f"SQL: actions {mine['actions']}, states {mine['states']}, early lock {mine['early_lock']}, "
           f"early exec {mine['early_exec']}, delay exceed {mine['delay_exceed']}, average {average}, "
-          f"stdev {stdev:.2f}, cost {mine['cost_score']}")
+          f"stdev {stdev:.2f}, cost {mine['cost_score']}, duplicates {mine['duplicates']}, lost {mine['lost']}")
+    if mine["duplicates"] or mine["lost"] or mine["early_exec"]:
+        failures.append("the database shows a job run twice, never run, or run early")
     if failures:
         print("DIFFERENT:\n  " + "\n  ".join(failures))
         return 1

@@ -130,7 +130,10 @@ int main(int argc, char** argv) {
     try {
         url = repo::resolve_url(f.db);
         list_repo = std::make_unique<repo::JobsRepo>(repo::RepoOptions{.url = url, .client_id = client_id});
-        lock_repo = std::make_unique<repo::JobsRepo>(repo::RepoOptions{.url = url, .client_id = client_id});
+        // The first session checked the schema (one CONNECT row per instance); the second trusts it.
+        repo::RepoOptions lock_options{.url = url, .client_id = client_id};
+        lock_options.check_schema = false;
+        lock_repo = std::make_unique<repo::JobsRepo>(lock_options);
     } catch (const repo::RepoError& e) {
         spdlog::error("{}", e.what());
         return e.kind() == repo::ErrorKind::BadInput ? 2 : 1;
