@@ -167,13 +167,17 @@ void ProcessPool::maintain() {
         warm_target_ = 0;
         lock.unlock();
         leaving.clear();  // closes and reaps outside the lock
+        // Start them all, then wait for each: the starts overlap instead of queuing.
+        std::vector<std::unique_ptr<Child>> starting;
         for (std::size_t i = 0; i < missing; ++i) {
-            std::unique_ptr<Child> child;
             try {
-                child = start_child();
+                starting.push_back(start_child());
             } catch (const std::system_error& e) {
                 spdlog::error("process pool: cannot start a worker: {}", e.what());
+                starting.push_back(nullptr);
             }
+        }
+        for (auto& child : starting) {
             std::string detail;
             if (child && await_ready(*child, detail)) {
                 release(std::move(child));

@@ -47,10 +47,10 @@ std::unique_ptr<Instance> Launcher::launch(const std::string& client_id) {
     return instance;
 }
 
-void Launcher::stop_one(std::unique_ptr<Instance>& instance) {
+void Launcher::stop_one(std::unique_ptr<Instance>& instance, bool already_signalled) {
     if (!instance || !instance->running()) return;
     const auto begin = Steady::now();
-    instance->signal(SIGINT);
+    if (!already_signalled) instance->signal(SIGINT);
     const auto status = instance->wait_for(kStopLimit);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - begin).count();
     std::lock_guard lock(mutex_);
@@ -171,7 +171,7 @@ void Launcher::stop() {
     for (auto& instance : instances_) {
         if (instance) instance->signal(SIGINT);
     }
-    for (auto& instance : instances_) stop_one(instance);
+    for (auto& instance : instances_) stop_one(instance, true);
     instances_.clear();
 }
 

@@ -40,7 +40,7 @@ public:
     // number of statements it sent.
     virtual int ensure_schema(bool create) = 0;
     virtual void log_connect(int statements) = 0;
-    virtual ReadyJobs list(std::chrono::milliseconds window) = 0;
+    virtual ReadyJobs list(std::chrono::milliseconds window, std::chrono::milliseconds history) = 0;
     virtual std::optional<Job> get(JobId id) = 0;
     virtual LockRow lock(JobId id, LockToken token, std::chrono::milliseconds lease) = 0;
     // Marks a locked job started (fencing): only the holder of `token`, before its lease expires,

@@ -112,9 +112,11 @@ auto JobsRepo::with_retry(const char* call, bool idempotent, F&& op) -> decltype
     }
 }
 
-ReadyJobs JobsRepo::get_ready_jobs(std::chrono::milliseconds window) {
-    if (window.count() < 0) throw RepoError(ErrorKind::BadInput, "GetReadyJobs: negative window");
-    return with_retry("GetReadyJobs", true, [&] { return backend_->list(window); });
+ReadyJobs JobsRepo::get_ready_jobs(std::chrono::milliseconds window, std::chrono::milliseconds history) {
+    if (window.count() < 0 || history.count() < 0) {
+        throw RepoError(ErrorKind::BadInput, "GetReadyJobs: negative window or history");
+    }
+    return with_retry("GetReadyJobs", true, [&] { return backend_->list(window, history); });
 }
 
 std::optional<Job> JobsRepo::get_job(JobId id) {

@@ -60,24 +60,36 @@ public:
             soci::use(client_id(), "cid"), soci::use(statements, "n");
     }
 
-    ReadyJobs list(std::chrono::milliseconds window) override {
+    ReadyJobs list(std::chrono::milliseconds window, std::chrono::milliseconds history) override {
         const long long window_ms = window.count();
+        const long long history_ms = history.count();
+        // Kind 1 rows: the clock, and the due jobs; kind 2 rows: the recent lists.
         soci::rowset<soci::row> rows =
             (sql().prepare
-                 << "WITH p AS (SELECT CAST(:win AS double precision) AS win, CAST(:cid AS text) AS cid), "
+                 << "WITH p AS (SELECT CAST(:win AS double precision) AS win, "
+                    "CAST(:hist AS double precision) AS hist, CAST(:cid AS text) AS cid), "
                     "n AS (SELECT now() AS t), "
                     "j AS (SELECT Jobs.* FROM Jobs, n, p WHERE Jobs.State < 2 AND "
                     "Jobs.RunAt < n.t + p.win * interval '1 millisecond' AND "
                     "(Jobs.State = 0 OR Jobs.LeaseUntil < n.t)), " +
                         log_cte("NULL", "'QUERYLIST'", "(SELECT count(*) FROM j)") +
-                        " SELECT " + ms("n.t") + ", " + job_columns("j.") +
-                        " FROM n LEFT JOIN j ON true ORDER BY j.RunAt, j.Id",
-             soci::use(window_ms, "win"), soci::use(client_id(), "cid"));
+                        ", h AS (SELECT WorkerLogs.ClientId AS client, WorkerLogs.LogDate AS at "
+                        "FROM WorkerLogs, n, p WHERE WorkerLogs.Action = 'QUERYLIST' AND "
+                        "WorkerLogs.LogDate > n.t - p.hist * interval '1 millisecond') "
+                        "SELECT 1, " + ms("n.t") + ", " + job_columns("j.") +
+                        ", NULL, NULL FROM n LEFT JOIN j ON true UNION ALL "
+                        "SELECT 2, " + ms("n.t") + ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+                        "NULL, NULL, NULL, h.client, " + ms("h.at") + " FROM n, h ORDER BY 1, 4, 3, 15",
+             soci::use(window_ms, "win"), soci::use(history_ms, "hist"), soci::use(client_id(), "cid"));
         ReadyJobs result;
         for (const auto& row : rows) {
-            result.db_now = from_ms(column_i64(row, 0));
-            if (row.get_indicator(1) == soci::i_null) continue;  // no due job: the clock row only
-            result.jobs.push_back(read_job(row, 1));
+            result.db_now = from_ms(column_i64(row, 1));
+            if (column_i64(row, 0) == 2) {
+                result.recent_lists.push_back({row.get<std::string>(13), from_ms(column_i64(row, 14))});
+                continue;
+            }
+            if (row.get_indicator(2) == soci::i_null) continue;  // no due job: the clock row only
+            result.jobs.push_back(read_job(row, 2));
         }
         return result;
     }

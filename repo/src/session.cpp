@@ -41,8 +41,10 @@ std::unique_ptr<soci::session> open_session(const ConnectionUrl& url) {
         // WAL lets readers and one writer proceed together across processes; NORMAL sync is
         // durable in WAL mode up to the last checkpoint, and much cheaper than FULL.
         try {
+            // Reading the mode takes no lock; switching does, so switch only once per file.
             std::string mode;
-            *sql << "PRAGMA journal_mode = WAL", soci::into(mode);
+            *sql << "PRAGMA journal_mode", soci::into(mode);
+            if (mode != "wal") *sql << "PRAGMA journal_mode = WAL", soci::into(mode);
             *sql << "PRAGMA synchronous = NORMAL";
         } catch (const soci::soci_error& e) {
             throw RepoError(ErrorKind::Unavailable,

@@ -90,7 +90,7 @@ public:
             soci::use(client_id(), "cid"), soci::use(statements, "n");
     }
 
-    ReadyJobs list(std::chrono::milliseconds window) override {
+    ReadyJobs list(std::chrono::milliseconds window, std::chrono::milliseconds history) override {
         Transaction tx(sql());
         const std::string bound = seconds_modifier(window);
         soci::rowset<soci::row> rows =
@@ -109,6 +109,17 @@ public:
             ++count;
             if (row.get_indicator(2) == soci::i_null) continue;  // unreadable RunAt: skip it
             result.jobs.push_back(read_job(row, 1));
+        }
+        if (history.count() > 0) {
+            const std::string since = "-" + seconds_modifier(history).substr(1);
+            soci::rowset<soci::row> lists =
+                (sql().prepare << "SELECT ClientId, " + ms("LogDate") +
+                                      " FROM WorkerLogs WHERE Action = 'QUERYLIST' AND LogDate > "
+                                      "strftime('%Y-%m-%d %H:%M:%f', 'now', :since) ORDER BY LogDate",
+                 soci::use(since, "since"));
+            for (const auto& row : lists) {
+                result.recent_lists.push_back({row.get<std::string>(0), from_ms(column_i64(row, 1))});
+            }
         }
         log(std::nullopt, "QUERYLIST", count);
         tx.commit();

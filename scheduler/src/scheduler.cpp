@@ -20,6 +20,9 @@ Scheduler::Scheduler(boost::asio::io_context& io, SchedulerOptions options,
       options_(options),
       producer_(std::move(producer)),
       warm_workers_(std::move(warm_workers)),
+      coordinator_(list_repo->client_id(),
+                   CoordinatorOptions{options.poll_interval, options.max_own_interval, options.window,
+                                      std::chrono::milliseconds(500), std::chrono::milliseconds(120'000)}),
       rng_(std::random_device{}()),
       poll_timer_(io),
       lister_(std::move(list_repo)),
@@ -27,14 +30,18 @@ Scheduler::Scheduler(boost::asio::io_context& io, SchedulerOptions options,
 
 Scheduler::~Scheduler() = default;
 
-void Scheduler::start() { poll(); }
+void Scheduler::start() {
+    // A random first moment, so instances started together do not list in lockstep.
+    std::uniform_int_distribution<int> first(0, 300);
+    schedule_poll(Steady::now() + std::chrono::milliseconds(first(rng_)));
+}
 
 void Scheduler::poll() {
     if (stopping_) return;
     lister_.post([this](repo::JobsRepo& repo) {
         const auto sent = Steady::now();
         try {
-            auto ready = repo.get_ready_jobs(options_.window);
+            auto ready = repo.get_ready_jobs(options_.window, options_.coordinate ? 120s : 0s);
             const auto received = Steady::now();
             boost::asio::post(io_, [this, ready = std::move(ready), sent, received] {
                 on_listed(ready, sent, received);
@@ -67,22 +74,27 @@ void Scheduler::on_listed(const repo::ReadyJobs& ready, Steady::time_point sent,
     std::erase_if(jobs_, [&](const auto& item) {
         return item.second.phase == Phase::Done && item.second.job.run_at < now - 2 * options_.window;
     });
+    if (options_.coordinate) coordinator_.on_list(ready.db_now, ready.recent_lists);
     int added = 0;
     for (const auto& job : ready.jobs) {
         if (job.state == static_cast<int>(repo::JobState::Locked) && job.started_at) {
             interrupt_stale(job);
             continue;
         }
+        // Another instance's, by the first list that covered it: leave it.
+        if (options_.coordinate && !coordinator_.owns(job.run_at, ready.db_now) && !jobs_.contains(job.id)) continue;
         // New, or listed again after we let it go (its lease expired unstarted): plan it.
         auto [it, inserted] = jobs_.try_emplace(job.id);
         if (!inserted && it->second.phase != Phase::Done) continue;
         it->second.job = job;
+        it->second.owned = options_.coordinate;
         plan(it->second);
         ++added;
     }
-    spdlog::debug("listed {} due jobs ({} new); round trip {} us", ready.jobs.size(), added,
+    spdlog::debug("listed {} due jobs ({} ours); {} instances; round trip {} us", ready.jobs.size(), added,
+                  coordinator_.instances(),
                   std::chrono::duration_cast<std::chrono::microseconds>(clock_.last_round_trip()).count());
-    schedule_poll(next_poll(sent, options_, rng_));
+    schedule_poll(options_.coordinate ? clock_.steady_at(coordinator_.next_list()) : next_poll(sent, options_, rng_));
 }
 
 void Scheduler::plan(Entry& entry) {
@@ -91,6 +103,8 @@ void Scheduler::plan(Entry& entry) {
     const repo::JobId id = entry.job.id;
     entry.phase = Phase::Waiting;
     entry.timer = std::make_unique<boost::asio::steady_timer>(io_, clock_.steady_at(check_at));
+    // Known seconds ahead: start the workers a burst will need now, not at its RunAt.
+    if (entry.owned) warm_for(entry);
     entry.timer->async_wait([this, id](const boost::system::error_code& ec) {
         if (!ec) check(id);
     });
@@ -119,10 +133,19 @@ void Scheduler::check(repo::JobId id) {
     ++checks_in_flight_;
     // A lower bound of the database's now: a lease that ended before it has surely ended.
     const repo::DbTime db_now = clock_.now(Steady::now());
-    locker_.post([this, id, db_now](repo::JobsRepo& repo) {
+    const bool owned = it->second.owned;
+    locker_.post([this, id, db_now, owned](repo::JobsRepo& repo) {
         bool won = false;
         repo::LockToken token = 0;
         try {
+            if (owned) {
+                // Ours by coordination and free when listed: lock it straight away.
+                const repo::Lock lock = repo.acquire_job_lock(id);
+                won = lock.outcome == repo::LockOutcome::Won;
+                token = lock.token;
+                boost::asio::post(io_, [this, id, won, token] { on_checked(id, won, token); });
+                return;
+            }
             // A one-row read (cost 1) first: a lost race costs a failed lock (cost 10).
             const auto job = repo.get_job(id);
             const bool free = job && job->state == static_cast<int>(repo::JobState::Created);
@@ -208,7 +231,8 @@ void Scheduler::warm_for(const Entry& entry) {
     // Jobs locked for about the same moment will need a child each: start them now, not at RunAt.
     std::size_t together = 0;
     for (const auto& [id, other] : jobs_) {
-        if (other.phase == Phase::Locked && other.job.run_at - entry.job.run_at < 1s &&
+        const bool coming = other.phase == Phase::Locked || (other.owned && other.phase != Phase::Done);
+        if (coming && other.job.run_at - entry.job.run_at < 1s &&
             entry.job.run_at - other.job.run_at < 1s) {
             ++together;
         }

@@ -46,8 +46,9 @@ struct Flags {
     std::string db{repo::kDefaultUrl};
     std::string client_id;
     long long window_ms = 10'000, poll_ms = 9'000, jitter_ms = 500;
-    long long lead_min_ms = 300, lead_max_ms = 1'700;
-    std::size_t executors = 20, pool_min = 1, pool_max = 20;
+    long long lead_min_ms = 300, lead_max_ms = 1'700, max_own_ms = 38'000;
+    bool no_coordination = false;
+    std::size_t executors = 32, pool_min = 1, pool_max = 32;
     long long idle_ms = 30'000, task_timeout_ms = 0, start_timeout_ms = 10'000;
     std::string worker;
     std::vector<std::string> worker_args;
@@ -65,6 +66,12 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--poll-interval", f.poll_ms, "ms between lists; keep it below window minus lock-lead-max")
         ->capture_default_str();
     app.add_option("--poll-jitter", f.jitter_ms, "up to this many ms are taken off each interval at random")
+        ->capture_default_str();
+    app.add_flag("--no-coordination", f.no_coordination,
+                 "every instance lists every poll-interval and checks each job before locking it, "
+                 "instead of sharing polls and jobs out through the database");
+    app.add_option("--max-own-interval", f.max_own_ms,
+                   "with coordination, the longest this instance waits between its own lists")
         ->capture_default_str();
     app.add_option("--lock-lead-min", f.lead_min_ms, "lock a job at least this many ms before RunAt")
         ->capture_default_str();
@@ -117,6 +124,8 @@ int main(int argc, char** argv) {
     options.lock_lead_min = milliseconds(f.lead_min_ms);
     options.lock_lead_max = milliseconds(f.lead_max_ms);
     options.worker_starts_jobs = f.worker.empty();
+    options.coordinate = !f.no_coordination;
+    options.max_own_interval = milliseconds(f.max_own_ms);
     if (options.poll_interval >= options.window || options.lock_lead_min > options.lock_lead_max ||
         options.lock_lead_max >= options.window || f.executors == 0) {
         std::cerr << "jobs-scheduler: need poll-interval < window, lock-lead-min <= lock-lead-max < window, "
@@ -175,9 +184,16 @@ int main(int argc, char** argv) {
     signals.async_wait(on_signal);
     sched.start();
     io.run();
+    // Stopping: a further SIGINT/SIGTERM must not kill the process half-way through the drain
+    // (or turn its exit status into a signal) once asio's handler is gone.
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGTERM, SIG_IGN);
 
+    spdlog::info("handed over; waiting for running tasks");
     executors.join();
+    spdlog::info("tasks done; closing workers");
     pool.drain();
+    spdlog::info("workers closed; finishing database writes");
     sched.finish_database_work();
     const auto c = sched.counters();
     const auto p = pool.stats();

@@ -44,3 +44,6 @@ CREATE TABLE IF NOT EXISTS WorkerLogs (
     ClientId varchar(200)   NULL,                    -- the instance that sent the statement
     Results  integer        NULL                     -- rows returned or changed
 );
+
+-- Instances read the lists made lately (QUERYLIST rows) to space their polls and share jobs.
+CREATE INDEX IF NOT EXISTS IX_WorkerLogs_Action_LogDate ON WorkerLogs (Action, LogDate);

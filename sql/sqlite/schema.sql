@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS WorkerLogs (
     Results  INTEGER NULL                          -- rows returned or changed
 );
 
+-- Instances read the lists made lately (QUERYLIST rows) to space their polls and share jobs.
+CREATE INDEX IF NOT EXISTS IX_WorkerLogs_Action_LogDate ON WorkerLogs (Action, LogDate);
+
 -- SQLite compares text, so a RunAt in another format would sort wrongly: refuse what
 -- strftime cannot read, and rewrite the rest into the canonical format.
 CREATE TRIGGER IF NOT EXISTS Jobs_RunAt_Check BEFORE INSERT ON Jobs

@@ -1,5 +1,6 @@
 #include "test_db.h"
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -45,6 +46,13 @@ TestDb load() {
 }
 
 }  // namespace
+
+void pin_odbc_drivers() {
+    for (const char* driver : {"/usr/lib/x86_64-linux-gnu/odbc/psqlodbcw.so",
+                               "/usr/lib/x86_64-linux-gnu/odbc/libsqlite3odbc.so"}) {
+        dlopen(driver, RTLD_NOW | RTLD_NODELETE);  // absent drivers are simply not pinned
+    }
+}
 
 const TestDb& test_db() {
     static const TestDb db = load();

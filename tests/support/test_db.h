@@ -20,6 +20,10 @@ struct TestDb {
     bool shared_server = false;  // true: one database for every test, reset between them
 };
 
+// Keeps the ODBC drivers loaded until exit, so LeakSanitizer can name them in its report and
+// tests/lsan.supp can suppress their own leaks (unloaded, they show as "<unknown module>").
+void pin_odbc_drivers();
+
 // Exits the process with 77 (CTest's "skipped") when the backend's variable is unset, or fails
 // when CI=true, where every backend must run.
 const TestDb& test_db();

@@ -57,7 +57,7 @@ public:
 
 private:
     std::unique_ptr<Instance> launch(const std::string& client_id);
-    void stop_one(std::unique_ptr<Instance>& instance);
+    void stop_one(std::unique_ptr<Instance>& instance, bool already_signalled = false);
     bool sleep_until(Steady::time_point t);  // false when stop() was called
     void run_slot(int slot);                 // HATEST
     void run_kill();                         // KILL

@@ -42,8 +42,10 @@ public:
     JobsRepo(const JobsRepo&) = delete;
     JobsRepo& operator=(const JobsRepo&) = delete;
 
-    // State = 0 and RunAt < now + window, by RunAt. Logs QUERYLIST (rows returned).
-    ReadyJobs get_ready_jobs(std::chrono::milliseconds window);
+    // State = 0 (or a lapsed lock) and RunAt < now + window, by RunAt; with the QUERYLIST rows
+    // of the last `history`. Logs QUERYLIST (rows returned).
+    ReadyJobs get_ready_jobs(std::chrono::milliseconds window,
+                             std::chrono::milliseconds history = std::chrono::milliseconds(0));
     // One job, or nothing. Logs QUERYJOB (rows returned).
     std::optional<Job> get_job(JobId id);
     // State 0 -> 1 if still 0; exactly one concurrent caller wins. Logs ACQUIRE_SUCCESS or

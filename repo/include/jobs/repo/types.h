@@ -39,11 +39,19 @@ struct Job {
     std::optional<DbTime> lease_until;  // the lock (or, once started, the run) expires then
 };
 
+// A list some instance made (a QUERYLIST row of WorkerLogs).
+struct ListRecord {
+    std::string client_id;
+    DbTime at;
+};
+
 // GetReadyJobs' answer, with the database clock read in the same round trip so the caller can
-// measure its offset without another statement.
+// measure its offset without another statement, and the lists instances made lately, so they
+// can space their polls and share the jobs out without talking to each other.
 struct ReadyJobs {
     DbTime db_now;
     std::vector<Job> jobs;
+    std::vector<ListRecord> recent_lists;  // before this one, oldest first
 };
 
 // "Lost the race" is an expected outcome, not an error.

@@ -20,6 +20,11 @@ struct SchedulerOptions {
     // Who writes the fencing start: the default jobs-worker does it itself, just before its
     // task; for other workers the scheduler does it before handing the job over.
     bool worker_starts_jobs = true;
+    // Share the polling and the jobs out through the database (see coordinator.h). Off: every
+    // instance lists every poll_interval and checks each job with GetJob before locking it.
+    bool coordinate = true;
+    // With coordination: no instance waits longer than this between its own lists.
+    milliseconds max_own_interval{38'000};
     // After a failed list (database away), try again after this.
     milliseconds retry_delay{1'000};
 };

@@ -12,6 +12,7 @@
 #include "jobs/dispatcher/blocking_queue.h"
 #include "jobs/dispatcher/process_pool.h"
 #include "jobs/repo/jobs_repo.h"
+#include "jobs/scheduler/coordinator.h"
 #include "jobs/scheduler/db_clock.h"
 #include "jobs/scheduler/db_thread.h"
 #include "jobs/scheduler/options.h"
@@ -61,6 +62,7 @@ private:
         Phase phase = Phase::Waiting;
         repo::Job job;
         repo::LockToken token = 0;
+        bool owned = false;  // ours by coordination: lock it without a GetJob first
         std::unique_ptr<boost::asio::steady_timer> timer;
     };
 
@@ -82,6 +84,7 @@ private:
     std::function<void(std::size_t)> warm_workers_;
     std::function<void()> on_drained_;
     DbClock clock_;
+    Coordinator coordinator_;
     std::mt19937_64 rng_;
     boost::asio::steady_timer poll_timer_;
     std::map<repo::JobId, Entry> jobs_;
