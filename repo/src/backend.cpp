@@ -53,6 +53,21 @@ Failure Backend::classify(const soci::soci_error& e) const {
 
 void Backend::reconnect() { sql_->reconnect(); }
 
+void Backend::log_connect(int statements) {
+    *sql_ << "INSERT INTO WorkerLogs (Action, ClientId, Results) VALUES ('CONNECT', :cid, :n)",
+        soci::use(client_id_, "cid"), soci::use(statements, "n");
+}
+
+int Backend::create_or_verify(int tables, bool create, std::string_view script, const char* schema_file) {
+    if (tables != 0 || !create) return verify_schema_columns(*sql_, tables, schema_file);
+    int statements = 0;
+    for (const auto& statement : split_script(script)) {
+        *sql_ << statement;
+        ++statements;
+    }
+    return statements;
+}
+
 long long column_i64(const soci::row& row, std::size_t i) {
     const auto value = column_opt_i64(row, i);
     if (!value) throw RepoError(ErrorKind::Database, "unexpected NULL in column " + std::to_string(i));

@@ -39,7 +39,8 @@ public:
     // Creates missing tables when asked, refuses an incompatible schema, and returns the
     // number of statements it sent.
     virtual int ensure_schema(bool create) = 0;
-    virtual void log_connect(int statements) = 0;
+    // One CONNECT row for the start-up statements; the same SQL in every dialect.
+    void log_connect(int statements);
     virtual ReadyJobs list(std::chrono::milliseconds window, std::chrono::milliseconds history) = 0;
     virtual std::optional<Job> get(JobId id) = 0;
     virtual LockRow lock(JobId id, LockToken token, std::chrono::milliseconds lease) = 0;
@@ -57,6 +58,9 @@ public:
     virtual DbTime now() = 0;
 
     Failure classify(const soci::soci_error& e) const;
+    // Creates the schema from `script` when no table exists and creation is allowed, else checks
+    // the existing one; returns the statements sent.
+    int create_or_verify(int tables, bool create, std::string_view script, const char* schema_file);
     void reconnect();
     // Leaves no transaction open after a failure (SQLite's BEGIN IMMEDIATE).
     virtual void recover() {}

@@ -43,21 +43,9 @@ public:
                  "WHERE table_schema = current_schema() AND table_name IN ('jobs', 'workerlogs')",
             soci::into(tables);
         int statements = 2;
-        if (tables == 0 && create) {
-            for (const auto& statement : split_script(embedded::postgresql_schema())) {
-                sql() << statement;
-                ++statements;
-            }
-        } else {
-            statements += verify_schema_columns(sql(), tables, "sql/postgresql/schema.sql");
-        }
+        statements += create_or_verify(tables, create, embedded::postgresql_schema(), "sql/postgresql/schema.sql");
         tx.commit();
         return statements;
-    }
-
-    void log_connect(int statements) override {
-        sql() << "INSERT INTO WorkerLogs (Action, ClientId, Results) VALUES ('CONNECT', :cid, :n)",
-            soci::use(client_id(), "cid"), soci::use(statements, "n");
     }
 
     ReadyJobs list(std::chrono::milliseconds window, std::chrono::milliseconds history) override {

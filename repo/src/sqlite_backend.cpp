@@ -73,21 +73,9 @@ public:
                  "('jobs', 'workerlogs')",
             soci::into(tables);
         int statements = 1;
-        if (tables == 0 && create) {
-            for (const auto& statement : split_script(embedded::sqlite_schema())) {
-                sql() << statement;
-                ++statements;
-            }
-        } else {
-            statements += verify_schema_columns(sql(), tables, "sql/sqlite/schema.sql");
-        }
+        statements += create_or_verify(tables, create, embedded::sqlite_schema(), "sql/sqlite/schema.sql");
         tx.commit();
         return statements;
-    }
-
-    void log_connect(int statements) override {
-        sql() << "INSERT INTO WorkerLogs (Action, ClientId, Results) VALUES ('CONNECT', :cid, :n)",
-            soci::use(client_id(), "cid"), soci::use(statements, "n");
     }
 
     ReadyJobs list(std::chrono::milliseconds window, std::chrono::milliseconds history) override {

@@ -20,6 +20,7 @@
 
 #include "jobs/dispatcher/line_protocol.h"
 #include "jobs/dispatcher/process_pool.h"
+#include "watchdog.h"
 
 #ifndef JOBS_TEST_FAKE_WORKER
 #error "JOBS_TEST_FAKE_WORKER must name the jobs-test-fake-worker executable"
@@ -31,36 +32,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Ends the test process if a test overruns: a blocked call must fail the run, never hang it.
-class Watchdog {
-public:
-    Watchdog(std::chrono::seconds limit, std::string what)
-        : what_(std::move(what)), thread_([this, limit] {
-              std::unique_lock lock(mutex_);
-              if (!done_changed_.wait_for(lock, limit, [this] { return done_; })) {
-                  std::fprintf(stderr, "watchdog: '%s' still blocked after %lld s\n", what_.c_str(),
-                               static_cast<long long>(limit.count()));
-                  std::abort();
-              }
-          }) {}
-    ~Watchdog() {
-        {
-            std::lock_guard lock(mutex_);
-            done_ = true;
-        }
-        done_changed_.notify_all();
-        thread_.join();
-    }
-    Watchdog(const Watchdog&) = delete;
-    Watchdog& operator=(const Watchdog&) = delete;
-
-private:
-    std::string what_;
-    std::mutex mutex_;
-    std::condition_variable done_changed_;
-    bool done_ = false;
-    std::thread thread_;  // last: starts once the rest exists
-};
+using jobs::test::Watchdog;
 
 template <typename Predicate>
 bool eventually(Predicate predicate, std::chrono::milliseconds limit = 10s) {
