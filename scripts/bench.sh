@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Reproduces the performance figures of docs/benchmarks.md. Long: not part of CI.
+#
+#   scripts/bench.sh postgresql [instances] [seconds]   standard run on a private PostgreSQL (5, 600)
+#   scripts/bench.sh sqlite     [instances] [seconds]   standard run on one SQLite file (5, 600)
+#   scripts/bench.sh sweep      [from] [to] [seconds]   WORKERS<from>..<to> on PostgreSQL (1, 10, 600)
+#   scripts/bench.sh pool                                pool-bench at 1 KB and 1 MB
+#
+# Each writes report.json / report.csv / delays.svg (sweep: sweep.csv, sweep.svg) under
+# out/bench-<what>/ and checks the report against the database with scripts/check_report.py.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-build}
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
+BIN="$BUILD_DIR/bin"
+[[ -x "$BIN/jobs-harness" ]] || "$ROOT/scripts/setup.sh" "$BUILD_DIR"
+WHAT=${1:?usage: bench.sh postgresql|sqlite|sweep|pool ...}
+OUT="$ROOT/out/bench-$WHAT"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+cd "$OUT"
+# shellcheck source-path=SCRIPTDIR
+source "$ROOT/scripts/lib/pg.sh"
+PG_DIR=""
+trap 'pg_stop || true; [[ -n "$PG_DIR" ]] && rm -rf "$PG_DIR"' EXIT
+
+with_pg() {
+    PG_DIR=$(mktemp -d /tmp/jobs-bench.XXXXXX)
+    pg_start "$PG_DIR"
+}
+
+case "$WHAT" in
+postgresql | sqlite)
+    instances=${2:-5}
+    seconds=${3:-600}
+    if [[ $WHAT == postgresql ]]; then with_pg; url=$PG_URL; else url="sqlite3://db=$OUT/jobs.db"; fi
+    status=0
+    "$BIN/jobs-harness" run --db "$url" --instances "$instances" --duration "$seconds" \
+        --json report.json --csv report.csv --plot delays.svg --log-dir logs --no-progress || status=$?
+    python3 "$ROOT/scripts/check_report.py" --db "$url" --json report.json || status=$?
+    exit "$status"
+    ;;
+sweep)
+    with_pg
+    "$BIN/jobs-harness" sweep --db "$PG_URL" --from "${2:-1}" --to "${3:-10}" --duration "${4:-600}" \
+        --csv sweep.csv --plot sweep.svg --json sweep.json --log-dir logs --no-progress
+    ;;
+pool)
+    "$BIN/jobs-harness" pool-bench --size 1024 --tasks 200000 --json pool-1k.json
+    "$BIN/jobs-harness" pool-bench --size 1048576 --tasks 2000 --json pool-1m.json
+    ;;
+*)
+    echo "unknown benchmark $WHAT" >&2
+    exit 2
+    ;;
+esac
