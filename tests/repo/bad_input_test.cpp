@@ -110,3 +110,26 @@ TEST_CASE("an incompatible schema is refused with a clear message") {
     require_error([&] { JobsRepo repo(RepoOptions{.url = url}); }, ErrorKind::Schema,
                   "incompatible schema");
 }
+
+TEST_CASE("SQLite refuses a NULL or unreadable RunAt; a bad row forced past the triggers is skipped") {
+    const std::string url = fresh_database();
+    auto sql = open_session(ConnectionUrl::parse(url));
+    if (dialect_of(*sql, ConnectionUrl::parse(url)) != Dialect::Sqlite) return;  // PostgreSQL types it
+    for (const char* bad : {"NULL", "'garbage'", "'2026-13-45 99:99:99'", "1700000000"}) {
+        CAPTURE(bad);
+        try {
+            *sql << std::string("INSERT INTO Jobs (RunAt) VALUES (") + bad + ")";
+            FAIL("inserted a bad RunAt");
+        } catch (const soci::soci_error& e) {
+            CHECK(std::string(e.what()).find("RunAt must be UTC text") != std::string::npos);
+        }
+    }
+    // A row written by a tool that bypassed the triggers: the list neither fails nor runs it.
+    *sql << "DROP TRIGGER Jobs_RunAt_Check";
+    *sql << "INSERT INTO Jobs (RunAt) VALUES ('2020-99-99 00:00:00.000')";
+    JobsRepo repo(RepoOptions{.url = url});
+    const JobId good = repo.create_job(repo.db_now() + 10'500ms);
+    const auto ready = repo.get_ready_jobs(std::chrono::seconds(20));
+    REQUIRE(ready.jobs.size() == 1);
+    CHECK(ready.jobs[0].id == good);
+}
