@@ -6,7 +6,8 @@ namespace jobs::scheduler {
 
 using repo::DbTime;
 
-Coordinator::Coordinator(std::string me, CoordinatorOptions options) : me_(std::move(me)), options_(options) {}
+Coordinator::Coordinator(std::string me, CoordinatorOptions options, std::uint64_t seed)
+    : me_(std::move(me)), options_(options), rng_(seed) {}
 
 void Coordinator::on_list(DbTime listed_at, const std::vector<repo::ListRecord>& recent) {
     // Keep the lists of the last `history`, ours included.
@@ -51,7 +52,10 @@ void Coordinator::on_list(DbTime listed_at, const std::vector<repo::ListRecord>&
     // Our next slot after this list: at most one cycle away, so never beyond max_own_interval.
     long long k = listed_at.time_since_epoch().count() / slot_ms + 1;
     while (k % n != rank) ++k;
-    next_ = DbTime{milliseconds(k * slot_ms)};
+    // Instances that listed at the same moment cannot see each other's rows, and the slots
+    // would keep them in step for ever: a random delay (up to a twentieth of a slot) parts them.
+    std::uniform_int_distribution<long long> part(0, slot_ms / 20);
+    next_ = DbTime{milliseconds(k * slot_ms + part(rng_))};
 }
 
 bool Coordinator::owns(DbTime run_at, DbTime listed_at) const {

@@ -22,7 +22,8 @@ Scheduler::Scheduler(boost::asio::io_context& io, SchedulerOptions options,
       warm_workers_(std::move(warm_workers)),
       coordinator_(list_repo->client_id(),
                    CoordinatorOptions{options.poll_interval, options.max_own_interval, options.window,
-                                      std::chrono::milliseconds(500), std::chrono::milliseconds(120'000)}),
+                                      std::chrono::milliseconds(500), std::chrono::milliseconds(120'000)},
+                   std::random_device{}()),
       rng_(std::random_device{}()),
       poll_timer_(io),
       lister_(std::move(list_repo)),
@@ -32,7 +33,7 @@ Scheduler::~Scheduler() = default;
 
 void Scheduler::start() {
     // A random first moment, so instances started together do not list in lockstep.
-    std::uniform_int_distribution<int> first(0, 300);
+    std::uniform_int_distribution<int> first(0, 1000);
     schedule_poll(Steady::now() + std::chrono::milliseconds(first(rng_)));
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,7 @@ struct CoordinatorOptions {
 //    abandoned (its owner stopped) and belongs to whoever lists it next.
 class Coordinator {
 public:
-    Coordinator(std::string me, CoordinatorOptions options);
+    Coordinator(std::string me, CoordinatorOptions options, std::uint64_t seed);
 
     // After each of this instance's lists, made at `listed_at` (database time).
     void on_list(repo::DbTime listed_at, const std::vector<repo::ListRecord>& recent);
@@ -46,6 +47,7 @@ public:
 private:
     const std::string me_;
     const CoordinatorOptions options_;
+    std::mt19937_64 rng_;
     std::vector<std::pair<repo::DbTime, bool>> lists_;  // (when, mine), oldest first
     int instances_ = 1;
     repo::DbTime next_{};
