@@ -56,7 +56,11 @@ std::string render_panel(const Panel& p, double top) {
         out += fmt::format(R"(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#ddd"/>)", kLeft, sy(y), kLeft + plot_w, sy(y));
         out += fmt::format(R"(<text x="{}" y="{:.1f}" font-size="11" text-anchor="end">{}</text>)", kLeft - 6, sy(y) + 4, number(y));
     }
-    const double xs = tick_step(x_lo, x_hi);
+    bool whole_x = true;  // counts (instances) get whole-number ticks
+    for (const auto& s : p.series) {
+        for (const double x : s.x) whole_x = whole_x && x == std::floor(x);
+    }
+    const double xs = whole_x ? std::max(1.0, tick_step(x_lo, x_hi)) : tick_step(x_lo, x_hi);
     for (double x = std::ceil(x_lo / xs) * xs; x <= x_hi + 1e-9; x += xs) {
         out += fmt::format(R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="#999"/>)", sx(x), y0 + plot_h, sx(x), y0 + plot_h + 5);
         out += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" font-size="11" text-anchor="middle">{}</text>)", sx(x), y0 + plot_h + 18, number(x));
