@@ -10,6 +10,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "jobs/dispatcher/program_path.h"
 #include "jobs/harness/pool_bench.h"
 #include "jobs/harness/run.h"
 #include "jobs/repo/error.h"
@@ -19,12 +20,6 @@ using namespace jobs;
 using namespace jobs::harness;
 
 namespace {
-
-std::string sibling_program(const char* name) {
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    return ec ? std::string(name) : (self.parent_path() / name).string();
-}
 
 void write_file(const std::string& path, const std::string& text) {
     if (path.empty()) return;
@@ -62,7 +57,7 @@ void add_run_flags(CLI::App* cmd, RunFlags& f, bool with_instances) {
 
 void prepare(RunFlags& f) {
     f.options.url = repo::resolve_url(f.options.url);
-    if (f.options.scheduler.empty()) f.options.scheduler = sibling_program("jobs-scheduler");
+    if (f.options.scheduler.empty()) f.options.scheduler = dispatcher::sibling_program("jobs-scheduler");
     f.options.mode = parse_mode(f.mode);
     f.options.progress = !f.no_progress;
     if (f.seed != 0) f.options.seed = f.seed;
@@ -158,7 +153,7 @@ int main(int argc, char** argv) {
             return pass ? 0 : 1;
         }
         if (*bench_cmd) {
-            if (bench.worker.empty()) bench.worker = sibling_program("jobs-sha-worker");
+            if (bench.worker.empty()) bench.worker = dispatcher::sibling_program("jobs-sha-worker");
             const auto result = run_pool_bench(bench);
             const auto json = to_json(result);
             std::printf("%s\n", json.dump(2).c_str());

@@ -10,8 +10,7 @@ Coordinator::Coordinator(std::string me, CoordinatorOptions options, std::uint64
     : me_(std::move(me)), options_(options), rng_(seed) {}
 
 void Coordinator::on_list(DbTime listed_at, const std::vector<repo::ListRecord>& recent) {
-    // Keep the lists of the last `history`, ours included.
-    std::erase_if(lists_, [&](const auto& l) { return l.first < listed_at - options_.history; });
+    // The lists of the last `history` (what the query returned), ours included.
     std::map<std::string, DbTime> last;
     for (const auto& r : recent) {
         if (r.client_id != me_) last[r.client_id] = std::max(last[r.client_id], r.at);

@@ -202,6 +202,10 @@ void Scheduler::hand_over(repo::JobId id) {
         maybe_drained();
         return;
     }
+    {
+        std::lock_guard lock(counters_mutex_);
+        ++counters_.handed;
+    }
     if (!options_.worker_starts_jobs) {
         // Fencing before an arbitrary worker runs it: the push waits for the start to be won.
         ++checks_in_flight_;
@@ -221,10 +225,6 @@ void Scheduler::hand_over(repo::JobId id) {
         return;
     }
     producer_.push(ReadyTask{entry.job, entry.token});
-    {
-        std::lock_guard lock(counters_mutex_);
-        ++counters_.handed;
-    }
     maybe_drained();
 }
 

@@ -15,6 +15,7 @@
 #include "jobs/dispatcher/executors.h"
 #include "jobs/dispatcher/line_protocol.h"
 #include "jobs/dispatcher/process_pool.h"
+#include "jobs/dispatcher/program_path.h"
 #include "jobs/repo/error.h"
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/scheduler/scheduler.h"
@@ -23,12 +24,6 @@ using namespace jobs;
 using std::chrono::milliseconds;
 
 namespace {
-
-std::string sibling_program(const char* name) {
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    return ec ? std::string(name) : (self.parent_path() / name).string();
-}
 
 std::vector<int> parse_cpus(const std::string& text) {
     std::vector<int> cpus;
@@ -150,7 +145,7 @@ int main(int argc, char** argv) {
     spdlog::info("instance {} on {}", client_id, list_repo->backend_name());
 
     dispatcher::PoolOptions pool_options;
-    pool_options.child.argv = {f.worker.empty() ? sibling_program("jobs-worker") : f.worker};
+    pool_options.child.argv = {f.worker.empty() ? dispatcher::sibling_program("jobs-worker") : f.worker};
     pool_options.child.argv.insert(pool_options.child.argv.end(), f.worker_args.begin(), f.worker_args.end());
     // The URL travels in the environment, not argv: it may hold a password.
     pool_options.child.extra_env = {"JOBS_WORKER_DB=" + url, "JOBS_WORKER_CLIENT_ID=" + client_id};

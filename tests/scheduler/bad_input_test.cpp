@@ -6,23 +6,23 @@
 
 #include <thread>
 
-#include "child_process.h"
+#include "jobs/harness/instance.h"
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/repo/session.h"
 #include "test_db.h"
 
 using namespace jobs;
 using namespace std::chrono_literals;
-using test::ChildProcess;
+using harness::Instance;
 
 namespace {
 
 std::string new_database() { return test::database_from_schema_file(); }
 
-std::unique_ptr<ChildProcess> instance(const std::string& url, const std::string& id, std::vector<std::string> extra) {
+std::unique_ptr<Instance> instance(const std::string& url, const std::string& id, std::vector<std::string> extra) {
     std::vector<std::string> argv = {JOBS_SCHEDULER, "--db", url, "--client-id", id};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return std::make_unique<ChildProcess>(argv, "/tmp/jobs-bad-input-" + id + ".log");
+    return std::make_unique<Instance>(argv, "/tmp/jobs-bad-input-" + id + ".log");
 }
 
 long long scalar(soci::session& sql, const std::string& query) {
@@ -60,7 +60,7 @@ TEST_CASE("broken workers: each job ends failed or interrupted with the reason, 
         {"ok", {"--worker-arg", "pid"}, 2, ""},
     };
     std::vector<std::string> urls;
-    std::vector<std::unique_ptr<ChildProcess>> instances;
+    std::vector<std::unique_ptr<Instance>> instances;
     for (const auto& c : cases) {
         urls.push_back(new_database());
         auto sql = repo::open_session(repo::ConnectionUrl::parse(urls.back()));

@@ -9,7 +9,7 @@
 #include <numeric>
 #include <thread>
 
-#include "child_process.h"
+#include "jobs/harness/instance.h"
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/repo/session.h"
 #include "jobs/repo/simulated_task.h"
@@ -17,7 +17,7 @@
 
 using namespace jobs;
 using namespace std::chrono_literals;
-using test::ChildProcess;
+using harness::Instance;
 
 namespace {
 
@@ -25,7 +25,7 @@ struct JobRow {
     long long id = 0, delay_ms = 0, state = 0, completes = 0, locks = 0;
 };
 
-long long num(const soci::row& r, std::size_t i) { return test::as_integer(r, i); }
+using test::as_integer;
 
 // Read straight from the tables, not through the repository under test.
 std::vector<JobRow> read_jobs(soci::session& sql, bool sqlite) {
@@ -37,7 +37,7 @@ std::vector<JobRow> read_jobs(soci::session& sql, bool sqlite) {
            "(SELECT count(*) FROM WorkerLogs l WHERE l.JobId = j.Id AND l.Action = 'ACQUIRE_SUCCESS') "
            "FROM Jobs j ORDER BY j.Id";
     std::vector<JobRow> jobs;
-    for (const auto& r : rows) jobs.push_back({num(r, 0), num(r, 1), num(r, 2), num(r, 3), num(r, 4)});
+    for (const auto& r : rows) jobs.push_back({as_integer(r, 0), as_integer(r, 1), as_integer(r, 2), as_integer(r, 3), as_integer(r, 4)});
     return jobs;
 }
 
@@ -55,7 +55,7 @@ public:
             const std::string log = (dir_ / ("instance" + std::to_string(i) + ".log")).string();
             std::filesystem::remove(log);
             logs_.push_back(log);
-            instances_.push_back(std::make_unique<ChildProcess>(
+            instances_.push_back(std::make_unique<Instance>(
                 std::vector<std::string>{JOBS_SCHEDULER, "--db", url, "--client-id", "it" + std::to_string(i)}, log));
         }
     }
@@ -75,7 +75,7 @@ public:
 private:
     std::filesystem::path dir_;
     std::vector<std::string> logs_;
-    std::vector<std::unique_ptr<ChildProcess>> instances_;
+    std::vector<std::unique_ptr<Instance>> instances_;
 };
 
 bool wait_until_done(soci::session& sql, long long total, std::chrono::seconds limit) {
@@ -202,7 +202,7 @@ TEST_CASE("SIGKILL to an instance holding locks: another instance runs its jobs 
     {
         soci::rowset<soci::row> rows = sql->prepare
             << "SELECT Id + 0 FROM Jobs WHERE State = 1 AND StartedAt IS NULL AND LockedBy = '" + victim + "'";
-        for (const auto& r : rows) orphans.push_back(num(r, 0));
+        for (const auto& r : rows) orphans.push_back(as_integer(r, 0));
     }
     MESSAGE(orphans.size() << " jobs were locked, unstarted, by the killed instance");
 
@@ -220,7 +220,7 @@ TEST_CASE("SIGKILL to an instance holding locks: another instance runs its jobs 
         *sql << "SELECT LockedBy FROM Jobs WHERE Id = " + std::to_string(id), soci::into(holder);
         soci::rowset<soci::row> rows = sql->prepare
             << "SELECT count(*) FROM WorkerLogs WHERE Action = 'START' AND JobId = " + std::to_string(id);
-        const long long starts = num(*rows.begin(), 0);
+        const long long starts = as_integer(*rows.begin(), 0);
         CHECK_MESSAGE(holder == survivor, "job " << id);
         CHECK_MESSAGE(starts == 1, "job " << id);
     }

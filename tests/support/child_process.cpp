@@ -1,45 +1,32 @@
 #include "child_process.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <stdexcept>
-#include <thread>
 
 extern char** environ;
 
 namespace jobs::test {
-namespace {
 
-int exit_code(int status) { return WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status); }
-
-}  // namespace
-
-ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& log_file) {
+ChildProcess::ChildProcess(const std::vector<std::string>& argv) {
+    int fds[2];
+    if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    int fds[2] = {-1, -1};
-    if (log_file.empty()) {
-        if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-        posix_spawn_file_actions_addclose(&actions, fds[0]);
-        posix_spawn_file_actions_addclose(&actions, fds[1]);
-    } else {
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_file.c_str(),
-                                         O_WRONLY | O_CREAT | O_APPEND, 0644);
-        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    }
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    posix_spawn_file_actions_addclose(&actions, fds[1]);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    if (fds[1] >= 0) close(fds[1]);
+    close(fds[1]);
     if (rc != 0) {
-        if (fds[0] >= 0) close(fds[0]);
+        close(fds[0]);
         pid_ = -1;
         throw std::runtime_error("cannot start " + argv[0]);
     }
@@ -55,34 +42,15 @@ ChildProcess::~ChildProcess() {
 }
 
 int ChildProcess::wait(std::string& output) {
-    if (stdout_fd_ >= 0) {
-        char buffer[4096];
-        ssize_t n;
-        while ((n = read(stdout_fd_, buffer, sizeof buffer)) > 0) output.append(buffer, static_cast<std::size_t>(n));
-        close(stdout_fd_);
-        stdout_fd_ = -1;
-    }
+    char buffer[4096];
+    ssize_t n;
+    while ((n = read(stdout_fd_, buffer, sizeof buffer)) > 0) output.append(buffer, static_cast<std::size_t>(n));
+    close(stdout_fd_);
+    stdout_fd_ = -1;
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;
-    return exit_code(status);
-}
-
-std::optional<int> ChildProcess::wait_for(std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    for (;;) {
-        int status = 0;
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
-            return exit_code(status);
-        }
-        if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-}
-
-void ChildProcess::signal(int signo) const {
-    if (pid_ > 0) kill(pid_, signo);
+    return WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
 }
 
 }  // namespace jobs::test
