@@ -145,8 +145,9 @@ TEST_CASE("three instances run hand-inserted jobs, a burst of 20 among them, onc
     MESSAGE("burst of 20: delay " << *lo << ".." << *hi << " ms, average " << average
                                   << "; all timed jobs: average " << mean << " ms, stdev "
                                   << std::sqrt(var / static_cast<double>(all.size() - 1)));
-    // Run in parallel across children: within one task length of each other.
-    CHECK(*hi - *lo < repo::kTaskLength.count());
+    // Run in parallel across children. Serialized on one process's 5 permits the burst would span
+    // at least 3 task lengths; the margin of 2 absorbs sanitizer builds on a loaded machine.
+    CHECK(*hi - *lo < 2 * repo::kTaskLength.count());
     long long locked = 0;
     *sql << "SELECT count(*) FROM Jobs WHERE State IN (0, 1)", soci::into(locked);
     CHECK(locked == 0);
