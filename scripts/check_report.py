@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 WEIGHTS = {"QUERYLIST": 100, "ACQUIRE_FAILURE": 10, "FAILED": 10, "INTERRUPTED": 10, "ERROR": 10,
-           "QUERYJOB": 1, "CONNECT": 1}
+           "LEAVE": 10, "QUERYJOB": 1, "CONNECT": 1, "QUERYLAST": 1}
 
 
 def query_sqlite(path, sql):

@@ -30,8 +30,13 @@ long long percentile(const std::vector<long long>& sorted, double p) {
 
 long long action_weight(const std::string& action) {
     if (action == "QUERYLIST") return 100;
-    if (action == "ACQUIRE_FAILURE" || action == "FAILED" || action == "INTERRUPTED" || action == "ERROR") return 10;
-    if (action == "QUERYJOB" || action == "CONNECT") return 1;
+    // Writes that can fail or are not a job's own lock or completion; LEAVE announces a departure.
+    if (action == "ACQUIRE_FAILURE" || action == "FAILED" || action == "INTERRUPTED" || action == "ERROR" ||
+        action == "LEAVE") {
+        return 10;
+    }
+    // One-row reads; QUERYLAST is the look between lists at when the cluster last listed.
+    if (action == "QUERYJOB" || action == "CONNECT" || action == "QUERYLAST") return 1;
     return 0;  // CREATE (the harness's), ACQUIRE_SUCCESS and COMPLETE (a job's own lock and completion)
 }
 

@@ -58,6 +58,10 @@ void Backend::log_connect(int statements) {
         soci::use(client_id_, "cid"), soci::use(statements, "n");
 }
 
+void Backend::leave() {
+    *sql_ << "INSERT INTO WorkerLogs (Action, ClientId) VALUES ('LEAVE', :cid)", soci::use(client_id_, "cid");
+}
+
 int Backend::create_or_verify(int tables, bool create, std::string_view script, const char* schema_file) {
     if (tables != 0 || !create) return verify_schema_columns(*sql_, tables, schema_file);
     int statements = 0;

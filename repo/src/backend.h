@@ -42,6 +42,9 @@ public:
     // One CONNECT row for the start-up statements; the same SQL in every dialect.
     void log_connect(int statements);
     virtual ReadyJobs list(std::chrono::milliseconds window, std::chrono::milliseconds history) = 0;
+    virtual ClusterPeek peek() = 0;
+    // One LEAVE row; the same SQL in every dialect.
+    void leave();
     virtual std::optional<Job> get(JobId id) = 0;
     virtual LockRow lock(JobId id, LockToken token, std::chrono::milliseconds lease) = 0;
     // Marks a locked job started (fencing): only the holder of `token`, before its lease expires,

@@ -119,6 +119,18 @@ ReadyJobs JobsRepo::get_ready_jobs(std::chrono::milliseconds window, std::chrono
     return with_retry("GetReadyJobs", true, [&] { return backend_->list(window, history); });
 }
 
+ClusterPeek JobsRepo::peek_lists() {
+    return with_retry("PeekLists", true, [&] { return backend_->peek(); });
+}
+
+void JobsRepo::leave() {
+    // Not retried: a second LEAVE row would be harmless but is not worth a wait while stopping.
+    with_retry("Leave", false, [&] {
+        backend_->leave();
+        return 0;
+    });
+}
+
 std::optional<Job> JobsRepo::get_job(JobId id) {
     return with_retry("GetJob", true, [&] { return backend_->get(id); });
 }

@@ -61,25 +61,39 @@ public:
                     "Jobs.RunAt < n.t + p.win * interval '1 millisecond' AND "
                     "(Jobs.State = 0 OR Jobs.LeaseUntil < n.t)), " +
                         log_cte("NULL", "'QUERYLIST'", "(SELECT count(*) FROM j)") +
-                        ", h AS (SELECT WorkerLogs.ClientId AS client, WorkerLogs.LogDate AS at "
-                        "FROM WorkerLogs, n, p WHERE WorkerLogs.Action = 'QUERYLIST' AND "
+                        ", h AS (SELECT CASE WHEN WorkerLogs.Action = 'LEAVE' THEN 3 ELSE 2 END AS kind, "
+                        "WorkerLogs.ClientId AS client, WorkerLogs.LogDate AS at "
+                        "FROM WorkerLogs, n, p WHERE WorkerLogs.Action IN ('QUERYLIST', 'LEAVE') AND "
                         "WorkerLogs.LogDate > n.t - p.hist * interval '1 millisecond') "
                         "SELECT 1, " + ms("n.t") + ", " + job_columns("j.") +
                         ", NULL, NULL FROM n LEFT JOIN j ON true UNION ALL "
-                        "SELECT 2, " + ms("n.t") + ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+                        "SELECT h.kind, " + ms("n.t") + ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
                         "NULL, NULL, NULL, h.client, " + ms("h.at") + " FROM n, h ORDER BY 1, 4, 3, 15",
              soci::use(window_ms, "win"), soci::use(history_ms, "hist"), soci::use(client_id(), "cid"));
         ReadyJobs result;
         for (const auto& row : rows) {
             result.db_now = from_ms(column_i64(row, 1));
-            if (column_i64(row, 0) == 2) {
-                result.recent_lists.push_back({row.get<std::string>(13), from_ms(column_i64(row, 14))});
+            if (const long long kind = column_i64(row, 0); kind != 1) {
+                result.recent_lists.push_back({row.get<std::string>(13), from_ms(column_i64(row, 14)), kind == 3});
                 continue;
             }
             if (row.get_indicator(2) == soci::i_null) continue;  // no due job: the clock row only
             result.jobs.push_back(read_job(row, 2));
         }
         return result;
+    }
+
+    ClusterPeek peek() override {
+        soci::row row;
+        sql() << "WITH p AS (SELECT CAST(:cid AS text) AS cid), " + log_cte("NULL", "'QUERYLAST'", "1") +
+                     " SELECT " + ms("now()") + ", (SELECT " + ms("max(LogDate)") +
+                     " FROM WorkerLogs WHERE Action = 'QUERYLIST'), (SELECT " + ms("max(LogDate)") +
+                     " FROM WorkerLogs WHERE Action = 'LEAVE')",
+            soci::use(client_id(), "cid"), soci::into(row);
+        ClusterPeek peek{from_ms(column_i64(row, 0)), {}, {}};
+        if (auto at = column_opt_i64(row, 1)) peek.last_list = from_ms(*at);
+        if (auto at = column_opt_i64(row, 2)) peek.last_leave = from_ms(*at);
+        return peek;
     }
 
     std::optional<Job> get(JobId id) override {

@@ -102,16 +102,32 @@ public:
             const std::string since = "-" + seconds_modifier(history).substr(1);
             soci::rowset<soci::row> lists =
                 (sql().prepare << "SELECT ClientId, " + ms("LogDate") +
-                                      " FROM WorkerLogs WHERE Action = 'QUERYLIST' AND LogDate > "
-                                      "strftime('%Y-%m-%d %H:%M:%f', 'now', :since) ORDER BY LogDate",
+                                      ", Action FROM WorkerLogs WHERE Action IN ('QUERYLIST', 'LEAVE') AND "
+                                      "LogDate > strftime('%Y-%m-%d %H:%M:%f', 'now', :since) ORDER BY LogDate",
                  soci::use(since, "since"));
             for (const auto& row : lists) {
-                result.recent_lists.push_back({row.get<std::string>(0), from_ms(column_i64(row, 1))});
+                result.recent_lists.push_back(
+                    {row.get<std::string>(0), from_ms(column_i64(row, 1)), row.get<std::string>(2) == "LEAVE"});
             }
         }
         log(std::nullopt, "QUERYLIST", count);
         tx.commit();
         return result;
+    }
+
+    ClusterPeek peek() override {
+        Transaction tx(sql());
+        soci::row row;
+        sql() << "SELECT " + ms("'now'") + ", (SELECT " + ms("max(LogDate)") +
+                     " FROM WorkerLogs WHERE Action = 'QUERYLIST'), (SELECT " + ms("max(LogDate)") +
+                     " FROM WorkerLogs WHERE Action = 'LEAVE')",
+            soci::into(row);
+        ClusterPeek peek{from_ms(column_i64(row, 0)), {}, {}};
+        if (auto at = column_opt_i64(row, 1)) peek.last_list = from_ms(*at);
+        if (auto at = column_opt_i64(row, 2)) peek.last_leave = from_ms(*at);
+        log(std::nullopt, "QUERYLAST", 1);
+        tx.commit();
+        return peek;
     }
 
     std::optional<Job> get(JobId id) override {

@@ -10,59 +10,132 @@ Coordinator::Coordinator(std::string me, CoordinatorOptions options, std::uint64
     : me_(std::move(me)), options_(options), rng_(seed) {}
 
 void Coordinator::on_list(DbTime listed_at, const std::vector<repo::ListRecord>& recent) {
-    // The lists of the last `history` (what the query returned), ours included.
+    // The lists and departures of the last `history` (what the query returned), ours included.
     std::map<std::string, DbTime> last;
+    std::map<std::string, DbTime> left;
+    lists_.clear();
     for (const auto& r : recent) {
+        if (r.leave) {
+            left[r.client_id] = std::max(left[r.client_id], r.at);
+            continue;
+        }
+        lists_.push_back({r.at, r.client_id});
         if (r.client_id != me_) last[r.client_id] = std::max(last[r.client_id], r.at);
     }
-    std::vector<std::pair<DbTime, bool>> merged;
-    for (const auto& r : recent) merged.emplace_back(r.at, r.client_id == me_);
-    merged.emplace_back(listed_at, true);
-    std::sort(merged.begin(), merged.end());
-    lists_ = std::move(merged);
+    lists_.push_back({listed_at, me_});
+    std::stable_sort(lists_.begin(), lists_.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
 
-    // Instances that listed within their expected cycle (plus one interval of slack) are alive;
-    // one that missed its turn drops out at once, and the cycle shrinks.
+    // This list has seen every departure up to now: a look need only react to later ones.
+    known_leave_ = std::max(known_leave_.value_or(listed_at), listed_at);
+    for (const auto& [client, at] : left) known_leave_ = std::max(*known_leave_, at);
+    std::erase_if(suspects_, [&](const auto& s) {
+        const auto it = last.find(s.first);
+        return it != last.end() && it->second > s.second;
+    });
+    gone_.clear();
+    for (const auto& [client, at] : left) {
+        const auto it = last.find(client);
+        if (client != me_ && (it == last.end() || it->second <= at)) gone_[client] = at;
+    }
+    for (const auto& [client, at] : suspects_) gone_.try_emplace(client, at);
+
+    // Instances that listed within their expected cycle (plus half an interval of slack) and
+    // have not gone are alive; one that missed its turn drops out, and the cycle shrinks.
     const auto cycle_for = [&](int n) {
         return std::min<milliseconds>(options_.cluster_interval * n, options_.max_own_interval);
     };
-    int n = 1 + static_cast<int>(last.size());
+    int n = 1;
+    for (const auto& [client, at] : last) n += gone_.contains(client) ? 0 : 1;
+    std::vector<std::string> ranked;
     for (int round = 0; round < 4; ++round) {
-        const auto horizon = listed_at - cycle_for(n) - options_.cluster_interval;
-        int alive = 1;
-        for (const auto& [client, at] : last) alive += at >= horizon ? 1 : 0;
-        if (alive == n) break;
-        n = alive;
+        const auto horizon = listed_at - cycle_for(n) - options_.cluster_interval / 2;
+        ranked = {me_};
+        for (const auto& [client, at] : last) {
+            if (at >= horizon && !gone_.contains(client)) ranked.push_back(client);
+        }
+        if (static_cast<int>(ranked.size()) == n) break;
+        n = static_cast<int>(ranked.size());
     }
-    instances_ = n;
-    const milliseconds cycle = cycle_for(n);
-    const auto horizon = listed_at - cycle - options_.cluster_interval;
+    std::sort(ranked.begin(), ranked.end());
+    plan(listed_at, std::move(ranked));
+}
 
+void Coordinator::plan(DbTime listed_at, std::vector<std::string> ranked) {
     // Time is cut into slots of cycle / n on the database's clock, counted from the epoch, and
     // slot k belongs to the instance ranked k mod n by ClientId: every instance derives the same
     // plan from the same rows, so the cluster lists once per slot with no drift between them.
-    std::vector<std::string> ranked = {me_};
-    for (const auto& [client, at] : last) {
-        if (at >= horizon) ranked.push_back(client);
-    }
-    std::sort(ranked.begin(), ranked.end());
+    n_ = static_cast<int>(ranked.size());
     const auto rank = static_cast<long long>(std::find(ranked.begin(), ranked.end(), me_) - ranked.begin());
-    const long long slot_ms = std::max<long long>(1, cycle.count() / n);
-    // Our next slot after this list: at most one cycle away, so never beyond max_own_interval.
-    long long k = listed_at.time_since_epoch().count() / slot_ms + 1;
-    while (k % n != rank) ++k;
+    const milliseconds cycle = std::min<milliseconds>(options_.cluster_interval * n_, options_.max_own_interval);
+    const long long slot = std::max<long long>(1, cycle.count() / n_);
+    long long k = listed_at.time_since_epoch().count() / slot + 1;
+    while (k % n_ != rank) ++k;
     // Instances that listed at the same moment cannot see each other's rows, and the slots
-    // would keep them in step for ever: a random delay (up to a twentieth of a slot) parts them.
-    std::uniform_int_distribution<long long> part(0, slot_ms / 20);
-    next_ = DbTime{milliseconds(k * slot_ms + part(rng_))};
+    // would keep them in step for ever: a small random delay parts them.
+    std::uniform_int_distribution<long long> part(0, std::min<long long>(options_.part.count(), slot / 20));
+    next_ = DbTime{milliseconds(k * slot + part(rng_))};
+
+    // Looks between our lists, each just after another instance's slot: after the slot before
+    // ours, to take over at once from an instance that stopped, and often enough that no gap
+    // exceeds max_look_gap.
+    looks_.clear();
+    std::uniform_int_distribution<long long> spread(0, 300);
+    std::vector<Look> candidates;
+    for (long long m = listed_at.time_since_epoch().count() / slot + 1; m < k; ++m) {
+        const DbTime slot_start{milliseconds(m * slot)};
+        const DbTime at = slot_start + options_.settle + milliseconds(spread(rng_));
+        if (at > listed_at + milliseconds(100)) {
+            candidates.push_back({at, slot_start, ranked[static_cast<std::size_t>(m % n_)]});
+        }
+    }
+    DbTime last = listed_at;
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+        const DbTime after = i + 1 < candidates.size() ? candidates[i + 1].at : next_;
+        if (after - last > options_.max_look_gap || i + 1 == candidates.size()) {
+            looks_.push_back(candidates[i]);
+            last = candidates[i].at;
+        }
+    }
+}
+
+std::optional<DbTime> Coordinator::next_look() const {
+    if (looks_.empty()) return std::nullopt;
+    return looks_.front().at;
+}
+
+bool Coordinator::on_look(const repo::ClusterPeek& peek) {
+    if (looks_.empty()) return false;
+    const Look look = looks_.front();
+    looks_.pop_front();
+    if (peek.last_leave && (!known_leave_ || *peek.last_leave > *known_leave_)) {
+        known_leave_ = peek.last_leave;
+        return true;  // someone left: take its jobs over now
+    }
+    if (!peek.last_list || *peek.last_list < look.slot) {
+        if (look.owner != me_) suspects_[look.owner] = look.slot;
+        return true;  // the slot's list never came: its instance is gone
+    }
+    return false;
+}
+
+bool Coordinator::present_at(const std::string& client, DbTime at) const {
+    const auto it = gone_.find(client);
+    return it == gone_.end() || at < it->second;
 }
 
 bool Coordinator::owns(DbTime run_at, DbTime listed_at) const {
     if (run_at < listed_at - options_.overdue_grace) return true;  // abandoned: whoever lists it
-    // The first list that covered it (run_at < list + window) owns it.
-    for (const auto& [at, mine] : lists_) {
-        if (at > listed_at) break;
-        if (run_at < at + options_.window) return mine;
+    // The first list that covered it (run_at < list + window) owns it; if that list's instance
+    // has gone, the first list made after it went does, and so on.
+    auto it = std::find_if(lists_.begin(), lists_.end(), [&](const ListEntry& l) {
+        return l.at <= listed_at && run_at < l.at + options_.window;
+    });
+    while (it != lists_.end() && it->at <= listed_at) {
+        const auto gone = gone_.find(it->client);
+        if (it->client == me_ || gone == gone_.end()) return it->client == me_;
+        const DbTime since = std::max(gone->second, it->at);
+        it = std::find_if(std::next(it), lists_.end(),
+                          [&](const ListEntry& l) { return l.at > since && present_at(l.client, l.at); });
     }
     return true;
 }

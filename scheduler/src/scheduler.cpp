@@ -12,6 +12,19 @@ namespace jobs::scheduler {
 using Steady = DbClock::Steady;
 using namespace std::chrono_literals;
 
+namespace {
+
+CoordinatorOptions coordinator_options(const SchedulerOptions& options) {
+    CoordinatorOptions c;
+    c.cluster_interval = options.poll_interval;
+    c.max_own_interval = options.max_own_interval;
+    c.window = options.window;
+    c.history = options.max_own_interval + 2 * options.poll_interval;
+    return c;
+}
+
+}  // namespace
+
 Scheduler::Scheduler(boost::asio::io_context& io, SchedulerOptions options,
                      std::unique_ptr<repo::JobsRepo> list_repo,
                      std::unique_ptr<repo::JobsRepo> lock_repo, TaskQueue::Producer producer,
@@ -20,10 +33,7 @@ Scheduler::Scheduler(boost::asio::io_context& io, SchedulerOptions options,
       options_(options),
       producer_(std::move(producer)),
       warm_workers_(std::move(warm_workers)),
-      coordinator_(list_repo->client_id(),
-                   CoordinatorOptions{options.poll_interval, options.max_own_interval, options.window,
-                                      std::chrono::milliseconds(500), std::chrono::milliseconds(120'000)},
-                   std::random_device{}()),
+      coordinator_(list_repo->client_id(), coordinator_options(options), std::random_device{}()),
       rng_(std::random_device{}()),
       poll_timer_(io),
       lister_(std::move(list_repo)),
@@ -42,7 +52,8 @@ void Scheduler::poll() {
     lister_.post([this](repo::JobsRepo& repo) {
         const auto sent = Steady::now();
         try {
-            auto ready = repo.get_ready_jobs(options_.window, options_.coordinate ? 120s : 0s);
+            const auto history = options_.coordinate ? options_.max_own_interval + 2 * options_.poll_interval : 0s;
+            auto ready = repo.get_ready_jobs(options_.window, history);
             const auto received = Steady::now();
             boost::asio::post(io_, [this, ready = std::move(ready), sent, received] {
                 on_listed(ready, sent, received);
@@ -54,11 +65,50 @@ void Scheduler::poll() {
     });
 }
 
-void Scheduler::schedule_poll(Steady::time_point at) {
+void Scheduler::look() {
+    if (stopping_) return;
+    lister_.post([this](repo::JobsRepo& repo) {
+        const auto sent = Steady::now();
+        try {
+            const repo::ClusterPeek peek = repo.peek_lists();
+            const auto received = Steady::now();
+            boost::asio::post(io_, [this, peek, sent, received] {
+                if (stopping_) return;
+                clock_.add_sample(peek.db_now, sent, received);
+                if (coordinator_.on_look(peek)) {
+                    spdlog::info("the cluster missed a list or an instance left: listing now");
+                    poll();
+                    return;
+                }
+                schedule_next();
+            });
+        } catch (const repo::RepoError& e) {
+            spdlog::error("looking at the cluster failed: {}; listing in {} ms", e.what(),
+                          options_.retry_delay.count());
+            boost::asio::post(io_, [this] { schedule_poll(Steady::now() + options_.retry_delay); });
+        }
+    });
+}
+
+void Scheduler::schedule_next() {
+    const auto look_at = coordinator_.next_look();
+    if (look_at && *look_at < coordinator_.next_list()) {
+        schedule_poll(clock_.steady_at(*look_at), true);
+        return;
+    }
+    schedule_poll(clock_.steady_at(coordinator_.next_list()));
+}
+
+void Scheduler::schedule_poll(Steady::time_point at, bool only_look) {
     if (stopping_) return;
     poll_timer_.expires_at(at);
-    poll_timer_.async_wait([this](const boost::system::error_code& ec) {
-        if (!ec) poll();
+    poll_timer_.async_wait([this, only_look](const boost::system::error_code& ec) {
+        if (ec) return;
+        if (only_look) {
+            look();
+        } else {
+            poll();
+        }
     });
 }
 
@@ -95,7 +145,11 @@ void Scheduler::on_listed(const repo::ReadyJobs& ready, Steady::time_point sent,
     spdlog::debug("listed {} due jobs ({} ours); {} instances; round trip {} us", ready.jobs.size(), added,
                   coordinator_.instances(),
                   std::chrono::duration_cast<std::chrono::microseconds>(clock_.last_round_trip()).count());
-    schedule_poll(options_.coordinate ? clock_.steady_at(coordinator_.next_list()) : next_poll(sent, options_, rng_));
+    if (options_.coordinate) {
+        schedule_next();
+    } else {
+        schedule_poll(next_poll(sent, options_, rng_));
+    }
 }
 
 void Scheduler::plan(Entry& entry) {
@@ -259,6 +313,17 @@ void Scheduler::stop(std::function<void()> on_drained) {
         } else if (entry.phase == Phase::Locked) {
             ++locked;
         }
+    }
+    if (options_.coordinate && forgotten > 0) {
+        // Jobs that were ours by coordination: tell the others, so they take them over now
+        // instead of after our missed turn. Without such jobs our missed slot is enough.
+        lister_.post([](repo::JobsRepo& repo) {
+            try {
+                repo.leave();
+            } catch (const repo::RepoError& e) {
+                spdlog::warn("could not announce leaving: {}", e.what());
+            }
+        });
     }
     spdlog::info("stopping: {} unlocked jobs left to other instances, {} locked jobs still to run",
                  forgotten, locked);

@@ -40,8 +40,12 @@ std::vector<int> parse_cpus(const std::string& text) {
 struct Flags {
     std::string db{repo::kDefaultUrl};
     std::string client_id;
-    long long window_ms = 10'000, poll_ms = 9'000, jitter_ms = 500;
-    long long lead_min_ms = 300, lead_max_ms = 1'700, max_own_ms = 38'000;
+    long long window_ms = scheduler::SchedulerOptions{}.window.count();
+    long long poll_ms = scheduler::SchedulerOptions{}.poll_interval.count();
+    long long jitter_ms = scheduler::SchedulerOptions{}.poll_jitter.count();
+    long long lead_min_ms = scheduler::SchedulerOptions{}.lock_lead_min.count();
+    long long lead_max_ms = scheduler::SchedulerOptions{}.lock_lead_max.count();
+    long long max_own_ms = scheduler::SchedulerOptions{}.max_own_interval.count();
     bool no_coordination = false;
     std::size_t executors = 32, pool_min = 1, pool_max = 32;
     long long idle_ms = 30'000, task_timeout_ms = 0, start_timeout_ms = 10'000;
@@ -58,7 +62,9 @@ void add_flags(CLI::App& app, Flags& f) {
         ->capture_default_str();
     app.add_option("--client-id", f.client_id, "ClientId written to WorkerLogs (default host:pid)");
     app.add_option("--window", f.window_ms, "list the jobs due within this many ms")->capture_default_str();
-    app.add_option("--poll-interval", f.poll_ms, "ms between lists; keep it below window minus lock-lead-max")
+    app.add_option("--poll-interval", f.poll_ms,
+                   "ms between lists (with coordination: of the whole cluster); keep it below window "
+                   "minus lock-lead-max, and below 10000 minus the time a lock takes")
         ->capture_default_str();
     app.add_option("--poll-jitter", f.jitter_ms, "up to this many ms are taken off each interval at random")
         ->capture_default_str();

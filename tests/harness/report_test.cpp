@@ -38,6 +38,8 @@ void fill(soci::session& sql, bool sqlite) {
     log("COMPLETE", 5);
     log("CREATE", 6);
     log("CONNECT", 2);
+    log("QUERYLAST", 4);
+    log("LEAVE", 1);
 }
 
 }  // namespace
@@ -58,8 +60,8 @@ TEST_CASE("scores of a hand-made database match the figures worked out by hand")
     CHECK(r.efficient_score == doctest::Approx(8051 + 17860.0435).epsilon(1e-8));
     CHECK(r.p50 == 101);
     CHECK(r.max == 40000);
-    // 3 x 100 + 2 x 10 + 5 x 1 + CONNECT 2 x 1.
-    CHECK(r.cost_score == 327);
+    // 3 x 100 + 2 x 10 + 5 x 1 + 2 x 1 (CONNECT) + 4 x 1 (QUERYLAST) + 1 x 10 (LEAVE).
+    CHECK(r.cost_score == 341);
     CHECK(r.states.at(1) == 1);
     CHECK(r.states.at(2) == 5);
     CHECK(r.early_lock == 5);    // all but the second, locked at 12:00:00.001, locked before RunAt

@@ -87,6 +87,41 @@ TEST_CASE("GetReadyJobs on an empty table still reads the database clock") {
     CHECK(ready.db_now <= repo.db_now());
 }
 
+TEST_CASE("lists return the recent lists and departures of every instance; a look reads the latest in one row") {
+    const std::string url = fresh_database();
+    JobsRepo a(options_for(url, "a"));
+    JobsRepo b(options_for(url, "b"));
+    const ClusterPeek empty = a.peek_lists();
+    CHECK_FALSE(empty.last_list);
+    CHECK_FALSE(empty.last_leave);
+
+    const ReadyJobs first = a.get_ready_jobs(10s, 60s);
+    std::this_thread::sleep_for(5ms);
+    b.leave();
+    const ReadyJobs second = b.get_ready_jobs(10s, 60s);
+    CHECK(first.recent_lists.empty());
+    REQUIRE(second.recent_lists.size() == 2);
+    CHECK(second.recent_lists[0].client_id == "a");
+    CHECK_FALSE(second.recent_lists[0].leave);
+    CHECK(second.recent_lists[0].at <= first.db_now + 1ms);
+    CHECK(second.recent_lists[1].client_id == "b");
+    CHECK(second.recent_lists[1].leave);
+    // Without history, no rows of the log come back.
+    CHECK(a.get_ready_jobs(10s).recent_lists.empty());
+
+    const ClusterPeek peek = a.peek_lists();
+    REQUIRE(peek.last_list);
+    REQUIRE(peek.last_leave);
+    CHECK(*peek.last_list >= second.db_now - 1ms);
+    CHECK(*peek.last_list <= peek.db_now);
+    CHECK(*peek.last_leave >= first.db_now);
+    CHECK(*peek.last_leave <= second.db_now);
+    const Statistics stats = a.statistics();
+    CHECK(stats.actions.at("QUERYLAST") == 2);
+    CHECK(stats.actions.at("LEAVE") == 1);
+    CHECK(stats.actions.at("QUERYLIST") == 3);
+}
+
 TEST_CASE("GetJob logs QUERYJOB and returns nothing for an unknown id") {
     JobsRepo repo(options_for(fresh_database()));
     const JobId id = create_jobs(repo, 1)[0];

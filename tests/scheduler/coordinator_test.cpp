@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "jobs/scheduler/coordinator.h"
@@ -11,6 +12,9 @@ using namespace std::chrono_literals;
 namespace {
 
 const repo::DbTime t0{std::chrono::milliseconds(1'800'000'000'000)};
+// The cluster interval and the random part of a list's moment in its slot.
+const std::chrono::milliseconds I = CoordinatorOptions{}.cluster_interval;
+const std::chrono::milliseconds part = CoordinatorOptions{}.part;
 
 }  // namespace
 
@@ -19,66 +23,179 @@ TEST_CASE("alone, an instance lists every cluster interval and owns every job") 
     c.on_list(t0, {});
     CHECK(c.instances() == 1);
     CHECK(c.next_list() > t0);
-    CHECK(c.next_list() <= t0 + 9'450ms);  // one interval, plus the parting delay
+    CHECK(c.next_list() <= t0 + I + part);  // one interval, plus the parting delay
+    CHECK_FALSE(c.next_look());              // nobody else to watch
     CHECK(c.owns(t0 + 5s, t0));
 }
 
-TEST_CASE("five instances share the slots: together they list once per interval, each every 5 intervals") {
-    const std::vector<std::string> names = {"a", "b", "c", "d", "e"};
-    CoordinatorOptions options;
-    options.max_own_interval = 60s;  // no cap here: 5 x 9 s
+namespace {
+
+// Runs instances against a shared log in time order, lists and looks alike, as the database
+// would see them. Returns the moments of every list.
+struct Cluster {
     std::map<std::string, Coordinator> nodes;
-    for (const auto& n : names) nodes.emplace(n, Coordinator(n, options, n[0]));
-    // Each lists once, a second apart, and learns of the others from the log rows.
     std::vector<repo::ListRecord> log;
-    std::map<std::string, repo::DbTime> next;
-    for (int round = 0; round < 3; ++round) {
-        for (std::size_t i = 0; i < names.size(); ++i) {
-            const auto at = round == 0 ? t0 + std::chrono::seconds(i) : next[names[i]];
-            std::vector<repo::ListRecord> recent;
-            for (const auto& r : log) {
-                if (r.at < at && r.at > at - 120s) recent.push_back(r);
+    std::vector<repo::DbTime> lists;
+    int looks = 0;
+
+    explicit Cluster(const std::vector<std::string>& names) {
+        for (const auto& n : names) nodes.emplace(n, Coordinator(n, CoordinatorOptions{}, n[0]));
+    }
+
+    void list(const std::string& name, repo::DbTime at) {
+        std::vector<repo::ListRecord> recent;
+        for (const auto& r : log) {
+            if (r.at < at && r.at > at - 120s) recent.push_back(r);
+        }
+        nodes.at(name).on_list(at, recent);
+        log.push_back({name, at, false});
+        lists.push_back(at);
+    }
+
+    void run(repo::DbTime from, repo::DbTime until) {
+        std::map<std::string, repo::DbTime> due;
+        int i = 0;
+        for (const auto& [name, node] : nodes) due[name] = from + std::chrono::milliseconds(137 * i++);
+        std::map<std::string, bool> first;
+        for (;;) {
+            auto it = std::min_element(due.begin(), due.end(),
+                                       [](const auto& x, const auto& y) { return x.second < y.second; });
+            if (it->second >= until) return;
+            const std::string name = it->first;
+            const repo::DbTime at = it->second;
+            Coordinator& node = nodes.at(name);
+            const auto look = node.next_look();
+            if (first[name] && look && *look <= at) {
+                ++looks;
+                repo::ClusterPeek peek{at, std::nullopt, std::nullopt};
+                for (const auto& r : log) {
+                    if (r.at <= at && !r.leave) peek.last_list = std::max(peek.last_list.value_or(r.at), r.at);
+                }
+                if (!node.on_look(peek)) {
+                    due[name] = node.next_look() ? std::min(*node.next_look(), node.next_list()) : node.next_list();
+                    continue;
+                }
             }
-            nodes.at(names[i]).on_list(at, recent);
-            log.push_back({names[i], at});
-            next[names[i]] = nodes.at(names[i]).next_list();
+            list(name, at);
+            first[name] = true;
+            due[name] = node.next_look() ? std::min(*node.next_look(), node.next_list()) : node.next_list();
         }
     }
-    std::set<repo::DbTime> slots;
-    for (const auto& n : names) {
-        CHECK(nodes.at(n).instances() == 5);
-        slots.insert(next[n]);
+};
+
+}  // namespace
+
+TEST_CASE("five instances share the slots: together they list once per interval, each every 5 intervals") {
+    Cluster cluster({"a", "b", "c", "d", "e"});
+    cluster.run(t0, t0 + 600s);
+    for (const auto& [name, node] : cluster.nodes) CHECK(node.instances() == 5);
+    // After the first minute: one list per slot, give or take the random part.
+    std::vector<repo::DbTime> steady;
+    for (const auto at : cluster.lists) {
+        if (at > t0 + 60s) steady.push_back(at);
     }
-    REQUIRE(slots.size() == 5);  // five different moments, one interval apart
-    // One interval apart, give or take the random parting (a twentieth of a slot).
-    const auto first = *slots.begin();
-    int i = 0;
-    for (const auto s : slots) {
-        const auto off = std::chrono::duration_cast<std::chrono::milliseconds>(s - (first + 9s * i++)).count();
-        CHECK(off > -1000);
-        CHECK(off < 1000);
+    REQUIRE(steady.size() > 50);
+    for (std::size_t i = 1; i < steady.size(); ++i) {
+        const auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(steady[i] - steady[i - 1]);
+        CHECK(gap >= I - part);
+        CHECK(gap <= I + part);
     }
+    // The whole run, start-up included: one list per interval, a few more while they meet.
+    MESSAGE(cluster.lists.size() << " lists, " << cluster.looks << " looks in 600 s");
+    CHECK(cluster.lists.size() <= static_cast<std::size_t>(600s / I + 8));
+    CHECK(cluster.looks <= 2 * 600s / I + 10);  // two per instance per cycle of 5 intervals
 }
 
-TEST_CASE("an instance that misses its turn drops out, and the cap bounds every wait") {
-    CoordinatorOptions options;  // cap 38 s
-    Coordinator c("a", options, 2);
-    // Four others listed recently: five instances, cycle capped at 38 s.
-    std::vector<repo::ListRecord> recent = {{"b", t0 - 7s}, {"c", t0 - 15s}, {"d", t0 - 22s}, {"e", t0 - 30s}};
-    c.on_list(t0, recent);
+TEST_CASE("between its own lists an instance looks at most 22 s apart, and just after the slot before its own") {
+    Coordinator c("a", CoordinatorOptions{}, 2);
+    // Five instances in their slots: a (rank 0) lists at the start of a cycle, the others listed
+    // in the slots before.
+    const repo::DbTime start{t0.time_since_epoch() / (5 * I) * (5 * I)};
+    const std::vector<repo::ListRecord> recent = {
+        {"b", start - 4 * I, false}, {"c", start - 3 * I, false}, {"d", start - 2 * I, false}, {"e", start - I, false}};
+    c.on_list(start + 100ms, recent);
     CHECK(c.instances() == 5);
-    CHECK(c.next_list() <= t0 + 38s + 400ms);
-    // Much later, only b kept listing: the rest are gone.
-    c.on_list(t0 + 60s, {{"b", t0 + 55s}});
+    const repo::DbTime next = c.next_list();
+    CHECK(next >= start + 5 * I);
+    CHECK(next <= start + 5 * I + part);
+    std::vector<repo::DbTime> moments = {start};
+    repo::ClusterPeek fine{start, start + 60s, std::nullopt};  // the cluster lists on time
+    while (auto look = c.next_look()) {
+        moments.push_back(*look);
+        fine.db_now = *look;
+        CHECK_FALSE(c.on_look(fine));
+    }
+    moments.push_back(next);
+    CHECK(moments.size() >= 4);
+    for (std::size_t i = 1; i < moments.size(); ++i) CHECK(moments[i] - moments[i - 1] <= 22s);
+    // The last look follows the slot before ours (e's) by less than a second.
+    CHECK(moments[moments.size() - 2] >= start + 4 * I);
+    CHECK(moments[moments.size() - 2] <= start + 4 * I + 1s);
+}
+
+TEST_CASE("a look that finds a slot's list missing lists at once, drops that instance and takes its jobs") {
+    Coordinator a("a", CoordinatorOptions{}, 5);
+    // b lists one interval before a's slot in a two-instance cluster.
+    a.on_list(t0, {{"b", t0 - I, false}});
+    REQUIRE(a.instances() == 2);
+    const auto look = a.next_look();
+    REQUIRE(look);
+    // b's last list is the one a already knows: its slot went by without a list.
+    CHECK(a.on_look({*look, t0 - I, std::nullopt}));
+    // The list made at once: b is gone, and what b's list covered unlocked is a's.
+    const repo::DbTime now = *look + 50ms;
+    a.on_list(now, {{"b", t0 - I, false}});
+    CHECK(a.instances() == 1);
+    CHECK(a.owns(now + 1s, now));
+}
+
+TEST_CASE("an instance that announced leaving is dropped, and the first list after it owns its jobs") {
+    Coordinator a("a", CoordinatorOptions{}, 6);
+    Coordinator c("c", CoordinatorOptions{}, 7);
+    // b listed at t0 (covering up to t0 + 12 s) and left at t0 + 2 s; c listed at t0 + 3 s.
+    const std::vector<repo::ListRecord> at_c = {{"b", t0, false}, {"b", t0 + 2s, true}};
+    c.on_list(t0 + 3s, at_c);
+    CHECK(c.instances() == 1);
+    CHECK(c.owns(t0 + 8s, t0 + 3s));  // b's, and c listed first after b left
+    std::vector<repo::ListRecord> at_a = at_c;
+    at_a.push_back({"c", t0 + 3s, false});
+    a.on_list(t0 + 4s, at_a);
+    CHECK(a.instances() == 2);
+    CHECK_FALSE(a.owns(t0 + 8s, t0 + 4s));  // c took it over first
+    CHECK_FALSE(a.owns(t0 + 14s, t0 + 4s)); // first covered by c's own list
+    CHECK(a.owns(t0 + 15'500ms, t0 + 4s));  // only a's list covers it
+}
+
+TEST_CASE("a look reacts to a departure it has not seen, once, and not to older ones") {
+    Coordinator a("a", CoordinatorOptions{}, 8);
+    // Three instances: a lists at the start of its cycle, so looks come before its next list.
+    const repo::DbTime start{t0.time_since_epoch() / (3 * I) * (3 * I)};
+    a.on_list(start, {{"b", start - 2 * I, false}, {"c", start - I, false}, {"x", start - 30s, true}});
+    REQUIRE(a.instances() == 3);
+    auto look = a.next_look();
+    REQUIRE(look);
+    CHECK_FALSE(a.on_look({*look, *look - 100ms, start - 30s}));  // known from the list
+    a.on_list(start + 1s, {{"b", start - 2 * I, false}, {"c", start - I, false}});
+    look = a.next_look();
+    REQUIRE(look);
+    CHECK(a.on_look({*look, *look - 100ms, *look - 1s}));  // b or c left since
+}
+
+TEST_CASE("an instance that misses its turns drops out, and the cycle shrinks") {
+    Coordinator c("a", CoordinatorOptions{}, 2);
+    c.on_list(t0, {{"b", t0 - I, false}, {"c", t0 - 2 * I, false}});
+    CHECK(c.instances() == 3);
+    // Much later, only b kept listing: c is gone.
+    c.on_list(t0 + 60s, {{"b", t0 + 55s, false}});
     CHECK(c.instances() == 2);
-    CHECK(c.next_list() <= t0 + 60s + 18s + 450ms);
+    CHECK(c.next_list() <= t0 + 60s + 2 * I + part);
 }
 
 TEST_CASE("a job belongs to the first list that covered it; one still free after RunAt to whoever lists") {
     Coordinator a("a", CoordinatorOptions{}, 3);
-    // b listed at t0 (covering RunAt < t0 + 10 s), then a lists at t0 + 9 s.
-    a.on_list(t0 + 9s, {{"b", t0}});
-    CHECK_FALSE(a.owns(t0 + 9'500ms, t0 + 9s));  // b saw it first
-    CHECK(a.owns(t0 + 12s, t0 + 9s));            // only a's list covers it
-    CHECK(a.owns(t0 + 8s, t0 + 9s));             // due a second ago and still free: abandoned
+    // b listed at t0 (covering RunAt < t0 + 12 s), then a lists one interval later.
+    a.on_list(t0 + I, {{"b", t0, false}});
+    CHECK_FALSE(a.owns(t0 + 11s, t0 + I));  // b saw it first
+    CHECK(a.owns(t0 + I + 12s, t0 + I));    // only a's list covers it
+    CHECK(a.owns(t0 + I - 1s, t0 + I));     // due a second ago and still free: abandoned
 }

@@ -46,6 +46,13 @@ public:
     // of the last `history`. Logs QUERYLIST (rows returned).
     ReadyJobs get_ready_jobs(std::chrono::milliseconds window,
                              std::chrono::milliseconds history = std::chrono::milliseconds(0));
+    // When the cluster last listed and last saw an instance leave: one row, so an instance can
+    // check between its own lists that the others still list. Logs QUERYLAST (weighed like
+    // QUERYJOB, a one-row read).
+    ClusterPeek peek_lists();
+    // Announces that this instance stops listing, so the others take its jobs over at once
+    // instead of waiting for it to miss its turn. Logs LEAVE (weighed as a write: 10).
+    void leave();
     // One job, or nothing. Logs QUERYJOB (rows returned).
     std::optional<Job> get_job(JobId id);
     // State 0 -> 1 if still 0; exactly one concurrent caller wins. Logs ACQUIRE_SUCCESS or

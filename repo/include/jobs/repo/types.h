@@ -39,10 +39,19 @@ struct Job {
     std::optional<DbTime> lease_until;  // the lock (or, once started, the run) expires then
 };
 
-// A list some instance made (a QUERYLIST row of WorkerLogs).
+// A list some instance made (a QUERYLIST row of WorkerLogs), or its announced departure (LEAVE).
 struct ListRecord {
     std::string client_id;
     DbTime at;
+    bool leave = false;
+};
+
+// The cheap look at the cluster between lists (PeekLists, one row): when anyone last listed and
+// when anyone last announced leaving, with the database clock.
+struct ClusterPeek {
+    DbTime db_now;
+    std::optional<DbTime> last_list;
+    std::optional<DbTime> last_leave;
 };
 
 // GetReadyJobs' answer, with the database clock read in the same round trip so the caller can

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -13,43 +15,77 @@ namespace jobs::scheduler {
 using std::chrono::milliseconds;
 
 struct CoordinatorOptions {
-    // The cluster as a whole lists about this often, however many instances there are.
-    milliseconds cluster_interval{9'000};
-    // No instance waits longer than this between its own lists: if every other instance died at
-    // once, a job with 10 s of notice is still listed within 30 s of its RunAt.
-    milliseconds max_own_interval{38'000};
-    milliseconds window{10'000};          // what a list covers ahead
-    milliseconds overdue_grace{500};      // a job still free this long after RunAt is abandoned
-    milliseconds history{120'000};        // how far back lists are read
+    // The cluster as a whole lists about this often, however many instances there are. A job
+    // added with 10.1 s of notice is listed by the first list after its insertion, so this plus
+    // the random part must stay below 10 s less the time to lock it.
+    milliseconds cluster_interval{9'700};
+    // The longest cycle (one list per instance): beyond about 10 instances the cluster lists
+    // more often than cluster_interval, so each instance's lists stay within `history`.
+    milliseconds max_own_interval{100'000};
+    milliseconds window{12'000};       // what a list covers ahead
+    milliseconds overdue_grace{500};   // a job still free this long after RunAt is abandoned
+    // How far back lists are read: must exceed the longest cycle, or instances lose sight of
+    // each other.
+    milliseconds history{120'000};
+    // No instance goes longer than this without a list or a look of its own, so if every other
+    // instance dies at once it notices within this much plus one interval, well inside 30 s.
+    milliseconds max_look_gap{22'000};
+    // A slot's list is looked for this long after the slot starts (its random part included).
+    milliseconds settle{500};
+    milliseconds part{150};            // random delay of a list within its slot
 };
 
-// Coordination through the database alone. Every list returns the lists instances made lately
-// (their WorkerLogs rows), so each instance knows, without any other channel:
+// Coordination through the database alone. Every list returns the lists (and announced
+// departures) of the last `history`, so each instance knows, without any other channel:
 //  - how many instances are polling: those that listed within their expected cycle;
 //  - when to list next: in its own slots, so the cluster lists about every cluster_interval in
 //    total (one instance of N lists every N x interval);
-//  - which jobs are its own: a job belongs to the first list that covered it. The owner locks
-//    it straight away (no GetJob, no lost races); a job still free after its RunAt is
-//    abandoned (its owner stopped) and belongs to whoever lists it next.
+//  - when to look: between its own lists it reads, in one row, when the cluster last listed. A
+//    missed slot (an instance died) or a departure makes it list at once;
+//  - which jobs are its own: a job belongs to the first list that covered it, or, if that
+//    list's instance has gone, to the first list made after it went. The owner locks it
+//    straight away (no GetJob, no lost races); a job still free after its RunAt is abandoned
+//    and belongs to whoever lists it next.
 class Coordinator {
 public:
     Coordinator(std::string me, CoordinatorOptions options, std::uint64_t seed);
 
     // After each of this instance's lists, made at `listed_at` (database time).
     void on_list(repo::DbTime listed_at, const std::vector<repo::ListRecord>& recent);
+    // After a look between lists: true when this instance should list now.
+    bool on_look(const repo::ClusterPeek& peek);
 
-    int instances() const { return instances_; }
+    int instances() const { return n_; }
     // When this instance should list next (database time).
     repo::DbTime next_list() const { return next_; }
+    // When it should look next, if before its next list.
+    std::optional<repo::DbTime> next_look() const;
     // Whether a job with this RunAt, seen in the list made at `listed_at`, is ours to run.
     bool owns(repo::DbTime run_at, repo::DbTime listed_at) const;
 
 private:
+    struct ListEntry {
+        repo::DbTime at;
+        std::string client;
+    };
+    struct Look {
+        repo::DbTime at;
+        repo::DbTime slot;   // the slot whose list it checks
+        std::string owner;   // whose slot that is
+    };
+
+    bool present_at(const std::string& client, repo::DbTime at) const;
+    void plan(repo::DbTime listed_at, std::vector<std::string> ranked);
+
     const std::string me_;
     const CoordinatorOptions options_;
     std::mt19937_64 rng_;
-    std::vector<std::pair<repo::DbTime, bool>> lists_;  // (when, mine), oldest first
-    int instances_ = 1;
+    std::vector<ListEntry> lists_;                 // oldest first, this instance's last list included
+    std::map<std::string, repo::DbTime> gone_;     // instances that left or missed a slot, and when
+    std::map<std::string, repo::DbTime> suspects_; // missed a slot we looked at (until they list)
+    std::optional<repo::DbTime> known_leave_;      // the latest departure already acted on
+    std::deque<Look> looks_;
+    int n_ = 1;
     repo::DbTime next_{};
 };
 

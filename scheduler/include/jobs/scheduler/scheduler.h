@@ -69,7 +69,9 @@ private:
     void poll();
     void on_listed(const repo::ReadyJobs& ready, DbClock::Steady::time_point sent,
                    DbClock::Steady::time_point received);
-    void schedule_poll(DbClock::Steady::time_point at);
+    void look();
+    void schedule_next();
+    void schedule_poll(DbClock::Steady::time_point at, bool only_look = false);
     void plan(Entry& entry);
     void check(repo::JobId id);
     void interrupt_stale(const repo::Job& job);
