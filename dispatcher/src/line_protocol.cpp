@@ -63,13 +63,14 @@ std::string format_request(const TaskRequest& request) {
                        std::to_string(request.lock_token) + '\t';
     // An absent payload is an empty field; a present one starts with '=' so "" stays distinct.
     if (request.payload) line += '=' + escape_field(*request.payload);
+    if (request.not_before_ns) line += "\t@" + std::to_string(*request.not_before_ns);
     line += '\n';
     return line;
 }
 
 std::optional<TaskRequest> parse_request(std::string_view line) {
     const auto fields = split_fields(line);
-    if (fields.size() != 4 || fields[0] != "RUN") return std::nullopt;
+    if (fields.size() < 4 || fields.size() > 5 || fields[0] != "RUN") return std::nullopt;
     const auto id = parse_int(fields[1]);
     const auto token = parse_int(fields[2]);
     if (!id || !token) return std::nullopt;
@@ -77,6 +78,11 @@ std::optional<TaskRequest> parse_request(std::string_view line) {
     if (!fields[3].empty()) {
         if (fields[3][0] != '=') return std::nullopt;
         request.payload = unescape_field(fields[3].substr(1));
+    }
+    if (fields.size() == 5) {
+        if (fields[4].empty() || fields[4][0] != '@') return std::nullopt;
+        request.not_before_ns = parse_int(fields[4].substr(1));
+        if (!request.not_before_ns || *request.not_before_ns < 0) return std::nullopt;
     }
     return request;
 }

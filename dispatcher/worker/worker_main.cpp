@@ -1,7 +1,11 @@
-// jobs-worker: the default pooled child. Reads "RUN <id> <token> <payload>" lines on stdin,
-// marks the job started (fencing), runs the exercise's task through its own repository connection (so the 5-permit limit is
+// jobs-worker: the default pooled child. Reads "RUN <id> <token> <payload> [@<ns>]" lines on
+// stdin, marks the job started (fencing), waits for the given monotonic moment (RunAt: the
+// request comes early so the fencing write is off the critical path), runs the exercise's task through its own repository connection (so the 5-permit limit is
 // per child), completes the job itself and answers "DONE <id>". Exits at end of input.
 // The payload is data: it is never run, opened or interpreted here.
+#include <time.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -28,6 +32,14 @@ void answer(const dispatcher::TaskReply& reply) {
     const std::string line = dispatcher::format_reply(reply);
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fflush(stdout);
+}
+
+// The scheduler's steady clock is CLOCK_MONOTONIC, shared by every process of the host.
+void wait_until(std::int64_t monotonic_ns) {
+    const timespec at{static_cast<time_t>(monotonic_ns / 1'000'000'000),
+                      static_cast<long>(monotonic_ns % 1'000'000'000)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) == EINTR) {
+    }
 }
 
 }  // namespace
@@ -71,6 +83,7 @@ int main(int argc, char** argv) {
                 answer({dispatcher::ReplyKind::Skipped, request->job_id, "the lock was lost before the start"});
                 continue;
             }
+            if (request->not_before_ns) wait_until(*request->not_before_ns);
             jobs_repo->process_locked_job(request->job_id, request->lock_token);
             answer({dispatcher::ReplyKind::Done, request->job_id, {}});
         } catch (const std::exception& e) {

@@ -123,12 +123,12 @@ bool Coordinator::present_at(const std::string& client, DbTime at) const {
     return it == gone_.end() || at < it->second;
 }
 
-bool Coordinator::owns(DbTime run_at, DbTime listed_at) const {
+bool Coordinator::owns(DbTime run_at, DbTime created_at, DbTime listed_at) const {
     if (run_at < listed_at - options_.overdue_grace) return true;  // abandoned: whoever lists it
-    // The first list that covered it (run_at < list + window) owns it; if that list's instance
-    // has gone, the first list made after it went does, and so on.
+    // The first list that covered it (run_at < list + window) once it existed owns it; if that
+    // list's instance has gone, the first list made after it went does, and so on.
     auto it = std::find_if(lists_.begin(), lists_.end(), [&](const ListEntry& l) {
-        return l.at <= listed_at && run_at < l.at + options_.window;
+        return l.at <= listed_at && l.at > created_at + options_.commit_margin && run_at < l.at + options_.window;
     });
     while (it != lists_.end() && it->at <= listed_at) {
         const auto gone = gone_.find(it->client);

@@ -133,7 +133,7 @@ void Scheduler::on_listed(const repo::ReadyJobs& ready, Steady::time_point sent,
             continue;
         }
         // Another instance's, by the first list that covered it: leave it.
-        if (options_.coordinate && !coordinator_.owns(job.run_at, ready.db_now) && !jobs_.contains(job.id)) continue;
+        if (options_.coordinate && !coordinator_.owns(job.run_at, job.create_at, ready.db_now) && !jobs_.contains(job.id)) continue;
         // New, or listed again after we let it go (its lease expired unstarted): plan it.
         auto [it, inserted] = jobs_.try_emplace(job.id);
         if (!inserted && it->second.phase != Phase::Done) continue;
@@ -238,7 +238,8 @@ void Scheduler::on_checked(repo::JobId id, bool won, repo::LockToken token) {
     entry.phase = Phase::Locked;
     entry.token = token;
     warm_for(entry);
-    entry.timer->expires_at(clock_.steady_at(entry.job.run_at));
+    const auto lead = options_.worker_starts_jobs ? options_.start_lead : std::chrono::milliseconds(0);
+    entry.timer->expires_at(clock_.steady_at(entry.job.run_at) - lead);
     entry.timer->async_wait([this, id](const boost::system::error_code&) { hand_over(id); });
 }
 
@@ -278,7 +279,7 @@ void Scheduler::hand_over(repo::JobId id) {
         });
         return;
     }
-    producer_.push(ReadyTask{entry.job, entry.token});
+    producer_.push(ReadyTask{entry.job, entry.token, clock_.steady_at(entry.job.run_at)});
     maybe_drained();
 }
 

@@ -46,6 +46,7 @@ struct Flags {
     long long lead_min_ms = scheduler::SchedulerOptions{}.lock_lead_min.count();
     long long lead_max_ms = scheduler::SchedulerOptions{}.lock_lead_max.count();
     long long max_own_ms = scheduler::SchedulerOptions{}.max_own_interval.count();
+    long long start_lead_ms = scheduler::SchedulerOptions{}.start_lead.count();
     bool no_coordination = false;
     std::size_t executors = 32, pool_min = 1, pool_max = 32;
     long long idle_ms = 30'000, task_timeout_ms = 0, start_timeout_ms = 10'000;
@@ -77,6 +78,10 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--lock-lead-min", f.lead_min_ms, "lock a job at least this many ms before RunAt")
         ->capture_default_str();
     app.add_option("--lock-lead-max", f.lead_max_ms, "and at most this many (random in between, per job)")
+        ->capture_default_str();
+    app.add_option("--start-lead", f.start_lead_ms,
+                   "the default worker gets each job this many ms early, writes its fencing start, "
+                   "then begins the task at RunAt itself")
         ->capture_default_str();
     app.add_option("--executors", f.executors, "executor threads handing tasks to the pool")->capture_default_str();
     app.add_option("--pool-min", f.pool_min, "worker processes kept alive")->capture_default_str();
@@ -125,12 +130,14 @@ int main(int argc, char** argv) {
     options.lock_lead_min = milliseconds(f.lead_min_ms);
     options.lock_lead_max = milliseconds(f.lead_max_ms);
     options.worker_starts_jobs = f.worker.empty();
+    options.start_lead = milliseconds(f.start_lead_ms);
     options.coordinate = !f.no_coordination;
     options.max_own_interval = milliseconds(f.max_own_ms);
     if (options.poll_interval >= options.window || options.lock_lead_min > options.lock_lead_max ||
-        options.lock_lead_max >= options.window || f.executors == 0) {
+        options.lock_lead_max >= options.window || f.executors == 0 || f.start_lead_ms < 0 ||
+        options.start_lead >= options.lock_lead_min) {
         std::cerr << "jobs-scheduler: need poll-interval < window, lock-lead-min <= lock-lead-max < window, "
-                     "executors > 0\n";
+                     "0 <= start-lead < lock-lead-min, executors > 0\n";
         return 2;
     }
 
@@ -168,8 +175,11 @@ int main(int argc, char** argv) {
     scheduler::Scheduler sched(io, options, std::move(list_repo), std::move(lock_repo), queue.producer(),
                                [&pool](std::size_t n) { pool.warm(n); });
     dispatcher::Executors<scheduler::ReadyTask> executors(queue, f.executors, [&](scheduler::ReadyTask& task) {
-        const std::string request = dispatcher::format_request(
-            {task.job.id, task.token, task.job.payload});
+        std::optional<std::int64_t> not_before;
+        if (task.not_before) {
+            not_before = std::chrono::duration_cast<std::chrono::nanoseconds>(task.not_before->time_since_epoch()).count();
+        }
+        const std::string request = dispatcher::format_request({task.job.id, task.token, task.job.payload, not_before});
         sched.report(task, pool.call(request));
     });
 

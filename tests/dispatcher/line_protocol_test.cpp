@@ -16,6 +16,12 @@ std::string all_bytes() {
     return bytes;
 }
 
+// A formatted line without its final '\n', as the reader hands it over.
+std::string strip(std::string line) {
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    return line;
+}
+
 }  // namespace
 
 TEST_CASE("escaping then unescaping gives back any bytes, and the escaped form has no tab or line break") {
@@ -55,6 +61,17 @@ TEST_CASE("a payload travels as data, whatever it looks like") {
         CHECK(parsed->lock_token == -7);
         CHECK(parsed->payload == std::optional<std::string>(payload));
     }
+}
+
+TEST_CASE("a start time rides after the payload and comes back exact; without it there is none") {
+    const TaskRequest early{7, 9, std::string("a\tb"), 123'456'789'012'345};
+    const auto parsed = parse_request(strip(format_request(early)));
+    REQUIRE(parsed);
+    CHECK(parsed->payload == std::string("a\tb"));
+    CHECK(parsed->not_before_ns == 123'456'789'012'345);
+    const auto plain = parse_request(strip(format_request({7, 9, std::nullopt})));
+    REQUIRE(plain);
+    CHECK_FALSE(plain->not_before_ns);
 }
 
 TEST_CASE("an absent payload and an empty payload stay distinct") {
@@ -100,7 +117,10 @@ TEST_CASE("malformed requests are rejected rather than guessed at") {
         "",
         "RUN",
         "RUN\t1\t2",                 // payload field missing
-        "RUN\t1\t2\t=x\textra",      // one field too many
+        "RUN\t1\t2\t=x\textra",      // a fifth field is only a start time: @<ns>
+        "RUN\t1\t2\t=x\t@",          // start time without its number
+        "RUN\t1\t2\t=x\t@-5",        // negative start time
+        "RUN\t1\t2\t=x\t@5\t",       // one field too many
         "run\t1\t2\t",               // the verb is case-sensitive
         "DONE\t1\t2\t",              // a reply is not a request
         "RUN\tone\t2\t",             // id not a number

@@ -25,7 +25,7 @@ TEST_CASE("alone, an instance lists every cluster interval and owns every job") 
     CHECK(c.next_list() > t0);
     CHECK(c.next_list() <= t0 + I + part);  // one interval, plus the parting delay
     CHECK_FALSE(c.next_look());              // nobody else to watch
-    CHECK(c.owns(t0 + 5s, t0));
+    CHECK(c.owns(t0 + 5s, t0 - 60s, t0));
 }
 
 namespace {
@@ -146,7 +146,7 @@ TEST_CASE("a look that finds a slot's list missing lists at once, drops that ins
     const repo::DbTime now = *look + 50ms;
     a.on_list(now, {{"b", t0 - I, false}});
     CHECK(a.instances() == 1);
-    CHECK(a.owns(now + 1s, now));
+    CHECK(a.owns(now + 1s, t0 - 60s, now));
 }
 
 TEST_CASE("an instance that announced leaving is dropped, and the first list after it owns its jobs") {
@@ -156,14 +156,14 @@ TEST_CASE("an instance that announced leaving is dropped, and the first list aft
     const std::vector<repo::ListRecord> at_c = {{"b", t0, false}, {"b", t0 + 2s, true}};
     c.on_list(t0 + 3s, at_c);
     CHECK(c.instances() == 1);
-    CHECK(c.owns(t0 + 8s, t0 + 3s));  // b's, and c listed first after b left
+    CHECK(c.owns(t0 + 8s, t0 - 60s, t0 + 3s));  // b's, and c listed first after b left
     std::vector<repo::ListRecord> at_a = at_c;
     at_a.push_back({"c", t0 + 3s, false});
     a.on_list(t0 + 4s, at_a);
     CHECK(a.instances() == 2);
-    CHECK_FALSE(a.owns(t0 + 8s, t0 + 4s));  // c took it over first
-    CHECK_FALSE(a.owns(t0 + 14s, t0 + 4s)); // first covered by c's own list
-    CHECK(a.owns(t0 + 15'500ms, t0 + 4s));  // only a's list covers it
+    CHECK_FALSE(a.owns(t0 + 8s, t0 - 60s, t0 + 4s));  // c took it over first
+    CHECK_FALSE(a.owns(t0 + 14s, t0 - 60s, t0 + 4s)); // first covered by c's own list
+    CHECK(a.owns(t0 + 15'500ms, t0 - 60s, t0 + 4s));  // only a's list covers it
 }
 
 TEST_CASE("a look reacts to a departure it has not seen, once, and not to older ones") {
@@ -195,7 +195,18 @@ TEST_CASE("a job belongs to the first list that covered it; one still free after
     Coordinator a("a", CoordinatorOptions{}, 3);
     // b listed at t0 (covering RunAt < t0 + 12 s), then a lists one interval later.
     a.on_list(t0 + I, {{"b", t0, false}});
-    CHECK_FALSE(a.owns(t0 + 11s, t0 + I));  // b saw it first
-    CHECK(a.owns(t0 + I + 12s, t0 + I));    // only a's list covers it
-    CHECK(a.owns(t0 + I - 1s, t0 + I));     // due a second ago and still free: abandoned
+    CHECK_FALSE(a.owns(t0 + 11s, t0 - 60s, t0 + I));  // b saw it first
+    CHECK(a.owns(t0 + I + 12s, t0 - 60s, t0 + I));    // only a's list covers it
+    CHECK(a.owns(t0 + I - 1s, t0 - 60s, t0 + I));     // due a second ago and still free: abandoned
+}
+
+TEST_CASE("a list made before a job existed does not own it, even if its window covers its RunAt") {
+    Coordinator a("a", CoordinatorOptions{}, 4);
+    // b listed at t0; the job was created 100 ms later with 10.1 s of notice; a lists next.
+    a.on_list(t0 + I, {{"b", t0, false}});
+    CHECK(a.owns(t0 + 10'200ms, t0 + 100ms, t0 + I));
+    // Created 10 ms before b's list: perhaps not committed when b looked, so not b's either.
+    CHECK(a.owns(t0 + 10'200ms, t0 - 10ms, t0 + I));
+    // Created well before b's list: b's.
+    CHECK_FALSE(a.owns(t0 + 10'200ms, t0 - 1s, t0 + I));
 }

@@ -23,9 +23,13 @@ struct TaskRequest {
     std::int64_t job_id = 0;
     std::int64_t lock_token = 0;
     std::optional<std::string> payload;
+    // jobs-worker only: the request comes a little early, so the fencing write is done before
+    // RunAt; the task must not begin before this CLOCK_MONOTONIC time (ns). Field "@<ns>".
+    std::optional<std::int64_t> not_before_ns;
 };
 
-std::string format_request(const TaskRequest& request);  // "RUN\t<id>\t<token>\t<payload>\n"
+// "RUN\t<id>\t<token>\t<payload>[\t@<ns>]\n"
+std::string format_request(const TaskRequest& request);
 std::optional<TaskRequest> parse_request(std::string_view line);
 
 enum class ReplyKind {

@@ -33,6 +33,9 @@ struct CoordinatorOptions {
     // A slot's list is looked for this long after the slot starts (its random part included).
     milliseconds settle{500};
     milliseconds part{150};            // random delay of a list within its slot
+    // A list this soon after a job's CreateAt may not have seen the insert committed: the next
+    // list owns the job.
+    milliseconds commit_margin{20};
 };
 
 // Coordination through the database alone. Every list returns the lists (and announced
@@ -42,7 +45,8 @@ struct CoordinatorOptions {
 //    total (one instance of N lists every N x interval);
 //  - when to look: between its own lists it reads, in one row, when the cluster last listed. A
 //    missed slot (an instance died) or a departure makes it list at once;
-//  - which jobs are its own: a job belongs to the first list that covered it, or, if that
+//  - which jobs are its own: a job belongs to the first list that covered it after it was
+//    created (the window is longer than the notice a job gets), or, if that
 //    list's instance has gone, to the first list made after it went. The owner locks it
 //    straight away (no GetJob, no lost races); a job still free after its RunAt is abandoned
 //    and belongs to whoever lists it next.
@@ -60,8 +64,8 @@ public:
     repo::DbTime next_list() const { return next_; }
     // When it should look next, if before its next list.
     std::optional<repo::DbTime> next_look() const;
-    // Whether a job with this RunAt, seen in the list made at `listed_at`, is ours to run.
-    bool owns(repo::DbTime run_at, repo::DbTime listed_at) const;
+    // Whether a job with this RunAt and CreateAt, seen in the list made at `listed_at`, is ours.
+    bool owns(repo::DbTime run_at, repo::DbTime created_at, repo::DbTime listed_at) const;
 
 private:
     struct ListEntry {

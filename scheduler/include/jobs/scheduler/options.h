@@ -20,6 +20,10 @@ struct SchedulerOptions {
     // Who writes the fencing start: the default jobs-worker does it itself, just before its
     // task; for other workers the scheduler does it before handing the job over.
     bool worker_starts_jobs = true;
+    // Such a worker gets the job this long before RunAt with the moment to begin, so its
+    // fencing write is done by then and the task begins at RunAt itself, not a round trip (or,
+    // in a burst, a queue of round trips) later.
+    milliseconds start_lead{50};
     // Share the polling and the jobs out through the database (see coordinator.h). Off: every
     // instance lists every poll_interval and checks each job with GetJob before locking it.
     bool coordinate = true;

@@ -23,6 +23,9 @@ namespace jobs::scheduler {
 struct ReadyTask {
     repo::Job job;
     repo::LockToken token = 0;
+    // Handed over early (see SchedulerOptions::start_lead): the task must not begin before
+    // this steady time. Empty: due now.
+    std::optional<DbClock::Steady::time_point> not_before;
 };
 
 using TaskQueue = dispatcher::BlockingQueue<ReadyTask>;
