@@ -4,6 +4,7 @@
 #   scripts/bench.sh postgresql [instances] [seconds]   standard run on a private PostgreSQL (5, 600)
 #   scripts/bench.sh sqlite     [instances] [seconds]   standard run on one SQLite file (5, 600)
 #   scripts/bench.sh sweep      [from] [to] [seconds]   WORKERS<from>..<to> on PostgreSQL (1, 10, 600)
+#   scripts/bench.sh points     COUNTS [seconds]        the same for some counts only, e.g. 1,3,7,10
 #   scripts/bench.sh pool                                pool-bench at 1 KB and 1 MB
 #
 # Each writes report.json / report.csv / delays.svg (sweep: sweep.csv, sweep.svg) under
@@ -14,7 +15,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
 BIN="$BUILD_DIR/bin"
 [[ -x "$BIN/jobs-harness" ]] || "$ROOT/scripts/setup.sh" "$BUILD_DIR"
-WHAT=${1:?usage: bench.sh postgresql|sqlite|sweep|pool ...}
+WHAT=${1:?usage: bench.sh postgresql|sqlite|sweep|points|pool ...}
 OUT="$ROOT/out/bench-$WHAT"
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -44,6 +45,11 @@ sweep)
     with_pg
     "$BIN/jobs-harness" sweep --db "$PG_URL" --from "${2:-1}" --to "${3:-10}" --duration "${4:-600}" \
         --csv sweep.csv --plot sweep.svg --json sweep.json --log-dir logs --no-progress
+    ;;
+points)
+    with_pg
+    "$BIN/jobs-harness" sweep --db "$PG_URL" --counts "${2:?usage: bench.sh points 1,3,7,10 [seconds]}" \
+        --duration "${3:-600}" --csv sweep.csv --plot sweep.svg --json sweep.json --log-dir logs --no-progress
     ;;
 pool)
     "$BIN/jobs-harness" pool-bench --size 1024 --tasks 200000 --json pool-1k.json

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <system_error>
 
 #include "jobs/dispatcher/line_protocol.h"
@@ -91,22 +92,13 @@ void ProcessPool::discard(std::unique_ptr<Child> child) {
 }
 
 CallResult ProcessPool::call(std::string_view request) {
-    std::string detail = "no worker could be started";
+    CallResult failure;
     // A child that fails before the request is delivered costs nothing: try another.
     for (int attempt = 0; attempt < 3; ++attempt) {
-        auto child = acquire();
-        if (!child) {
-            std::lock_guard lock(mutex_);
-            if (stopping_) return {CallStatus::Stopped, {}, "the pool is draining"};
-            continue;
-        }
-        if (!await_ready(*child, detail)) {
-            spdlog::warn("process pool: worker {}: {}", child->process->pid(), detail);
-            discard(std::move(child));
-            continue;
-        }
+        auto child = acquire_ready(failure);
+        if (!child) return failure;
         if (child->process->send(request) != IoStatus::Ok) {
-            detail = "worker had exited";
+            failure = {CallStatus::StartFailed, {}, "worker had exited"};
             discard(std::move(child));
             continue;
         }
@@ -132,7 +124,74 @@ CallResult ProcessPool::call(std::string_view request) {
             }
         }
     }
-    return {CallStatus::StartFailed, {}, detail};
+    return failure;
+}
+
+std::unique_ptr<ProcessPool::Child> ProcessPool::acquire_ready(CallResult& result) {
+    result = {CallStatus::StartFailed, {}, "no worker could be started"};
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        auto child = acquire();
+        if (!child) {
+            std::lock_guard lock(mutex_);
+            if (stopping_) {
+                result = {CallStatus::Stopped, {}, "the pool is draining"};
+                return nullptr;
+            }
+            continue;
+        }
+        if (!await_ready(*child, result.detail)) {
+            spdlog::warn("process pool: worker {}: {}", child->process->pid(), result.detail);
+            discard(std::move(child));
+            continue;
+        }
+        return child;
+    }
+    return nullptr;
+}
+
+std::vector<CallResult> ProcessPool::call_batch(const std::vector<std::string_view>& requests, std::size_t depth) {
+    std::vector<CallResult> results(requests.size());
+    if (requests.empty()) return results;
+    CallResult failure;
+    auto child = acquire_ready(failure);
+    if (!child) {
+        std::fill(results.begin(), results.end(), failure);
+        return results;
+    }
+    depth = std::max<std::size_t>(depth, 1);
+    std::size_t sent = 0;
+    std::size_t answered = 0;
+    const auto fail_rest = [&](CallStatus held, const std::string& why) {
+        for (std::size_t i = answered; i < requests.size(); ++i) {
+            results[i] = i < sent ? CallResult{held, {}, why}
+                                  : CallResult{CallStatus::StartFailed, {}, "not delivered: " + why};
+        }
+        discard(std::move(child));
+    };
+    while (answered < requests.size()) {
+        while (sent < requests.size() && sent - answered < depth) {
+            if (child->process->send(requests[sent]) != IoStatus::Ok) {
+                fail_rest(CallStatus::ChildDied, "worker died during a batch");
+                return results;
+            }
+            ++sent;
+        }
+        std::optional<Clock::time_point> deadline;
+        if (options_.task_timeout.count() > 0) deadline = Clock::now() + options_.task_timeout;
+        std::string reply;
+        const IoStatus status = child->process->read_line(reply, deadline);
+        if (status == IoStatus::Timeout) {
+            fail_rest(CallStatus::TimedOut, "task timed out; worker killed");
+            return results;
+        }
+        if (status == IoStatus::Closed) {
+            fail_rest(CallStatus::ChildDied, "worker died during a batch");
+            return results;
+        }
+        results[answered++] = {CallStatus::Replied, std::move(reply), {}};
+    }
+    release(std::move(child));
+    return results;
 }
 
 void ProcessPool::warm(std::size_t count) {

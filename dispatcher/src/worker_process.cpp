@@ -40,12 +40,14 @@ WorkerProcess::WorkerProcess(const ChildOptions& options) {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw_errno("socketpair");
     started_at_ = Clock::now();
-    pid_ = fork();
+    // vfork: no copy of this process's page tables (a large, many-threaded scheduler) for a
+    // child that only makes system calls and then execs. This thread waits until the exec.
+    pid_ = vfork();
     if (pid_ < 0) {
         const int saved = errno;
         close(fds[0]);
         close(fds[1]);
-        throw std::system_error(saved, std::generic_category(), "fork");
+        throw std::system_error(saved, std::generic_category(), "vfork");
     }
     if (pid_ == 0) {
         dup2(fds[1], STDIN_FILENO);

@@ -1,26 +1,58 @@
 // jobs-sha-worker: the pool benchmark's child. Answers each RUN request with the SHA-512 of its
-// payload ("OK <id> <hex>"), speaking the worker protocol of dispatcher/README.md.
-#include <cstdio>
-#include <iostream>
+// payload ("OK <id> <hex>"), speaking the worker protocol of dispatcher/README.md. Replies to
+// requests that arrived together (pipelined) leave together, in one write.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <string>
+#include <string_view>
 
 #include "jobs/dispatcher/line_protocol.h"
 #include "jobs/harness/sha512.h"
 
+namespace {
+
+bool write_all(std::string_view data) {
+    while (!data.empty()) {
+        const ssize_t n = ::write(STDOUT_FILENO, data.data(), data.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+}  // namespace
+
 int main() {
-    std::ios::sync_with_stdio(false);
-    std::fputs("READY\t1\tjobs-sha-worker\n", stdout);
-    std::fflush(stdout);
-    std::string line;
-    while (std::getline(std::cin, line)) {
-        const auto request = jobs::dispatcher::parse_request(line);
+    if (!write_all("READY\t1\tjobs-sha-worker\n")) return 1;
+    std::string in;        // bytes read, not yet handled
+    std::size_t used = 0;  // of `in`, handled
+    std::size_t scanned = 0;  // `in` has no '\n' between `used` and here: a 1 MB line is scanned once
+    std::string out;       // replies not yet written
+    char chunk[256 * 1024];
+    for (;;) {
+        const auto nl = in.find('\n', std::max(used, scanned));
+        if (nl == std::string::npos) {
+            // No whole request left: send what is answered, then wait for more.
+            if (!out.empty() && !write_all(out)) return 1;
+            out.clear();
+            in.erase(0, used);
+            used = 0;
+            scanned = in.size();
+            const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return 0;
+            in.append(chunk, static_cast<std::size_t>(n));
+            continue;
+        }
+        const auto request = jobs::dispatcher::parse_request(std::string_view(in).substr(used, nl - used));
+        used = nl + 1;
         const jobs::dispatcher::TaskReply reply =
             request ? jobs::dispatcher::TaskReply{jobs::dispatcher::ReplyKind::Ok, request->job_id,
                                                   jobs::harness::sha512_hex(request->payload.value_or(""))}
                     : jobs::dispatcher::TaskReply{jobs::dispatcher::ReplyKind::Failed, 0, "malformed request"};
-        const std::string out = jobs::dispatcher::format_reply(reply);
-        std::fwrite(out.data(), 1, out.size(), stdout);
-        std::fflush(stdout);
+        out += jobs::dispatcher::format_reply(reply);
     }
-    return 0;
 }

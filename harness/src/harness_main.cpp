@@ -97,12 +97,16 @@ int main(int argc, char** argv) {
     RunFlags sweep;
     sweep.options.url = std::string(repo::kDefaultUrl);
     int from = 1, to = 10;
+    std::vector<int> counts;
     sweep.csv = "sweep.csv";
     sweep.plot = "sweep.svg";
     auto* sweep_cmd = app.add_subcommand("sweep", "WORKERS<from> to WORKERS<to>, one after another");
     add_run_flags(sweep_cmd, sweep, false);
     sweep_cmd->add_option("--from", from, "fewest instances")->capture_default_str();
     sweep_cmd->add_option("--to", to, "most instances")->capture_default_str();
+    sweep_cmd->add_option("--counts", counts, "these instance counts instead of from..to, e.g. 1,3,7,10")
+        ->delimiter(',')
+        ->check(CLI::PositiveNumber);
     sweep_cmd->add_option("--csv", sweep.csv, "one row per run")->capture_default_str();
     sweep_cmd->add_option("--plot", sweep.plot, "SVG chart of both scores against instances")->capture_default_str();
     sweep_cmd->add_option("--json", sweep.json, "all reports as a JSON array");
@@ -113,6 +117,8 @@ int main(int argc, char** argv) {
     bench_cmd->add_option("--size", bench.size, "bytes per task (the article: 1024 and 1048576)")->capture_default_str();
     bench_cmd->add_option("--tasks", bench.tasks, "tasks per measurement")->capture_default_str();
     bench_cmd->add_option("--pool-size", bench.pool_size, "children in the pool (0: one per core)")->capture_default_str();
+    bench_cmd->add_option("--depth", bench.depth, "requests in flight per child (0: as many as fit in 64 KB, at least 2)")
+        ->capture_default_str();
     bench_cmd->add_option("--worker", bench.worker, "the child program (default: jobs-sha-worker next to this program)");
     bench_cmd->add_option("--json", bench_json, "write the figures as JSON");
 
@@ -138,7 +144,10 @@ int main(int argc, char** argv) {
             std::string csv = csv_header() + "\n";
             nlohmann::json all = nlohmann::json::array();
             bool pass = true;
-            for (int n = from; n <= to; ++n) {
+            if (counts.empty()) {
+                for (int n = from; n <= to; ++n) counts.push_back(n);
+            }
+            for (const int n : counts) {
                 sweep.options.instances = n;
                 const RunResult result = run_load(sweep.options);
                 std::printf("\n%s", to_text(result.report).c_str());

@@ -1,5 +1,6 @@
 #include "jobs/harness/pool_bench.h"
 
+#include <algorithm>
 #include <atomic>
 #include <random>
 #include <stdexcept>
@@ -20,10 +21,11 @@ double rate(std::size_t tasks, Clock::duration elapsed) {
     return static_cast<double>(tasks) / std::chrono::duration<double>(elapsed).count();
 }
 
-// Runs `tasks` requests through a pool of `size` children from `size` threads; checks every
-// answer against the digest computed in-process.
-double through_pool(const PoolBenchOptions& options, std::size_t size, const std::vector<std::string>& requests,
-                    const std::vector<std::string>& digests, double& spawn_ms) {
+// Runs `tasks` requests through a pool of `size` children from `size` threads, `depth` in flight
+// per child (1: plain calls); checks every answer against the digest computed in-process.
+double through_pool(const PoolBenchOptions& options, std::size_t size, std::size_t depth,
+                    const std::vector<std::string>& requests, const std::vector<std::string>& digests,
+                    double& spawn_ms) {
     dispatcher::PoolOptions pool_options;
     pool_options.child.argv = {options.worker};
     pool_options.min_size = size;
@@ -36,12 +38,26 @@ double through_pool(const PoolBenchOptions& options, std::size_t size, const std
     std::atomic<std::size_t> next{0};
     std::atomic<bool> wrong{false};
     const auto begin = Clock::now();
+    const auto check = [&](const dispatcher::CallResult& result, std::size_t i) {
+        const auto reply = dispatcher::parse_reply(result.reply);
+        if (!reply || reply->text != digests[i % kBuffers]) wrong = true;
+    };
+    // Pipelined threads take runs of tasks, several times the depth, so a child's queue rarely
+    // empties between runs.
+    const std::size_t run = depth <= 1 ? 1 : 8 * depth;
     for (std::size_t t = 0; t < size; ++t) {
         threads.emplace_back([&] {
-            for (std::size_t i = next++; i < options.tasks; i = next++) {
-                const auto result = pool.call(requests[i % kBuffers]);
-                const auto reply = dispatcher::parse_reply(result.reply);
-                if (!reply || reply->text != digests[i % kBuffers]) wrong = true;
+            std::vector<std::string_view> batch;
+            for (std::size_t first = next.fetch_add(run); first < options.tasks; first = next.fetch_add(run)) {
+                const std::size_t last = std::min(options.tasks, first + run);
+                if (depth <= 1) {
+                    for (std::size_t i = first; i < last; ++i) check(pool.call(requests[i % kBuffers]), i);
+                    continue;
+                }
+                batch.clear();
+                for (std::size_t i = first; i < last; ++i) batch.push_back(requests[i % kBuffers]);
+                const auto results = pool.call_batch(batch, depth);
+                for (std::size_t i = first; i < last; ++i) check(results[i - first], i);
             }
         });
     }
@@ -77,11 +93,16 @@ PoolBenchResult run_pool_bench(const PoolBenchOptions& options) {
     result.inprocess_tasks_per_s = rate(options.tasks, Clock::now() - begin);
     if (sink == 0) throw std::logic_error("unreachable");
 
-    double spawn_single = 0, spawn_pool = 0;
-    result.single_child_tasks_per_s = through_pool(options, 1, requests, digests, spawn_single);
-    result.pool_tasks_per_s = through_pool(options, result.pool_size, requests, digests, spawn_pool);
-    result.spawn_ms = (spawn_single + spawn_pool * static_cast<double>(result.pool_size)) /
-                      static_cast<double>(1 + result.pool_size);
+    result.depth = options.depth != 0 ? options.depth
+                                      : std::clamp<std::size_t>(64 * 1024 / requests[0].size(), 2, 64);
+    double spawn[4] = {};
+    result.single_child_one_at_a_time_tasks_per_s = through_pool(options, 1, 1, requests, digests, spawn[0]);
+    result.pool_one_at_a_time_tasks_per_s = through_pool(options, result.pool_size, 1, requests, digests, spawn[1]);
+    result.single_child_tasks_per_s = through_pool(options, 1, result.depth, requests, digests, spawn[2]);
+    result.pool_tasks_per_s = through_pool(options, result.pool_size, result.depth, requests, digests, spawn[3]);
+    // Every child started, weighted: 1 + pool_size + 1 + pool_size of them.
+    const auto n = static_cast<double>(result.pool_size);
+    result.spawn_ms = (spawn[0] + spawn[1] * n + spawn[2] + spawn[3] * n) / (2 + 2 * n);
     return result;
 }
 
@@ -90,6 +111,9 @@ nlohmann::json to_json(const PoolBenchResult& r) {
             {"tasks", r.tasks},
             {"cores", r.cores},
             {"pool_size", r.pool_size},
+            {"depth", r.depth},
+            {"single_child_one_at_a_time_tasks_per_s", r.single_child_one_at_a_time_tasks_per_s},
+            {"pool_one_at_a_time_tasks_per_s", r.pool_one_at_a_time_tasks_per_s},
             {"inprocess_tasks_per_s", r.inprocess_tasks_per_s},
             {"single_child_tasks_per_s", r.single_child_tasks_per_s},
             {"pool_tasks_per_s", r.pool_tasks_per_s},

@@ -3,6 +3,8 @@
 // in the first CTE `p`, because SOCI's ODBC placeholders are positional.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "backend.h"
 #include "jobs/repo/error.h"
 
@@ -12,6 +14,10 @@ namespace {
 std::string ms(const std::string& column) {
     return "CAST(floor(extract(epoch FROM " + column + ") * 1000) AS bigint)";
 }
+
+// Read at output time, after the statement's work, in microseconds: floor to ms and the work
+// done after now() would each make the sample up to a millisecond staler.
+const std::string kClockUs = "CAST(floor(extract(epoch FROM clock_timestamp()) * 1000000) AS bigint)";
 
 std::string job_columns(const std::string& t) {
     return t + "Id, " + ms(t + "RunAt") + ", " + ms(t + "CreateAt") + ", " + ms(t + "LockAt") +
@@ -66,13 +72,15 @@ public:
                         "FROM WorkerLogs, n, p WHERE WorkerLogs.Action IN ('QUERYLIST', 'LEAVE') AND "
                         "WorkerLogs.LogDate > n.t - p.hist * interval '1 millisecond') "
                         "SELECT 1, " + ms("n.t") + ", " + job_columns("j.") +
-                        ", NULL, NULL FROM n LEFT JOIN j ON true UNION ALL "
+                        ", NULL, NULL, " + kClockUs + " FROM n LEFT JOIN j ON true UNION ALL "
                         "SELECT h.kind, " + ms("n.t") + ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-                        "NULL, NULL, NULL, h.client, " + ms("h.at") + " FROM n, h ORDER BY 1, 4, 3, 15",
+                        "NULL, NULL, NULL, h.client, " + ms("h.at") + ", " + kClockUs +
+                        " FROM n, h ORDER BY 1, 4, 3, 15",
              soci::use(window_ms, "win"), soci::use(history_ms, "hist"), soci::use(client_id(), "cid"));
         ReadyJobs result;
         for (const auto& row : rows) {
             result.db_now = from_ms(column_i64(row, 1));
+            result.clock = std::max(result.clock, std::chrono::microseconds(column_i64(row, 15)));
             if (const long long kind = column_i64(row, 0); kind != 1) {
                 result.recent_lists.push_back({row.get<std::string>(13), from_ms(column_i64(row, 14)), kind == 3});
                 continue;
@@ -88,9 +96,9 @@ public:
         sql() << "WITH p AS (SELECT CAST(:cid AS text) AS cid), " + log_cte("NULL", "'QUERYLAST'", "1") +
                      " SELECT " + ms("now()") + ", (SELECT " + ms("max(LogDate)") +
                      " FROM WorkerLogs WHERE Action = 'QUERYLIST'), (SELECT " + ms("max(LogDate)") +
-                     " FROM WorkerLogs WHERE Action = 'LEAVE')",
+                     " FROM WorkerLogs WHERE Action = 'LEAVE'), " + kClockUs,
             soci::use(client_id(), "cid"), soci::into(row);
-        ClusterPeek peek{from_ms(column_i64(row, 0)), {}, {}};
+        ClusterPeek peek{from_ms(column_i64(row, 0)), {}, {}, std::chrono::microseconds(column_i64(row, 3))};
         if (auto at = column_opt_i64(row, 1)) peek.last_list = from_ms(*at);
         if (auto at = column_opt_i64(row, 2)) peek.last_leave = from_ms(*at);
         return peek;

@@ -110,6 +110,7 @@ public:
                     {row.get<std::string>(0), from_ms(column_i64(row, 1)), row.get<std::string>(2) == "LEAVE"});
             }
         }
+        result.clock = result.db_now.time_since_epoch();  // SQLite's clock has ms only
         log(std::nullopt, "QUERYLIST", count);
         tx.commit();
         return result;
@@ -122,7 +123,8 @@ public:
                      " FROM WorkerLogs WHERE Action = 'QUERYLIST'), (SELECT " + ms("max(LogDate)") +
                      " FROM WorkerLogs WHERE Action = 'LEAVE')",
             soci::into(row);
-        ClusterPeek peek{from_ms(column_i64(row, 0)), {}, {}};
+        ClusterPeek peek{from_ms(column_i64(row, 0)), {}, {}, {}};
+        peek.clock = peek.db_now.time_since_epoch();
         if (auto at = column_opt_i64(row, 1)) peek.last_list = from_ms(*at);
         if (auto at = column_opt_i64(row, 2)) peek.last_leave = from_ms(*at);
         log(std::nullopt, "QUERYLAST", 1);

@@ -6,9 +6,8 @@ namespace jobs::scheduler {
 
 using std::chrono::nanoseconds;
 
-void DbClock::add_sample(repo::DbTime db_now, Steady::time_point sent, Steady::time_point received) {
-    const nanoseconds bound =
-        std::chrono::duration_cast<nanoseconds>(db_now.time_since_epoch()) - received.time_since_epoch();
+void DbClock::add_sample(std::chrono::microseconds db_now, Steady::time_point sent, Steady::time_point received) {
+    const nanoseconds bound = std::chrono::duration_cast<nanoseconds>(db_now) - received.time_since_epoch();
     samples_.push_back(bound);
     if (samples_.size() > kSamples) samples_.pop_front();
     offset_ = *std::max_element(samples_.begin(), samples_.end());

@@ -74,7 +74,7 @@ void Scheduler::look() {
             const auto received = Steady::now();
             boost::asio::post(io_, [this, peek, sent, received] {
                 if (stopping_) return;
-                clock_.add_sample(peek.db_now, sent, received);
+                clock_.add_sample(peek.clock, sent, received);
                 if (coordinator_.on_look(peek)) {
                     spdlog::info("the cluster missed a list or an instance left: listing now");
                     poll();
@@ -115,7 +115,7 @@ void Scheduler::schedule_poll(Steady::time_point at, bool only_look) {
 void Scheduler::on_listed(const repo::ReadyJobs& ready, Steady::time_point sent,
                           Steady::time_point received) {
     if (stopping_) return;
-    clock_.add_sample(ready.db_now, sent, received);
+    clock_.add_sample(ready.clock, sent, received);
     const repo::DbTime now = clock_.now(Steady::now());
     {
         std::lock_guard lock(counters_mutex_);

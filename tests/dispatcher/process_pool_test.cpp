@@ -263,6 +263,46 @@ TEST_CASE("a child that dies mid-task is reported as ChildDied and the pool keep
     CHECK(pool.stats().lost == 1);
 }
 
+TEST_CASE("a pipelined batch gets every reply in order through one child" * doctest::timeout(30)) {
+    Watchdog watchdog(30s, "pipelined batch");
+    ProcessPool pool(fake_pool({}, 1, 1));
+    std::vector<std::string> lines;
+    for (int i = 1; i <= 100; ++i) lines.push_back(run_line(i));
+    const std::vector<std::string_view> batch(lines.begin(), lines.end());
+    const auto results = pool.call_batch(batch, 16);
+    REQUIRE(results.size() == 100);
+    for (int i = 1; i <= 100; ++i) {
+        CHECK(results[static_cast<std::size_t>(i - 1)].status == CallStatus::Replied);
+        CHECK(results[static_cast<std::size_t>(i - 1)].reply == "DONE\t" + std::to_string(i) + "\t");
+    }
+    CHECK(pool.stats().started == 1);
+    CHECK(pool.call(run_line(101)).status == CallStatus::Replied);  // the child went back to the pool
+}
+
+TEST_CASE("a child dying in a batch: replies before it stand, what it held died, the rest was never sent" *
+          doctest::timeout(30)) {
+    Watchdog watchdog(30s, "batch with a crash");
+    ProcessPool pool(fake_pool({"crash-on", "7"}, 1, 2));
+    std::vector<std::string> lines;
+    for (int i = 1; i <= 40; ++i) lines.push_back(run_line(i));
+    const std::vector<std::string_view> batch(lines.begin(), lines.end());
+    const auto results = pool.call_batch(batch, 4);
+    REQUIRE(results.size() == 40);
+    for (std::size_t i = 0; i < 6; ++i) CHECK(results[i].status == CallStatus::Replied);
+    CHECK(results[6].status == CallStatus::ChildDied);
+    // At most depth requests were in flight when it died; none after that was delivered.
+    std::size_t died = 0;
+    std::size_t unsent = 0;
+    for (std::size_t i = 6; i < 40; ++i) {
+        died += results[i].status == CallStatus::ChildDied ? 1 : 0;
+        unsent += results[i].status == CallStatus::StartFailed ? 1 : 0;
+    }
+    CHECK(died >= 1);
+    CHECK(died <= 4);
+    CHECK(died + unsent == 34);
+    CHECK(pool.call(run_line(41)).status == CallStatus::Replied);
+}
+
 TEST_CASE("every call to a crashing worker is reported once, never re-sent, and the host survives" *
           doctest::timeout(30)) {
     Watchdog watchdog(30s, "crashing worker");

@@ -110,6 +110,11 @@ TEST_CASE("lists return the recent lists and departures of every instance; a loo
     CHECK(a.get_ready_jobs(10s).recent_lists.empty());
 
     const ClusterPeek peek = a.peek_lists();
+    // The clock sample is read after the statement's start, never before it.
+    for (const auto& [start, clock] : {std::pair{second.db_now, second.clock}, std::pair{peek.db_now, peek.clock}}) {
+        CHECK(clock >= std::chrono::microseconds(start.time_since_epoch()));
+        CHECK(clock < std::chrono::microseconds(start.time_since_epoch()) + 1s);
+    }
     REQUIRE(peek.last_list);
     REQUIRE(peek.last_leave);
     CHECK(*peek.last_list >= second.db_now - 1ms);

@@ -59,6 +59,11 @@ public:
 
     // Sends one request line (ending in '\n') and waits for one reply line.
     CallResult call(std::string_view request);
+    // Pipelining: runs the requests in order through one child, keeping up to `depth` of them
+    // in flight, so the child never waits for the next request and replies leave in batches.
+    // Keep depth x request size well under the socket's buffer (about 200 KB). If the child
+    // dies, the requests it held are ChildDied and the ones never sent StartFailed.
+    std::vector<CallResult> call_batch(const std::vector<std::string_view>& requests, std::size_t depth);
     // Starts children in the background until `count` exist (capped at max_size), e.g. ahead
     // of a known burst; they retire after idle_timeout like any other.
     void warm(std::size_t count);
@@ -73,6 +78,8 @@ private:
     };
 
     std::unique_ptr<Child> acquire();
+    // A child that said READY, or nothing (`result` then says why).
+    std::unique_ptr<Child> acquire_ready(CallResult& result);
     void release(std::unique_ptr<Child> child);
     void discard(std::unique_ptr<Child> child);  // kills it and frees its place
     std::unique_ptr<Child> start_child();        // its place must already be counted

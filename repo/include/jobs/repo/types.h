@@ -52,6 +52,7 @@ struct ClusterPeek {
     DbTime db_now;
     std::optional<DbTime> last_list;
     std::optional<DbTime> last_leave;
+    std::chrono::microseconds clock{0};  // as in ReadyJobs
 };
 
 // GetReadyJobs' answer, with the database clock read in the same round trip so the caller can
@@ -59,6 +60,9 @@ struct ClusterPeek {
 // can space their polls and share the jobs out without talking to each other.
 struct ReadyJobs {
     DbTime db_now;
+    // The database's clock read as late as the statement allows, in microseconds since the
+    // epoch: the tightest sample for an instance's clock (db_now is the statement's start, in ms).
+    std::chrono::microseconds clock{0};
     std::vector<Job> jobs;
     std::vector<ListRecord> recent_lists;  // before this one, oldest first
 };

@@ -16,7 +16,11 @@ class DbClock {
 public:
     using Steady = std::chrono::steady_clock;
 
-    void add_sample(repo::DbTime db_now, Steady::time_point sent, Steady::time_point received);
+    void add_sample(repo::DbTime db_now, Steady::time_point sent, Steady::time_point received) {
+        add_sample(std::chrono::microseconds(db_now.time_since_epoch()), sent, received);
+    }
+    // The database's time in microseconds since the epoch.
+    void add_sample(std::chrono::microseconds db_now, Steady::time_point sent, Steady::time_point received);
     bool ready() const { return !samples_.empty(); }
 
     // A lower bound of the database's time at steady time `at`.
