@@ -4,6 +4,8 @@
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <unistd.h>
+
 #include "jobs/repo/error.h"
 
 namespace jobs::repo {
@@ -23,6 +25,15 @@ std::string sqlite_connection(const std::string& connection) {
     std::string result = connection.find('=') == std::string::npos ? "db=" + connection : connection;
     if (result.find("timeout=") == std::string::npos) result += " timeout=10";
     return result;
+}
+
+// SQLite's own busy handler sleeps 1, 2, 5, 10 ... up to 100 ms between tries: a worker whose
+// completion meets a burst's writes would lose tens of milliseconds. Writes here hold the lock
+// for well under a millisecond, so try every half millisecond, for up to 10 s.
+int retry_soon(void*, int attempts) {
+    if (attempts >= 20'000) return 0;
+    usleep(500);
+    return 1;
 }
 
 }  // namespace
@@ -46,6 +57,10 @@ std::unique_ptr<soci::session> open_session(const ConnectionUrl& url) {
             *sql << "PRAGMA journal_mode", soci::into(mode);
             if (mode != "wal") *sql << "PRAGMA journal_mode = WAL", soci::into(mode);
             *sql << "PRAGMA synchronous = NORMAL";
+            if (url.backend == BackendKind::Sqlite3) {
+                auto* native = static_cast<soci::sqlite3_session_backend*>(sql->get_backend());
+                sqlite_api::sqlite3_busy_handler(native->conn_, &retry_soon, nullptr);
+            }
         } catch (const soci::soci_error& e) {
             throw RepoError(ErrorKind::Unavailable,
                             std::string("cannot configure the SQLite database: ") + e.what());

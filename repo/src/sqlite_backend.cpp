@@ -82,7 +82,7 @@ public:
         Transaction tx(sql());
         const std::string bound = seconds_modifier(window);
         soci::rowset<soci::row> rows =
-            (sql().prepare << "SELECT n.t, " + job_columns("j.") + " FROM (SELECT " + ms("'now'") +
+            (sql().prepare << "SELECT n.t, " + job_columns("j.") + ", n.now_text FROM (SELECT " + ms("'now'") +
                                   " AS t, strftime('%Y-%m-%d %H:%M:%f', 'now', :bound) AS b, " + kNow +
                                   " AS now_text) AS n "
                                   "LEFT JOIN Jobs AS j ON j.State < 2 AND j.RunAt < n.b AND "
@@ -91,8 +91,10 @@ public:
              soci::use(bound, "bound"));
         ReadyJobs result;
         int count = 0;
+        std::string listed_at;
         for (const auto& row : rows) {
             result.db_now = from_ms(column_i64(row, 0));
+            listed_at = row.get<std::string>(12);
             if (row.get_indicator(1) == soci::i_null) continue;  // no due job: the clock row only
             ++count;
             if (row.get_indicator(2) == soci::i_null) continue;  // unreadable RunAt: skip it
@@ -111,7 +113,11 @@ public:
             }
         }
         result.clock = result.db_now.time_since_epoch();  // SQLite's clock has ms only
-        log(std::nullopt, "QUERYLIST", count);
+        // Stamped with the moment the list looked, not the later moment of this insert: other
+        // instances judge from LogDate which jobs this list covered.
+        sql() << "INSERT INTO WorkerLogs (JobId, Action, ClientId, Results, LogDate) "
+                 "VALUES (NULL, 'QUERYLIST', :cid, :results, :at)",
+            soci::use(client_id(), "cid"), soci::use(count, "results"), soci::use(listed_at, "at");
         tx.commit();
         return result;
     }

@@ -128,7 +128,8 @@ bool Coordinator::owns(DbTime run_at, DbTime created_at, DbTime listed_at) const
     // The first list that covered it (run_at < list + window) once it existed owns it; if that
     // list's instance has gone, the first list made after it went does, and so on.
     auto it = std::find_if(lists_.begin(), lists_.end(), [&](const ListEntry& l) {
-        return l.at <= listed_at && l.at > created_at + options_.commit_margin && run_at < l.at + options_.window;
+        return l.at <= listed_at && l.at > created_at + options_.commit_margin &&
+               run_at < l.at + options_.window - options_.edge;
     });
     while (it != lists_.end() && it->at <= listed_at) {
         const auto gone = gone_.find(it->client);

@@ -200,6 +200,16 @@ TEST_CASE("a job belongs to the first list that covered it; one still free after
     CHECK(a.owns(t0 + I - 1s, t0 - 60s, t0 + I));     // due a second ago and still free: abandoned
 }
 
+TEST_CASE("a job due at the very edge of a list's window belongs to the next list") {
+    Coordinator a("a", CoordinatorOptions{}, 9);
+    const auto window = CoordinatorOptions{}.window;
+    // b listed at t0; its window ends at t0 + 12 s. A job due 10 ms before that edge may not
+    // have been in b's answer (its window was measured a moment before its LogDate).
+    a.on_list(t0 + I, {{"b", t0, false}});
+    CHECK(a.owns(t0 + window - 10ms, t0 - 60s, t0 + I));
+    CHECK_FALSE(a.owns(t0 + window - 1s, t0 - 60s, t0 + I));
+}
+
 TEST_CASE("a list made before a job existed does not own it, even if its window covers its RunAt") {
     Coordinator a("a", CoordinatorOptions{}, 4);
     // b listed at t0; the job was created 100 ms later with 10.1 s of notice; a lists next.

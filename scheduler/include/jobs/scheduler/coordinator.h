@@ -36,6 +36,9 @@ struct CoordinatorOptions {
     // A list this soon after a job's CreateAt may not have seen the insert committed: the next
     // list owns the job.
     milliseconds commit_margin{20};
+    // A job due within this much of a list's window edge belongs to the next list: the list's
+    // LogDate and the moment its window was measured from may differ by a few ms.
+    milliseconds edge{50};
 };
 
 // Coordination through the database alone. Every list returns the lists (and announced
