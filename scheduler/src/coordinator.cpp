@@ -131,6 +131,8 @@ bool Coordinator::owns(DbTime run_at, DbTime created_at, DbTime listed_at) const
         return l.at <= listed_at && l.at > created_at + options_.commit_margin &&
                run_at < l.at + options_.window - options_.edge;
     });
+    // Only in this list's edge band: the next list's, whoever makes it.
+    if (it == lists_.end() || it->at > listed_at) return false;
     while (it != lists_.end() && it->at <= listed_at) {
         const auto gone = gone_.find(it->client);
         if (it->client == me_ || gone == gone_.end()) return it->client == me_;
@@ -138,7 +140,7 @@ bool Coordinator::owns(DbTime run_at, DbTime created_at, DbTime listed_at) const
         it = std::find_if(std::next(it), lists_.end(),
                           [&](const ListEntry& l) { return l.at > since && present_at(l.client, l.at); });
     }
-    return true;
+    return false;
 }
 
 }  // namespace jobs::scheduler

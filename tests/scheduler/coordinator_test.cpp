@@ -196,7 +196,7 @@ TEST_CASE("a job belongs to the first list that covered it; one still free after
     // b listed at t0 (covering RunAt < t0 + 12 s), then a lists one interval later.
     a.on_list(t0 + I, {{"b", t0, false}});
     CHECK_FALSE(a.owns(t0 + 11s, t0 - 60s, t0 + I));  // b saw it first
-    CHECK(a.owns(t0 + I + 12s, t0 - 60s, t0 + I));    // only a's list covers it
+    CHECK(a.owns(t0 + I + 11s, t0 - 60s, t0 + I));    // only a's list covers it
     CHECK(a.owns(t0 + I - 1s, t0 - 60s, t0 + I));     // due a second ago and still free: abandoned
 }
 
@@ -208,6 +208,9 @@ TEST_CASE("a job due at the very edge of a list's window belongs to the next lis
     a.on_list(t0 + I, {{"b", t0, false}});
     CHECK(a.owns(t0 + window - 10ms, t0 - 60s, t0 + I));
     CHECK_FALSE(a.owns(t0 + window - 1s, t0 - 60s, t0 + I));
+    // And at the edge of a's own window: not a's either, but the next list's.
+    CHECK_FALSE(a.owns(t0 + I + window - 10ms, t0 - 60s, t0 + I));
+    CHECK(a.owns(t0 + I + window - 100ms, t0 - 60s, t0 + I));
 }
 
 TEST_CASE("a list made before a job existed does not own it, even if its window covers its RunAt") {
