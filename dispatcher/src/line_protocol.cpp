@@ -24,10 +24,18 @@ std::string escape_field(std::string_view text) {
         out.append(text.substr(0, special));
         if (special == std::string_view::npos) return out;
         switch (text[special]) {
-            case '\\': out += "\\\\"; break;
-            case '\t': out += "\\t"; break;
-            case '\n': out += "\\n"; break;
-            default: out += "\\r"; break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            default:
+                out += "\\r";
+                break;
         }
         text.remove_prefix(special + 1);
     }
@@ -45,10 +53,17 @@ std::string unescape_field(std::string_view text) {
         }
         out.append(text.substr(0, backslash));
         switch (text[backslash + 1]) {
-            case 't': out += '\t'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            default: out += text[backslash + 1];
+            case 't':
+                out += '\t';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            default:
+                out += text[backslash + 1];
         }
         text.remove_prefix(backslash + 2);
     }
@@ -59,15 +74,16 @@ std::vector<std::string_view> split_fields(std::string_view line) {
     std::size_t start = 0;
     for (;;) {
         const auto tab = line.find('\t', start);
-        fields.push_back(line.substr(start, tab == std::string_view::npos ? line.npos : tab - start));
+        fields.push_back(
+            line.substr(start, tab == std::string_view::npos ? line.npos : tab - start));
         if (tab == std::string_view::npos) return fields;
         start = tab + 1;
     }
 }
 
 std::string format_request(const TaskRequest& request) {
-    std::string line = "RUN\t" + std::to_string(request.job_id) + '\t' +
-                       std::to_string(request.lock_token) + '\t';
+    std::string line =
+        "RUN\t" + std::to_string(request.job_id) + '\t' + std::to_string(request.lock_token) + '\t';
     // An absent payload is an empty field; a present one starts with '=' so "" stays distinct.
     if (request.payload) line += '=' + escape_field(*request.payload);
     if (request.not_before_ns) line += "\t@" + std::to_string(*request.not_before_ns);
@@ -99,7 +115,8 @@ std::string format_reply(const TaskReply& reply) {
                        : reply.kind == ReplyKind::Ok     ? "OK"
                        : reply.kind == ReplyKind::Failed ? "FAIL"
                                                          : "SKIP";
-    return std::string(verb) + '\t' + std::to_string(reply.job_id) + '\t' + escape_field(reply.text) + '\n';
+    return std::string(verb) + '\t' + std::to_string(reply.job_id) + '\t' +
+           escape_field(reply.text) + '\n';
 }
 
 std::optional<TaskReply> parse_reply(std::string_view line) {

@@ -13,7 +13,8 @@ using Clock = WorkerProcess::Clock;
 
 ProcessPool::ProcessPool(PoolOptions options) : options_(std::move(options)) {
     if (options_.max_size == 0 || options_.min_size > options_.max_size) {
-        throw std::invalid_argument("process pool: need 0 <= min_size <= max_size and max_size > 0");
+        throw std::invalid_argument(
+            "process pool: need 0 <= min_size <= max_size and max_size > 0");
     }
     maintainer_ = std::thread([this] { maintain(); });
 }
@@ -34,17 +35,18 @@ bool ProcessPool::await_ready(Child& child, std::string& detail) {
     const auto status = child.process->read_line(line, Clock::now() + options_.start_timeout);
     if (status == IoStatus::Ok && line.starts_with("READY")) {
         child.ready = true;
-        const double ms = std::chrono::duration<double, std::milli>(Clock::now() -
-                                                                   child.process->started_at())
-                              .count();
+        const double ms =
+            std::chrono::duration<double, std::milli>(Clock::now() - child.process->started_at())
+                .count();
         std::lock_guard lock(mutex_);
         start_ms_total_ += ms;
         ++start_samples_;
         return true;
     }
     detail = status == IoStatus::Timeout ? "worker did not become ready in time"
-             : status == IoStatus::Closed ? "worker exited at start"
-                                          : "worker's first line was not READY: " + line.substr(0, 200);
+             : status == IoStatus::Closed
+                 ? "worker exited at start"
+                 : "worker's first line was not READY: " + line.substr(0, 200);
     return false;
 }
 
@@ -112,14 +114,16 @@ CallResult ProcessPool::call(std::string_view request) {
             case IoStatus::Timeout: {
                 const auto pid = child->process->pid();
                 discard(std::move(child));
-                return {CallStatus::TimedOut, {},
+                return {CallStatus::TimedOut,
+                        {},
                         "task timed out after " + std::to_string(options_.task_timeout.count()) +
                             " ms; worker " + std::to_string(pid) + " killed"};
             }
             case IoStatus::Closed: {
                 const auto pid = child->process->pid();
                 discard(std::move(child));
-                return {CallStatus::ChildDied, {},
+                return {CallStatus::ChildDied,
+                        {},
                         "worker " + std::to_string(pid) + " died while running the task"};
             }
         }
@@ -149,7 +153,8 @@ std::unique_ptr<ProcessPool::Child> ProcessPool::acquire_ready(CallResult& resul
     return nullptr;
 }
 
-std::vector<CallResult> ProcessPool::call_batch(const std::vector<std::string_view>& requests, std::size_t depth) {
+std::vector<CallResult> ProcessPool::call_batch(const std::vector<std::string_view>& requests,
+                                                std::size_t depth) {
     std::vector<CallResult> results(requests.size());
     if (requests.empty()) return results;
     CallResult failure;
@@ -163,8 +168,9 @@ std::vector<CallResult> ProcessPool::call_batch(const std::vector<std::string_vi
     std::size_t answered = 0;
     const auto fail_rest = [&](CallStatus held, const std::string& why) {
         for (std::size_t i = answered; i < requests.size(); ++i) {
-            results[i] = i < sent ? CallResult{held, {}, why}
-                                  : CallResult{CallStatus::StartFailed, {}, "not delivered: " + why};
+            results[i] = i < sent
+                             ? CallResult{held, {}, why}
+                             : CallResult{CallStatus::StartFailed, {}, "not delivered: " + why};
         }
         discard(std::move(child));
     };
@@ -209,10 +215,14 @@ void ProcessPool::maintain() {
         std::vector<std::unique_ptr<Child>> leaving;
         for (auto it = idle_.begin(); it != idle_.end();) {
             const bool broken = (*it)->process->hung_up_or_chatty();
-            const bool surplus = size_ - leaving.size() > std::max(options_.min_size, warm_target_) &&
-                                 now - (*it)->last_used > options_.idle_timeout;
+            const bool surplus =
+                size_ - leaving.size() > std::max(options_.min_size, warm_target_) &&
+                now - (*it)->last_used > options_.idle_timeout;
             if (broken || surplus) {
-                if (broken) ++counters_.lost; else ++counters_.retired;
+                if (broken)
+                    ++counters_.lost;
+                else
+                    ++counters_.retired;
                 leaving.push_back(std::move(*it));
                 it = idle_.erase(it);
             } else {
@@ -280,7 +290,8 @@ PoolStats ProcessPool::stats() const {
     PoolStats s = counters_;
     s.size = size_;
     s.idle = idle_.size();
-    s.average_start_ms = start_samples_ == 0 ? 0 : start_ms_total_ / static_cast<double>(start_samples_);
+    s.average_start_ms =
+        start_samples_ == 0 ? 0 : start_ms_total_ / static_cast<double>(start_samples_);
     return s;
 }
 

@@ -19,7 +19,9 @@ extern char** environ;
 namespace jobs::dispatcher {
 namespace {
 
-[[noreturn]] void throw_errno(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
+[[noreturn]] void throw_errno(const char* what) {
+    throw std::system_error(errno, std::generic_category(), what);
+}
 
 }  // namespace
 
@@ -91,7 +93,8 @@ IoStatus WorkerProcess::read_line(std::string& line, std::optional<Clock::time_p
         }
         int timeout_ms = -1;
         if (deadline) {
-            const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
+            const auto left =
+                std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
             if (left.count() <= 0) return IoStatus::Timeout;
             timeout_ms = static_cast<int>(left.count());
         }

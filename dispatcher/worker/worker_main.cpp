@@ -1,8 +1,9 @@
 // jobs-worker: the default pooled child. Reads "RUN <id> <token> <payload> [@<ns>]" lines on
 // stdin, marks the job started (fencing), waits for the given monotonic moment (RunAt: the
-// request comes early so the fencing write is off the critical path), runs the exercise's task through its own repository connection (so the 5-permit limit is
-// per child), completes the job itself and answers "DONE <id>". Exits at end of input.
-// The payload is data: it is never run, opened or interpreted here.
+// request comes early so the fencing write is off the critical path), runs the exercise's task
+// through its own repository connection (so the 5-permit limit is per child), completes the job
+// itself and answers "DONE <id>". Exits at end of input. The payload is data: it is never run,
+// opened or interpreted here.
 #include <time.h>
 
 #include <cerrno>
@@ -11,9 +12,9 @@
 #include <iostream>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "jobs/dispatcher/line_protocol.h"
 #include "jobs/repo/error.h"
@@ -47,11 +48,13 @@ void wait_until(std::int64_t monotonic_ns) {
 int main(int argc, char** argv) {
     // stdout is the protocol channel: logs go to stderr.
     spdlog::set_default_logger(spdlog::stderr_color_mt("jobs-worker"));
-    CLI::App app{"jobs-worker: the default pooled child of jobs-scheduler (see dispatcher/README.md)"};
+    CLI::App app{
+        "jobs-worker: the default pooled child of jobs-scheduler (see dispatcher/README.md)"};
     std::string db = env_or("JOBS_WORKER_DB", std::string(repo::kDefaultUrl));
     std::string client_id = env_or("JOBS_WORKER_CLIENT_ID", "");
     app.add_option("--db", db, "database URL (default: $JOBS_WORKER_DB, else the SQLite default)");
-    app.add_option("--client-id", client_id, "ClientId for WorkerLogs (default: $JOBS_WORKER_CLIENT_ID, else host:pid)");
+    app.add_option("--client-id", client_id,
+                   "ClientId for WorkerLogs (default: $JOBS_WORKER_CLIENT_ID, else host:pid)");
     CLI11_PARSE(app, argc, argv);
 
     std::unique_ptr<repo::JobsRepo> jobs_repo;
@@ -80,7 +83,8 @@ int main(int argc, char** argv) {
         try {
             // Fencing first: a worker whose instance lost the lock never starts the task.
             if (!jobs_repo->start_locked_job(request->job_id, request->lock_token)) {
-                answer({dispatcher::ReplyKind::Skipped, request->job_id, "the lock was lost before the start"});
+                answer({dispatcher::ReplyKind::Skipped, request->job_id,
+                        "the lock was lost before the start"});
                 continue;
             }
             if (request->not_before_ns) wait_until(*request->not_before_ns);

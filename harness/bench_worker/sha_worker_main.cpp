@@ -29,8 +29,9 @@ int main() {
     if (!write_all("READY\t1\tjobs-sha-worker\n")) return 1;
     std::string in;        // bytes read, not yet handled
     std::size_t used = 0;  // of `in`, handled
-    std::size_t scanned = 0;  // `in` has no '\n' between `used` and here: a 1 MB line is scanned once
-    std::string out;       // replies not yet written
+    std::size_t scanned =
+        0;            // `in` has no '\n' between `used` and here: a 1 MB line is scanned once
+    std::string out;  // replies not yet written
     char chunk[256 * 1024];
     for (;;) {
         const auto nl = in.find('\n', std::max(used, scanned));
@@ -47,12 +48,15 @@ int main() {
             in.append(chunk, static_cast<std::size_t>(n));
             continue;
         }
-        const auto request = jobs::dispatcher::parse_request(std::string_view(in).substr(used, nl - used));
+        const auto request =
+            jobs::dispatcher::parse_request(std::string_view(in).substr(used, nl - used));
         used = nl + 1;
         const jobs::dispatcher::TaskReply reply =
             request ? jobs::dispatcher::TaskReply{jobs::dispatcher::ReplyKind::Ok, request->job_id,
-                                                  jobs::harness::sha512_hex(request->payload.value_or(""))}
-                    : jobs::dispatcher::TaskReply{jobs::dispatcher::ReplyKind::Failed, 0, "malformed request"};
+                                                  jobs::harness::sha512_hex(
+                                                      request->payload.value_or(""))}
+                    : jobs::dispatcher::TaskReply{jobs::dispatcher::ReplyKind::Failed, 0,
+                                                  "malformed request"};
         out += jobs::dispatcher::format_reply(reply);
     }
 }

@@ -6,9 +6,9 @@
 #include <fstream>
 #include <iostream>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "jobs/dispatcher/program_path.h"
 #include "jobs/harness/pool_bench.h"
@@ -38,26 +38,33 @@ struct RunFlags {
 };
 
 void add_run_flags(CLI::App* cmd, RunFlags& f, bool with_instances) {
-    cmd->add_option("--db", f.options.url, "database URL (SOCI form; env:NAME / file:PATH also accepted)")
+    cmd->add_option("--db", f.options.url,
+                    "database URL (SOCI form; env:NAME / file:PATH also accepted)")
         ->capture_default_str();
     if (with_instances) {
-        cmd->add_option("--instances", f.options.instances, "instances to start; 0: start none (you start them)")
+        cmd->add_option("--instances", f.options.instances,
+                        "instances to start; 0: start none (you start them)")
             ->capture_default_str();
         cmd->add_option("--mode", f.mode, "workers | kill | hatest | kill9")->capture_default_str();
     }
     cmd->add_option("--duration", f.options.duration_s, "seconds of load")->capture_default_str();
-    cmd->add_option("--since", f.options.since_s, "the load starts this many seconds after the reset")
+    cmd->add_option("--since", f.options.since_s,
+                    "the load starts this many seconds after the reset")
         ->capture_default_str();
-    cmd->add_option("--log-dir", f.options.log_dir, "instances' logs go here")->capture_default_str();
-    cmd->add_option("--scheduler", f.options.scheduler, "jobs-scheduler to start (default: next to this program)");
-    cmd->add_option("--scheduler-arg", f.options.scheduler_args, "an argument for every instance (repeatable)");
+    cmd->add_option("--log-dir", f.options.log_dir, "instances' logs go here")
+        ->capture_default_str();
+    cmd->add_option("--scheduler", f.options.scheduler,
+                    "jobs-scheduler to start (default: next to this program)");
+    cmd->add_option("--scheduler-arg", f.options.scheduler_args,
+                    "an argument for every instance (repeatable)");
     cmd->add_flag("--no-progress", f.no_progress, "no progress lines");
     cmd->add_option("--seed", f.seed, "seed of the random load (default: random)");
 }
 
 void prepare(RunFlags& f) {
     f.options.url = repo::resolve_url(f.options.url);
-    if (f.options.scheduler.empty()) f.options.scheduler = dispatcher::sibling_program("jobs-scheduler");
+    if (f.options.scheduler.empty())
+        f.options.scheduler = dispatcher::sibling_program("jobs-scheduler");
     f.options.mode = parse_mode(f.mode);
     f.options.progress = !f.no_progress;
     if (f.seed != 0) f.options.seed = f.seed;
@@ -76,15 +83,19 @@ int report_run(const RunResult& run, const RunFlags& f) {
 int main(int argc, char** argv) {
     spdlog::set_default_logger(spdlog::stderr_color_mt("jobs-harness"));
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%l] %v");
-    CLI::App app{"jobs-harness: replay the scheduling exercise's load, launch and kill instances, score them"};
+    CLI::App app{
+        "jobs-harness: replay the scheduling exercise's load, launch and kill instances, score "
+        "them"};
     app.require_subcommand(1);
 
     RunFlags run;
     run.options.url = std::string(repo::kDefaultUrl);
-    auto* run_cmd = app.add_subcommand("run", "reset the database, create the load, launch instances, score the run");
+    auto* run_cmd = app.add_subcommand(
+        "run", "reset the database, create the load, launch instances, score the run");
     add_run_flags(run_cmd, run, true);
     run_cmd->add_option("--json", run.json, "write the report as JSON");
-    run_cmd->add_option("--csv", run.csv, "write the report as a CSV row (the reference's columns)");
+    run_cmd->add_option("--csv", run.csv,
+                        "write the report as a CSV row (the reference's columns)");
     run_cmd->add_option("--plot", run.plot, "write an SVG of the delay distribution");
 
     std::string score_db{repo::kDefaultUrl}, score_json;
@@ -92,7 +103,8 @@ int main(int argc, char** argv) {
     auto* score_cmd = app.add_subcommand("score", "the report for an existing database");
     score_cmd->add_option("--db", score_db, "database URL")->capture_default_str();
     score_cmd->add_option("--json", score_json, "write the report as JSON");
-    score_cmd->add_flag("--allow-interrupted", allow_interrupted, "pass with interrupted jobs (as KILL9 does)");
+    score_cmd->add_flag("--allow-interrupted", allow_interrupted,
+                        "pass with interrupted jobs (as KILL9 does)");
 
     RunFlags sweep;
     sweep.options.url = std::string(repo::kDefaultUrl);
@@ -100,26 +112,35 @@ int main(int argc, char** argv) {
     std::vector<int> counts;
     sweep.csv = "sweep.csv";
     sweep.plot = "sweep.svg";
-    auto* sweep_cmd = app.add_subcommand("sweep", "WORKERS<from> to WORKERS<to>, one after another");
+    auto* sweep_cmd =
+        app.add_subcommand("sweep", "WORKERS<from> to WORKERS<to>, one after another");
     add_run_flags(sweep_cmd, sweep, false);
     sweep_cmd->add_option("--from", from, "fewest instances")->capture_default_str();
     sweep_cmd->add_option("--to", to, "most instances")->capture_default_str();
-    sweep_cmd->add_option("--counts", counts, "these instance counts instead of from..to, e.g. 1,3,7,10")
+    sweep_cmd
+        ->add_option("--counts", counts, "these instance counts instead of from..to, e.g. 1,3,7,10")
         ->delimiter(',')
         ->check(CLI::PositiveNumber);
     sweep_cmd->add_option("--csv", sweep.csv, "one row per run")->capture_default_str();
-    sweep_cmd->add_option("--plot", sweep.plot, "SVG chart of both scores against instances")->capture_default_str();
+    sweep_cmd->add_option("--plot", sweep.plot, "SVG chart of both scores against instances")
+        ->capture_default_str();
     sweep_cmd->add_option("--json", sweep.json, "all reports as a JSON array");
 
     PoolBenchOptions bench;
     std::string bench_json;
-    auto* bench_cmd = app.add_subcommand("pool-bench", "SHA-512 tasks in-process, through one child, through the pool");
-    bench_cmd->add_option("--size", bench.size, "bytes per task (the article: 1024 and 1048576)")->capture_default_str();
-    bench_cmd->add_option("--tasks", bench.tasks, "tasks per measurement")->capture_default_str();
-    bench_cmd->add_option("--pool-size", bench.pool_size, "children in the pool (0: one per core)")->capture_default_str();
-    bench_cmd->add_option("--depth", bench.depth, "requests in flight per child (0: as many as fit in 64 KB, at least 2)")
+    auto* bench_cmd = app.add_subcommand(
+        "pool-bench", "SHA-512 tasks in-process, through one child, through the pool");
+    bench_cmd->add_option("--size", bench.size, "bytes per task (the article: 1024 and 1048576)")
         ->capture_default_str();
-    bench_cmd->add_option("--worker", bench.worker, "the child program (default: jobs-sha-worker next to this program)");
+    bench_cmd->add_option("--tasks", bench.tasks, "tasks per measurement")->capture_default_str();
+    bench_cmd->add_option("--pool-size", bench.pool_size, "children in the pool (0: one per core)")
+        ->capture_default_str();
+    bench_cmd
+        ->add_option("--depth", bench.depth,
+                     "requests in flight per child (0: as many as fit in 64 KB, at least 2)")
+        ->capture_default_str();
+    bench_cmd->add_option("--worker", bench.worker,
+                          "the child program (default: jobs-sha-worker next to this program)");
     bench_cmd->add_option("--json", bench_json, "write the figures as JSON");
 
     try {

@@ -24,8 +24,8 @@ double rate(std::size_t tasks, Clock::duration elapsed) {
 // Runs `tasks` requests through a pool of `size` children from `size` threads, `depth` in flight
 // per child (1: plain calls); checks every answer against the digest computed in-process.
 double through_pool(const PoolBenchOptions& options, std::size_t size, std::size_t depth,
-                    const std::vector<std::string>& requests, const std::vector<std::string>& digests,
-                    double& spawn_ms) {
+                    const std::vector<std::string>& requests,
+                    const std::vector<std::string>& digests, double& spawn_ms) {
     dispatcher::PoolOptions pool_options;
     pool_options.child.argv = {options.worker};
     pool_options.min_size = size;
@@ -48,10 +48,12 @@ double through_pool(const PoolBenchOptions& options, std::size_t size, std::size
     for (std::size_t t = 0; t < size; ++t) {
         threads.emplace_back([&] {
             std::vector<std::string_view> batch;
-            for (std::size_t first = next.fetch_add(run); first < options.tasks; first = next.fetch_add(run)) {
+            for (std::size_t first = next.fetch_add(run); first < options.tasks;
+                 first = next.fetch_add(run)) {
                 const std::size_t last = std::min(options.tasks, first + run);
                 if (depth <= 1) {
-                    for (std::size_t i = first; i < last; ++i) check(pool.call(requests[i % kBuffers]), i);
+                    for (std::size_t i = first; i < last; ++i)
+                        check(pool.call(requests[i % kBuffers]), i);
                     continue;
                 }
                 batch.clear();
@@ -83,23 +85,30 @@ PoolBenchResult run_pool_bench(const PoolBenchOptions& options) {
     }
     std::vector<std::string> requests, digests;
     for (std::size_t i = 0; i < kBuffers; ++i) {
-        requests.push_back(dispatcher::format_request({static_cast<std::int64_t>(i), 0, buffers[i]}));
+        requests.push_back(
+            dispatcher::format_request({static_cast<std::int64_t>(i), 0, buffers[i]}));
         digests.push_back(sha512_hex(buffers[i]));
     }
 
     const auto begin = Clock::now();
     std::size_t sink = 0;
-    for (std::size_t i = 0; i < options.tasks; ++i) sink += sha512_hex(buffers[i % kBuffers]).size();
+    for (std::size_t i = 0; i < options.tasks; ++i)
+        sink += sha512_hex(buffers[i % kBuffers]).size();
     result.inprocess_tasks_per_s = rate(options.tasks, Clock::now() - begin);
     if (sink == 0) throw std::logic_error("unreachable");
 
-    result.depth = options.depth != 0 ? options.depth
-                                      : std::clamp<std::size_t>(64 * 1024 / requests[0].size(), 2, 64);
+    result.depth = options.depth != 0
+                       ? options.depth
+                       : std::clamp<std::size_t>(64 * 1024 / requests[0].size(), 2, 64);
     double spawn[4] = {};
-    result.single_child_one_at_a_time_tasks_per_s = through_pool(options, 1, 1, requests, digests, spawn[0]);
-    result.pool_one_at_a_time_tasks_per_s = through_pool(options, result.pool_size, 1, requests, digests, spawn[1]);
-    result.single_child_tasks_per_s = through_pool(options, 1, result.depth, requests, digests, spawn[2]);
-    result.pool_tasks_per_s = through_pool(options, result.pool_size, result.depth, requests, digests, spawn[3]);
+    result.single_child_one_at_a_time_tasks_per_s =
+        through_pool(options, 1, 1, requests, digests, spawn[0]);
+    result.pool_one_at_a_time_tasks_per_s =
+        through_pool(options, result.pool_size, 1, requests, digests, spawn[1]);
+    result.single_child_tasks_per_s =
+        through_pool(options, 1, result.depth, requests, digests, spawn[2]);
+    result.pool_tasks_per_s =
+        through_pool(options, result.pool_size, result.depth, requests, digests, spawn[3]);
     // Every child started, weighted: 1 + pool_size + 1 + pool_size of them.
     const auto n = static_cast<double>(result.pool_size);
     result.spawn_ms = (spawn[0] + spawn[1] * n + spawn[2] + spawn[3] * n) / (2 + 2 * n);

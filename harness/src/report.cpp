@@ -22,7 +22,8 @@ long long state_count(const std::map<int, long long>& m, int key) {
 // Nearest rank: the smallest value with at least p % of the values at or below it.
 long long percentile(const std::vector<long long>& sorted, double p) {
     if (sorted.empty()) return 0;
-    const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+    const auto rank =
+        static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
     return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
 }
 
@@ -31,13 +32,14 @@ long long percentile(const std::vector<long long>& sorted, double p) {
 long long action_weight(const std::string& action) {
     if (action == "QUERYLIST") return 100;
     // Writes that can fail or are not a job's own lock or completion; LEAVE announces a departure.
-    if (action == "ACQUIRE_FAILURE" || action == "FAILED" || action == "INTERRUPTED" || action == "ERROR" ||
-        action == "LEAVE") {
+    if (action == "ACQUIRE_FAILURE" || action == "FAILED" || action == "INTERRUPTED" ||
+        action == "ERROR" || action == "LEAVE") {
         return 10;
     }
     // One-row reads; QUERYLAST is the look between lists at when the cluster last listed.
     if (action == "QUERYJOB" || action == "CONNECT" || action == "QUERYLAST") return 1;
-    return 0;  // CREATE (the harness's), ACQUIRE_SUCCESS and COMPLETE (a job's own lock and completion)
+    return 0;  // CREATE (the harness's), ACQUIRE_SUCCESS and COMPLETE (a job's own lock and
+               // completion)
 }
 
 Report make_report(const repo::Statistics& stats, bool interrupted_allowed) {
@@ -59,11 +61,13 @@ Report make_report(const repo::Statistics& stats, bool interrupted_allowed) {
     std::sort(delays.begin(), delays.end());
     if (!delays.empty()) {
         const double n = static_cast<double>(delays.size());
-        const double mean = static_cast<double>(std::accumulate(delays.begin(), delays.end(), 0LL)) / n;
+        const double mean =
+            static_cast<double>(std::accumulate(delays.begin(), delays.end(), 0LL)) / n;
         r.delay_average = static_cast<long long>(mean);
         if (delays.size() > 1) {
             double squares = 0;
-            for (const long long d : delays) squares += (static_cast<double>(d) - mean) * (static_cast<double>(d) - mean);
+            for (const long long d : delays)
+                squares += (static_cast<double>(d) - mean) * (static_cast<double>(d) - mean);
             r.delay_stdev = std::sqrt(squares / (n - 1));
         }
         r.p50 = percentile(delays, 50);
@@ -77,16 +81,20 @@ Report make_report(const repo::Statistics& stats, bool interrupted_allowed) {
     std::vector<std::string> reasons;
     if (r.created == 0) reasons.push_back("no jobs");
     const long long finished = r.completed + (interrupted_allowed ? r.interrupted : 0);
-    if (finished != r.created) reasons.push_back(fmt::format("{} of {} jobs completed", r.completed, r.created));
-    if (r.duplicates > 0) reasons.push_back(fmt::format("{} jobs ran more than once", r.duplicates));
+    if (finished != r.created)
+        reasons.push_back(fmt::format("{} of {} jobs completed", r.completed, r.created));
+    if (r.duplicates > 0)
+        reasons.push_back(fmt::format("{} jobs ran more than once", r.duplicates));
     if (r.lost > 0) reasons.push_back(fmt::format("{} jobs never ran", r.lost));
     if (count_of(r.actions, "COMPLETE") != r.completed) {
         reasons.push_back(fmt::format("{} completions logged for {} completed jobs",
                                       count_of(r.actions, "COMPLETE"), r.completed));
     }
     if (r.early_exec > 0) reasons.push_back(fmt::format("{} executed early", r.early_exec));
-    if (r.delay_exceed > 0) reasons.push_back(fmt::format("{} exceeded the 30 s delay", r.delay_exceed));
-    if (r.late_created > 0) reasons.push_back(fmt::format("{} created with less than 10 s notice", r.late_created));
+    if (r.delay_exceed > 0)
+        reasons.push_back(fmt::format("{} exceeded the 30 s delay", r.delay_exceed));
+    if (r.late_created > 0)
+        reasons.push_back(fmt::format("{} created with less than 10 s notice", r.late_created));
     r.pass = reasons.empty();
     r.verdict = r.pass ? "pass" : fmt::format("{}", fmt::join(reasons, "; "));
     return r;
@@ -102,8 +110,13 @@ nlohmann::json to_json(const Report& r) {
         {"backend", r.backend},
         {"actions", r.actions},
         {"states", states},
-        {"delay_ms", {{"average", r.delay_average}, {"stdev", r.delay_stdev}, {"p50", r.p50},
-                      {"p95", r.p95}, {"p99", r.p99}, {"max", r.max}}},
+        {"delay_ms",
+         {{"average", r.delay_average},
+          {"stdev", r.delay_stdev},
+          {"p50", r.p50},
+          {"p95", r.p95},
+          {"p99", r.p99},
+          {"max", r.max}}},
         {"early_lock", r.early_lock},
         {"early_exec", r.early_exec},
         {"delay_exceed", r.delay_exceed},
@@ -120,47 +133,59 @@ nlohmann::json to_json(const Report& r) {
 }
 
 std::string csv_header() {
-    return "RUNNER,MODE,CREATE,ACQUIRE_SUCCESS,ACQUIRE_FAILURE,COMPLETE,QUERYJOB,QUERYLIST,CREATE_COUNT,"
+    return "RUNNER,MODE,CREATE,ACQUIRE_SUCCESS,ACQUIRE_FAILURE,COMPLETE,QUERYJOB,QUERYLIST,CREATE_"
+           "COUNT,"
            "LOCK_COUNT,COMPLETE_COUNT,DELAY_AVERAGE,DELAY_STDEV,DELAY_EXCEED,EARLY_LOCK,EARLY_EXEC,"
            "COST_SCORE,EFFICIENT_SCORE";
 }
 
 std::string csv_row(const Report& r, const std::string& runner) {
     const auto a = [&](const char* k) { return count_of(r.actions, k); };
-    return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{:.2f},{},{},{},{},{:.2f}", runner, r.mode, a("CREATE"),
-                       a("ACQUIRE_SUCCESS"), a("ACQUIRE_FAILURE"), a("COMPLETE"), a("QUERYJOB"), a("QUERYLIST"),
-                       state_count(r.states, 0), state_count(r.states, 1), state_count(r.states, 2),
-                       r.delay_average, r.delay_stdev, r.delay_exceed, r.early_lock, r.early_exec, r.cost_score,
+    return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{:.2f},{},{},{},{},{:.2f}", runner,
+                       r.mode, a("CREATE"), a("ACQUIRE_SUCCESS"), a("ACQUIRE_FAILURE"),
+                       a("COMPLETE"), a("QUERYJOB"), a("QUERYLIST"), state_count(r.states, 0),
+                       state_count(r.states, 1), state_count(r.states, 2), r.delay_average,
+                       r.delay_stdev, r.delay_exceed, r.early_lock, r.early_exec, r.cost_score,
                        r.efficient_score);
 }
 
 std::string to_text(const Report& r) {
-    std::string out = fmt::format("Jobs Scheduling Metrics ({}, {} instances, {}):\n\n--(action count)----------\n",
-                                  r.mode, r.instances, r.backend);
+    std::string out = fmt::format(
+        "Jobs Scheduling Metrics ({}, {} instances, {}):\n\n--(action count)----------\n", r.mode,
+        r.instances, r.backend);
     for (const auto& [action, count] : r.actions) {
-        out += fmt::format("- {:<18} {:>8}   (weight {})\n", action + ":", count, action_weight(action));
+        out += fmt::format("- {:<18} {:>8}   (weight {})\n", action + ":", count,
+                           action_weight(action));
     }
     out += "\n--(state count)-----------\n";
-    out += fmt::format("- COUNT(CREATE):     {:>8}\n- COUNT(LOCK):       {:>8}\n- COUNT(COMPLETE):   {:>8}\n",
-                       state_count(r.states, 0), state_count(r.states, 1), state_count(r.states, 2));
+    out += fmt::format(
+        "- COUNT(CREATE):     {:>8}\n- COUNT(LOCK):       {:>8}\n- COUNT(COMPLETE):   {:>8}\n",
+        state_count(r.states, 0), state_count(r.states, 1), state_count(r.states, 2));
     for (const auto& [s, count] : r.states) {
         if (s > 2) out += fmt::format("- COUNT(STATE {}):    {:>8}\n", s, count);
     }
     out += "\n--(statistics)------------\n";
-    out += fmt::format("- DELAY(Average):    {:>8} ms\n- DELAY(Stdev):      {:>11.2f} ms\n", r.delay_average,
-                       r.delay_stdev);
-    out += fmt::format("- DELAY p50/p95/p99/max: {} / {} / {} / {} ms\n", r.p50, r.p95, r.p99, r.max);
+    out += fmt::format("- DELAY(Average):    {:>8} ms\n- DELAY(Stdev):      {:>11.2f} ms\n",
+                       r.delay_average, r.delay_stdev);
+    out +=
+        fmt::format("- DELAY p50/p95/p99/max: {} / {} / {} / {} ms\n", r.p50, r.p95, r.p99, r.max);
     out += "\n--(test result)-----------\n";
-    out += fmt::format("- Complete Job:      {}, {} / {}\n", r.completed == r.created, r.completed, r.created);
-    out += fmt::format("- Early Lock:        {:>8}   (locked before RunAt; allowed)\n", r.early_lock);
-    out += fmt::format("- Early Exec:        {:>8}\n- Delay Too Long:    {:>8}\n", r.early_exec, r.delay_exceed);
+    out += fmt::format("- Complete Job:      {}, {} / {}\n", r.completed == r.created, r.completed,
+                       r.created);
+    out +=
+        fmt::format("- Early Lock:        {:>8}   (locked before RunAt; allowed)\n", r.early_lock);
+    out += fmt::format("- Early Exec:        {:>8}\n- Delay Too Long:    {:>8}\n", r.early_exec,
+                       r.delay_exceed);
     out += fmt::format("- Late Created:      {:>8}\n", r.late_created);
-    out += fmt::format("- Duplicates:        {:>8}\n- Lost (never run):  {:>8}\n", r.duplicates, r.lost);
-    out += fmt::format("- Interrupted:       {:>8}\n- Failed:            {:>8}\n", r.interrupted, r.failed);
+    out += fmt::format("- Duplicates:        {:>8}\n- Lost (never run):  {:>8}\n", r.duplicates,
+                       r.lost);
+    out += fmt::format("- Interrupted:       {:>8}\n- Failed:            {:>8}\n", r.interrupted,
+                       r.failed);
     out += "\n--(benchmark score)-------\n";
-    out += fmt::format("- COST_SCORE:        {:>8}   (querylist x 100 + acquire-failure x 10 + queryjob x 1, "
-                       "other kinds by their nearest weight)\n",
-                       r.cost_score);
+    out += fmt::format(
+        "- COST_SCORE:        {:>8}   (querylist x 100 + acquire-failure x 10 + queryjob x 1, "
+        "other kinds by their nearest weight)\n",
+        r.cost_score);
     out += fmt::format("- EFFICIENT_SCORE:   {:>11.2f}   (average + stdev)\n", r.efficient_score);
     out += fmt::format("\nRESULT: {}\n", r.pass ? "PASS" : "FAIL: " + r.verdict);
     return out;

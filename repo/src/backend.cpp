@@ -59,10 +59,12 @@ void Backend::log_connect(int statements) {
 }
 
 void Backend::leave() {
-    *sql_ << "INSERT INTO WorkerLogs (Action, ClientId) VALUES ('LEAVE', :cid)", soci::use(client_id_, "cid");
+    *sql_ << "INSERT INTO WorkerLogs (Action, ClientId) VALUES ('LEAVE', :cid)",
+        soci::use(client_id_, "cid");
 }
 
-int Backend::create_or_verify(int tables, bool create, std::string_view script, const char* schema_file) {
+int Backend::create_or_verify(int tables, bool create, std::string_view script,
+                              const char* schema_file) {
     if (tables != 0 || !create) return verify_schema_columns(*sql_, tables, schema_file);
     int statements = 0;
     for (const auto& statement : split_script(script)) {
@@ -74,7 +76,8 @@ int Backend::create_or_verify(int tables, bool create, std::string_view script, 
 
 long long column_i64(const soci::row& row, std::size_t i) {
     const auto value = column_opt_i64(row, i);
-    if (!value) throw RepoError(ErrorKind::Database, "unexpected NULL in column " + std::to_string(i));
+    if (!value)
+        throw RepoError(ErrorKind::Database, "unexpected NULL in column " + std::to_string(i));
     return *value;
 }
 
@@ -82,18 +85,21 @@ std::optional<long long> column_opt_i64(const soci::row& row, std::size_t i) {
     if (row.get_indicator(i) == soci::i_null) return std::nullopt;
     // Drivers disagree on the type of an expression column (ODBC's SQLite driver says text).
     switch (row.get_properties(i).get_data_type()) {
-        case soci::dt_integer: return row.get<int>(i);
-        case soci::dt_long_long: return row.get<long long>(i);
+        case soci::dt_integer:
+            return row.get<int>(i);
+        case soci::dt_long_long:
+            return row.get<long long>(i);
         case soci::dt_unsigned_long_long:
             return static_cast<long long>(row.get<unsigned long long>(i));
-        case soci::dt_double: return static_cast<long long>(row.get<double>(i));
+        case soci::dt_double:
+            return static_cast<long long>(row.get<double>(i));
         case soci::dt_string: {
             const std::string text = row.get<std::string>(i);
             long long value = 0;
             const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
             if (ec != std::errc{}) {
-                throw RepoError(ErrorKind::Database, "column " + std::to_string(i) +
-                                                         " is not a number: '" + text + "'");
+                throw RepoError(ErrorKind::Database,
+                                "column " + std::to_string(i) + " is not a number: '" + text + "'");
             }
             (void)end;
             return value;
@@ -127,13 +133,16 @@ Job read_job(const soci::row& row, std::size_t first) {
 }
 
 Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
-                           const std::string& run_at_ms_expr, const std::string& late_created_cond) {
+                           const std::string& run_at_ms_expr,
+                           const std::string& late_created_cond) {
     Statistics stats;
-    soci::rowset<soci::row> actions =
-        sql.prepare << "SELECT Action, count(*) FROM WorkerLogs GROUP BY Action";
+    soci::rowset<soci::row> actions = sql.prepare
+                                      << "SELECT Action, count(*) FROM WorkerLogs GROUP BY Action";
     for (const auto& row : actions) stats.actions[row.get<std::string>(0)] = column_i64(row, 1);
-    soci::rowset<soci::row> states = sql.prepare << "SELECT State, count(*) FROM Jobs GROUP BY State";
-    for (const auto& row : states) stats.states[static_cast<int>(column_i64(row, 0))] = column_i64(row, 1);
+    soci::rowset<soci::row> states = sql.prepare
+                                     << "SELECT State, count(*) FROM Jobs GROUP BY State";
+    for (const auto& row : states)
+        stats.states[static_cast<int>(column_i64(row, 0))] = column_i64(row, 1);
     const auto count = [&](const std::string& where) {
         soci::rowset<soci::row> rows = sql.prepare << "SELECT count(*) FROM Jobs WHERE " + where;
         return column_i64(*rows.begin(), 0);
@@ -144,10 +153,12 @@ Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
     stats.late_created = count(late_created_cond);
     // A task leaves one COMPLETE, or an ERROR when it ran without holding the lock: two of them
     // for one job mean it ran twice.
-    stats.duplicates = count("Id IN (SELECT JobId FROM WorkerLogs WHERE Action IN ('COMPLETE', 'ERROR') "
-                             "AND JobId IS NOT NULL GROUP BY JobId HAVING count(*) > 1)");
-    soci::rowset<soci::row> delays = sql.prepare << "SELECT " + delay_ms_expr + ", " + run_at_ms_expr +
-                                                        " FROM Jobs WHERE State = 2 ORDER BY RunAt, Id";
+    stats.duplicates = count(
+        "Id IN (SELECT JobId FROM WorkerLogs WHERE Action IN ('COMPLETE', 'ERROR') "
+        "AND JobId IS NOT NULL GROUP BY JobId HAVING count(*) > 1)");
+    soci::rowset<soci::row> delays = sql.prepare
+                                     << "SELECT " + delay_ms_expr + ", " + run_at_ms_expr +
+                                            " FROM Jobs WHERE State = 2 ORDER BY RunAt, Id";
     for (const auto& row : delays) {
         stats.delays_ms.push_back(column_i64(row, 0));
         stats.run_at_ms.push_back(column_i64(row, 1));
@@ -159,13 +170,16 @@ int verify_schema_columns(soci::session& sql, int tables, const char* schema_fil
     const std::string advice = std::string(": create it from ") + schema_file +
                                " in a new database (or drop both tables and let the program do it)";
     if (tables == 0) {
-        throw RepoError(ErrorKind::Schema, std::string("the database has no Jobs and WorkerLogs tables") + advice);
+        throw RepoError(ErrorKind::Schema,
+                        std::string("the database has no Jobs and WorkerLogs tables") + advice);
     }
     if (tables == 1) {
-        throw RepoError(ErrorKind::Schema, "incompatible schema: only one of Jobs and WorkerLogs exists" + advice);
+        throw RepoError(ErrorKind::Schema,
+                        "incompatible schema: only one of Jobs and WorkerLogs exists" + advice);
     }
     try {
-        sql << "SELECT Id, RunAt, CreateAt, LockAt, ExecuteAt, State, LockedBy, LockToken, LeaseUntil, "
+        sql << "SELECT Id, RunAt, CreateAt, LockAt, ExecuteAt, State, LockedBy, LockToken, "
+               "LeaseUntil, "
                "StartedAt, Attempts, Payload, Result FROM Jobs WHERE 1 = 0";
         sql << "SELECT Sn, JobId, LogDate, Action, ClientId, Results FROM WorkerLogs WHERE 1 = 0";
     } catch (const soci::soci_error& e) {

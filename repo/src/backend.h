@@ -31,7 +31,7 @@ struct CompleteRow {
 // One SQL dialect: the statements of every repository call, and how its errors read. Each
 // backend keeps all its quirks here; JobsRepo adds retries and error context on top.
 class Backend {
-public:
+  public:
     Backend(ConnectionUrl url, std::unique_ptr<soci::session> sql, std::string client_id);
     virtual ~Backend() = default;
 
@@ -55,7 +55,8 @@ public:
     virtual CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state,
                                const char* action, const std::optional<std::string>& result) = 0;
     // Returns nothing when run_at is sooner than now + MinPrepareTime on the database clock.
-    virtual std::optional<JobId> create(DbTime run_at, const std::optional<std::string>& payload) = 0;
+    virtual std::optional<JobId> create(DbTime run_at,
+                                        const std::optional<std::string>& payload) = 0;
     virtual void reset() = 0;
     virtual Statistics statistics() = 0;
     virtual DbTime now() = 0;
@@ -68,12 +69,12 @@ public:
     // Leaves no transaction open after a failure (SQLite's BEGIN IMMEDIATE).
     virtual void recover() {}
 
-protected:
+  protected:
     soci::session& sql() { return *sql_; }
     const std::string& client_id() const { return client_id_; }
     const ConnectionUrl& url() const { return url_; }
 
-private:
+  private:
     ConnectionUrl url_;
     std::unique_ptr<soci::session> sql_;
     std::string client_id_;

@@ -55,8 +55,8 @@ JobsRepo::JobsRepo(RepoOptions options) : options_(std::move(options)) {
     if (options_.client_id.empty()) options_.client_id = default_client_id();
     backend_ = connect(options_, options_.client_id);
     if (!options_.check_schema) return;
-    const int statements =
-        with_retry("schema check", true, [&] { return backend_->ensure_schema(options_.create_schema); });
+    const int statements = with_retry(
+        "schema check", true, [&] { return backend_->ensure_schema(options_.create_schema); });
     if (options_.log_connect) {
         with_retry("connect log", true, [&] {
             backend_->log_connect(statements);
@@ -88,8 +88,9 @@ auto JobsRepo::with_retry(const char* call, bool idempotent, F&& op) -> decltype
             throw RepoError(ErrorKind::Database, fmt::format("{}: {}", context, message));
         }
         if (failure == Failure::Disconnected && !idempotent) {
-            throw RepoError(ErrorKind::Unavailable,
-                            fmt::format("{}: connection lost, outcome unknown: {}", context, message));
+            throw RepoError(
+                ErrorKind::Unavailable,
+                fmt::format("{}: connection lost, outcome unknown: {}", context, message));
         }
         if (Clock::now() + backoff > deadline) {
             throw RepoError(ErrorKind::Unavailable,
@@ -112,7 +113,8 @@ auto JobsRepo::with_retry(const char* call, bool idempotent, F&& op) -> decltype
     }
 }
 
-ReadyJobs JobsRepo::get_ready_jobs(std::chrono::milliseconds window, std::chrono::milliseconds history) {
+ReadyJobs JobsRepo::get_ready_jobs(std::chrono::milliseconds window,
+                                   std::chrono::milliseconds history) {
     if (window.count() < 0 || history.count() < 0) {
         throw RepoError(ErrorKind::BadInput, "GetReadyJobs: negative window or history");
     }
@@ -139,8 +141,8 @@ Lock JobsRepo::acquire_job_lock(JobId id) {
     // One token for every attempt: a retry after a lost reply recognises its own win and can
     // never take a job another caller holds.
     const LockToken token = new_token();
-    const LockRow row =
-        with_retry("AcquireJobLock", true, [&] { return backend_->lock(id, token, options_.lease); });
+    const LockRow row = with_retry("AcquireJobLock", true,
+                                   [&] { return backend_->lock(id, token, options_.lease); });
     if (!row.exists) {
         throw RepoError(ErrorKind::NotFound, fmt::format("AcquireJobLock: no job {}", id));
     }
@@ -148,7 +150,8 @@ Lock JobsRepo::acquire_job_lock(JobId id) {
 }
 
 bool JobsRepo::start_locked_job(JobId id, LockToken token) {
-    return with_retry("StartLockedJob", true, [&] { return backend_->start(id, token, options_.run_lease); });
+    return with_retry("StartLockedJob", true,
+                      [&] { return backend_->start(id, token, options_.run_lease); });
 }
 
 void JobsRepo::process_locked_job(JobId id, std::optional<LockToken> token) {
@@ -168,21 +171,21 @@ void JobsRepo::complete_locked_job(JobId id, std::optional<LockToken> token,
     // A retry after a lost reply finds the job already completed under our own lock.
     const bool ours = token ? row.token == token : row.locked_by == options_.client_id;
     if (*row.state == static_cast<int>(JobState::Completed) && ours) return;
-    throw RepoError(ErrorKind::NotLocked,
-                    fmt::format("ProcessLockedJob: job {} is not locked by this caller (state {}{})",
-                                id, *row.state,
-                                row.locked_by ? ", locked by " + *row.locked_by : std::string()));
+    throw RepoError(
+        ErrorKind::NotLocked,
+        fmt::format("ProcessLockedJob: job {} is not locked by this caller (state {}{})", id,
+                    *row.state, row.locked_by ? ", locked by " + *row.locked_by : std::string()));
 }
 
 void JobsRepo::fail_locked_job(JobId id, LockToken token, JobState outcome,
                                const std::string& message) {
     if (outcome != JobState::Failed && outcome != JobState::Interrupted) {
-        throw RepoError(ErrorKind::BadInput, "fail_locked_job: outcome must be Failed or Interrupted");
+        throw RepoError(ErrorKind::BadInput,
+                        "fail_locked_job: outcome must be Failed or Interrupted");
     }
     const char* action = outcome == JobState::Failed ? "FAILED" : "INTERRUPTED";
-    const CompleteRow row = with_retry(action, true, [&] {
-        return backend_->finish(id, token, outcome, action, message);
-    });
+    const CompleteRow row = with_retry(
+        action, true, [&] { return backend_->finish(id, token, outcome, action, message); });
     if (row.completed || (row.state == static_cast<int>(outcome) && row.token == token)) return;
     throw RepoError(ErrorKind::NotLocked,
                     fmt::format("{}: job {} is not locked by this caller", action, id));
@@ -195,7 +198,8 @@ JobId JobsRepo::create_job(DbTime run_at, std::optional<std::string> payload) {
                                     payload->size(), kMaxPayloadBytes));
     }
     // Not idempotent: a lost reply could mean the row exists, so a dropped connection is reported.
-    const auto id = with_retry("CreateJob", false, [&] { return backend_->create(run_at, payload); });
+    const auto id =
+        with_retry("CreateJob", false, [&] { return backend_->create(run_at, payload); });
     if (!id) {
         throw RepoError(ErrorKind::BadInput,
                         fmt::format("CreateJob: RunAt must be at least {} s after the database's "

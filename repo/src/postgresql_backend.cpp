@@ -17,7 +17,8 @@ std::string ms(const std::string& column) {
 
 // Read at output time, after the statement's work, in microseconds: floor to ms and the work
 // done after now() would each make the sample up to a millisecond staler.
-const std::string kClockUs = "CAST(floor(extract(epoch FROM clock_timestamp()) * 1000000) AS bigint)";
+const std::string kClockUs =
+    "CAST(floor(extract(epoch FROM clock_timestamp()) * 1000000) AS bigint)";
 
 std::string job_columns(const std::string& t) {
     return t + "Id, " + ms(t + "RunAt") + ", " + ms(t + "CreateAt") + ", " + ms(t + "LockAt") +
@@ -33,7 +34,7 @@ std::string log_cte(const std::string& job_id, const std::string& action,
 }
 
 class PostgresqlBackend final : public Backend {
-public:
+  public:
     using Backend::Backend;
 
     std::string name() const override {
@@ -49,7 +50,8 @@ public:
                  "WHERE table_schema = current_schema() AND table_name IN ('jobs', 'workerlogs')",
             soci::into(tables);
         int statements = 2;
-        statements += create_or_verify(tables, create, embedded::postgresql_schema(), "sql/postgresql/schema.sql");
+        statements += create_or_verify(tables, create, embedded::postgresql_schema(),
+                                       "sql/postgresql/schema.sql");
         tx.commit();
         return statements;
     }
@@ -67,22 +69,29 @@ public:
                     "Jobs.RunAt < n.t + p.win * interval '1 millisecond' AND "
                     "(Jobs.State = 0 OR Jobs.LeaseUntil < n.t)), " +
                         log_cte("NULL", "'QUERYLIST'", "(SELECT count(*) FROM j)") +
-                        ", h AS (SELECT CASE WHEN WorkerLogs.Action = 'LEAVE' THEN 3 ELSE 2 END AS kind, "
+                        ", h AS (SELECT CASE WHEN WorkerLogs.Action = 'LEAVE' THEN 3 ELSE 2 END AS "
+                        "kind, "
                         "WorkerLogs.ClientId AS client, WorkerLogs.LogDate AS at "
-                        "FROM WorkerLogs, n, p WHERE WorkerLogs.Action IN ('QUERYLIST', 'LEAVE') AND "
+                        "FROM WorkerLogs, n, p WHERE WorkerLogs.Action IN ('QUERYLIST', 'LEAVE') "
+                        "AND "
                         "WorkerLogs.LogDate > n.t - p.hist * interval '1 millisecond') "
-                        "SELECT 1, " + ms("n.t") + ", " + job_columns("j.") +
-                        ", NULL, NULL, " + kClockUs + " FROM n LEFT JOIN j ON true UNION ALL "
-                        "SELECT h.kind, " + ms("n.t") + ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-                        "NULL, NULL, NULL, h.client, " + ms("h.at") + ", " + kClockUs +
-                        " FROM n, h ORDER BY 1, 4, 3, 15",
-             soci::use(window_ms, "win"), soci::use(history_ms, "hist"), soci::use(client_id(), "cid"));
+                        "SELECT 1, " +
+                        ms("n.t") + ", " + job_columns("j.") + ", NULL, NULL, " + kClockUs +
+                        " FROM n LEFT JOIN j ON true UNION ALL "
+                        "SELECT h.kind, " +
+                        ms("n.t") +
+                        ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+                        "NULL, NULL, NULL, h.client, " +
+                        ms("h.at") + ", " + kClockUs + " FROM n, h ORDER BY 1, 4, 3, 15",
+             soci::use(window_ms, "win"), soci::use(history_ms, "hist"),
+             soci::use(client_id(), "cid"));
         ReadyJobs result;
         for (const auto& row : rows) {
             result.db_now = from_ms(column_i64(row, 1));
             result.clock = std::max(result.clock, std::chrono::microseconds(column_i64(row, 15)));
             if (const long long kind = column_i64(row, 0); kind != 1) {
-                result.recent_lists.push_back({row.get<std::string>(13), from_ms(column_i64(row, 14)), kind == 3});
+                result.recent_lists.push_back(
+                    {row.get<std::string>(13), from_ms(column_i64(row, 14)), kind == 3});
                 continue;
             }
             if (row.get_indicator(2) == soci::i_null) continue;  // no due job: the clock row only
@@ -93,12 +102,13 @@ public:
 
     ClusterPeek peek() override {
         soci::row row;
-        sql() << "WITH p AS (SELECT CAST(:cid AS text) AS cid), " + log_cte("NULL", "'QUERYLAST'", "1") +
-                     " SELECT " + ms("now()") + ", (SELECT " + ms("max(LogDate)") +
-                     " FROM WorkerLogs WHERE Action = 'QUERYLIST'), (SELECT " + ms("max(LogDate)") +
-                     " FROM WorkerLogs WHERE Action = 'LEAVE'), " + kClockUs,
+        sql() << "WITH p AS (SELECT CAST(:cid AS text) AS cid), " +
+                     log_cte("NULL", "'QUERYLAST'", "1") + " SELECT " + ms("now()") + ", (SELECT " +
+                     ms("max(LogDate)") + " FROM WorkerLogs WHERE Action = 'QUERYLIST'), (SELECT " +
+                     ms("max(LogDate)") + " FROM WorkerLogs WHERE Action = 'LEAVE'), " + kClockUs,
             soci::use(client_id(), "cid"), soci::into(row);
-        ClusterPeek peek{from_ms(column_i64(row, 0)), {}, {}, std::chrono::microseconds(column_i64(row, 3))};
+        ClusterPeek peek{
+            from_ms(column_i64(row, 0)), {}, {}, std::chrono::microseconds(column_i64(row, 3))};
         if (auto at = column_opt_i64(row, 1)) peek.last_list = from_ms(*at);
         if (auto at = column_opt_i64(row, 2)) peek.last_leave = from_ms(*at);
         return peek;
@@ -106,10 +116,11 @@ public:
 
     std::optional<Job> get(JobId id) override {
         soci::rowset<soci::row> rows =
-            (sql().prepare << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid), "
-                              "j AS (SELECT Jobs.* FROM Jobs, p WHERE Jobs.Id = p.id), " +
-                                  log_cte("p.id", "'QUERYJOB'", "(SELECT count(*) FROM j)") +
-                                  " SELECT " + job_columns("j.") + " FROM j",
+            (sql().prepare
+                 << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid), "
+                    "j AS (SELECT Jobs.* FROM Jobs, p WHERE Jobs.Id = p.id), " +
+                        log_cte("p.id", "'QUERYJOB'", "(SELECT count(*) FROM j)") + " SELECT " +
+                        job_columns("j.") + " FROM j",
              soci::use(id, "id"), soci::use(client_id(), "cid"));
         std::optional<Job> job;
         for (const auto& row : rows) job = read_job(row, 0);
@@ -124,8 +135,10 @@ public:
         // exactly one caller matches State = 0. A retry with the same token finds its own win.
         sql() << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
                  "CAST(:tok AS bigint) AS tok, CAST(:lease AS double precision) AS lease), "
-                 "u AS (UPDATE Jobs SET State = 1, LockAt = now(), LockedBy = p.cid, LockToken = p.tok, "
-                 "LeaseUntil = now() + p.lease * interval '1 millisecond', Attempts = Jobs.Attempts + 1 "
+                 "u AS (UPDATE Jobs SET State = 1, LockAt = now(), LockedBy = p.cid, LockToken = "
+                 "p.tok, "
+                 "LeaseUntil = now() + p.lease * interval '1 millisecond', Attempts = "
+                 "Jobs.Attempts + 1 "
                  "FROM p WHERE Jobs.Id = p.id AND (Jobs.State = 0 OR "
                  "(Jobs.State = 1 AND (Jobs.LockToken = p.tok OR "
                  "(Jobs.StartedAt IS NULL AND Jobs.LeaseUntil < now())))) RETURNING Jobs.Id), " +
@@ -149,8 +162,10 @@ public:
                  "LeaseUntil = now() + p.lease * interval '1 millisecond' FROM p "
                  "WHERE Jobs.Id = p.id AND Jobs.State = 1 AND Jobs.LockToken = p.tok AND "
                  "(Jobs.StartedAt IS NOT NULL OR Jobs.LeaseUntil > now()) RETURNING Jobs.Id), " +
-                     log_cte("p.id", "CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'START' ELSE 'START_FAILURE' END",
-                             "(SELECT count(*) FROM u)") +
+                     log_cte(
+                         "p.id",
+                         "CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'START' ELSE 'START_FAILURE' END",
+                         "(SELECT count(*) FROM u)") +
                      " SELECT CAST((SELECT count(*) FROM u) AS integer)",
             soci::use(id, "id"), soci::use(client_id(), "cid"), soci::use(token, "tok"),
             soci::use(lease_ms, "lease"), soci::into(started);
@@ -170,7 +185,8 @@ public:
                  << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
                     "CAST(:tok AS bigint) AS tok, CAST(:res AS text) AS res, "
                     "CAST(:state AS integer) AS state, CAST(:action AS text) AS action), "
-                    "u AS (UPDATE Jobs SET State = p.state, ExecuteAt = now(), Result = p.res FROM p "
+                    "u AS (UPDATE Jobs SET State = p.state, ExecuteAt = now(), Result = p.res FROM "
+                    "p "
                     "WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
                     "(p.tok IS NULL OR Jobs.LockToken = p.tok) RETURNING Jobs.Id), " +
                         log_cte("p.id",
@@ -199,7 +215,8 @@ public:
         long long id = 0;
         soci::indicator id_ind = soci::i_null;
         sql() << "WITH p AS (SELECT timestamptz 'epoch' + CAST(:r AS double precision) * "
-                 "interval '1 millisecond' AS r, CAST(:pl AS text) AS pl, CAST(:cid AS text) AS cid), "
+                 "interval '1 millisecond' AS r, CAST(:pl AS text) AS pl, CAST(:cid AS text) AS "
+                 "cid), "
                  "i AS (INSERT INTO Jobs (RunAt, Payload) SELECT p.r, p.pl FROM p "
                  "WHERE p.r >= now() + interval '10 seconds' RETURNING Id), "
                  "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) "
@@ -238,7 +255,8 @@ public:
 std::unique_ptr<Backend> make_postgresql_backend(ConnectionUrl url,
                                                  std::unique_ptr<soci::session> sql,
                                                  std::string client_id) {
-    return std::make_unique<PostgresqlBackend>(std::move(url), std::move(sql), std::move(client_id));
+    return std::make_unique<PostgresqlBackend>(std::move(url), std::move(sql),
+                                               std::move(client_id));
 }
 
 }  // namespace jobs::repo

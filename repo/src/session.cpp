@@ -13,16 +13,20 @@ namespace {
 
 const soci::backend_factory& factory_for(BackendKind backend) {
     switch (backend) {
-        case BackendKind::Sqlite3: return *soci::factory_sqlite3();
-        case BackendKind::Postgresql: return *soci::factory_postgresql();
-        case BackendKind::Odbc: return *soci::factory_odbc();
+        case BackendKind::Sqlite3:
+            return *soci::factory_sqlite3();
+        case BackendKind::Postgresql:
+            return *soci::factory_postgresql();
+        case BackendKind::Odbc:
+            return *soci::factory_odbc();
     }
     throw RepoError(ErrorKind::BadInput, "unknown backend");
 }
 
 // SOCI's sqlite3 backend takes "db=FILE timeout=SECONDS"; a bare path is accepted too.
 std::string sqlite_connection(const std::string& connection) {
-    std::string result = connection.find('=') == std::string::npos ? "db=" + connection : connection;
+    std::string result =
+        connection.find('=') == std::string::npos ? "db=" + connection : connection;
     if (result.find("timeout=") == std::string::npos) result += " timeout=10";
     return result;
 }
@@ -71,14 +75,19 @@ std::unique_ptr<soci::session> open_session(const ConnectionUrl& url) {
 
 Dialect dialect_of(soci::session& sql, const ConnectionUrl& url) {
     switch (url.backend) {
-        case BackendKind::Sqlite3: return Dialect::Sqlite;
-        case BackendKind::Postgresql: return Dialect::Postgresql;
-        case BackendKind::Odbc: break;
+        case BackendKind::Sqlite3:
+            return Dialect::Sqlite;
+        case BackendKind::Postgresql:
+            return Dialect::Postgresql;
+        case BackendKind::Odbc:
+            break;
     }
     auto* odbc = static_cast<soci::odbc_session_backend*>(sql.get_backend());
     switch (odbc->get_database_product()) {
-        case soci::odbc_session_backend::prod_sqlite: return Dialect::Sqlite;
-        case soci::odbc_session_backend::prod_postgresql: return Dialect::Postgresql;
+        case soci::odbc_session_backend::prod_sqlite:
+            return Dialect::Sqlite;
+        case soci::odbc_session_backend::prod_postgresql:
+            return Dialect::Postgresql;
         default:
             throw RepoError(ErrorKind::BadInput,
                             "the ODBC data source is neither SQLite nor PostgreSQL, the two "

@@ -24,8 +24,8 @@ std::string big(const std::string& column) { return "(" + column + " + 0)"; }
 
 std::string job_columns(const std::string& t) {
     return big(t + "Id") + ", " + ms(t + "RunAt") + ", " + ms(t + "CreateAt") + ", " +
-           ms(t + "LockAt") + ", " + ms(t + "ExecuteAt") + ", " + t + "State, " + t +
-           "LockedBy, " + big(t + "LockToken") + ", " + t + "Payload, " + ms(t + "StartedAt") + ", " +
+           ms(t + "LockAt") + ", " + ms(t + "ExecuteAt") + ", " + t + "State, " + t + "LockedBy, " +
+           big(t + "LockToken") + ", " + t + "Payload, " + ms(t + "StartedAt") + ", " +
            ms(t + "LeaseUntil");
 }
 
@@ -35,7 +35,7 @@ std::string seconds_modifier(std::chrono::milliseconds offset) {
 }
 
 class Transaction {
-public:
+  public:
     explicit Transaction(soci::session& sql) : sql_(sql) { sql_ << "BEGIN IMMEDIATE"; }
     ~Transaction() {
         if (open_) {
@@ -53,13 +53,13 @@ public:
         open_ = false;
     }
 
-private:
+  private:
     soci::session& sql_;
     bool open_ = true;
 };
 
 class SqliteBackend final : public Backend {
-public:
+  public:
     using Backend::Backend;
 
     std::string name() const override {
@@ -73,7 +73,8 @@ public:
                  "('jobs', 'workerlogs')",
             soci::into(tables);
         int statements = 1;
-        statements += create_or_verify(tables, create, embedded::sqlite_schema(), "sql/sqlite/schema.sql");
+        statements +=
+            create_or_verify(tables, create, embedded::sqlite_schema(), "sql/sqlite/schema.sql");
         tx.commit();
         return statements;
     }
@@ -82,8 +83,10 @@ public:
         Transaction tx(sql());
         const std::string bound = seconds_modifier(window);
         soci::rowset<soci::row> rows =
-            (sql().prepare << "SELECT n.t, " + job_columns("j.") + ", n.now_text FROM (SELECT " + ms("'now'") +
-                                  " AS t, strftime('%Y-%m-%d %H:%M:%f', 'now', :bound) AS b, " + kNow +
+            (sql().prepare << "SELECT n.t, " + job_columns("j.") + ", n.now_text FROM (SELECT " +
+                                  ms("'now'") +
+                                  " AS t, strftime('%Y-%m-%d %H:%M:%f', 'now', :bound) AS b, " +
+                                  kNow +
                                   " AS now_text) AS n "
                                   "LEFT JOIN Jobs AS j ON j.State < 2 AND j.RunAt < n.b AND "
                                   "(j.State = 0 OR j.LeaseUntil < n.now_text) "
@@ -103,13 +106,15 @@ public:
         if (history.count() > 0) {
             const std::string since = "-" + seconds_modifier(history).substr(1);
             soci::rowset<soci::row> lists =
-                (sql().prepare << "SELECT ClientId, " + ms("LogDate") +
-                                      ", Action FROM WorkerLogs WHERE Action IN ('QUERYLIST', 'LEAVE') AND "
-                                      "LogDate > strftime('%Y-%m-%d %H:%M:%f', 'now', :since) ORDER BY LogDate",
+                (sql().prepare
+                     << "SELECT ClientId, " + ms("LogDate") +
+                            ", Action FROM WorkerLogs WHERE Action IN ('QUERYLIST', 'LEAVE') AND "
+                            "LogDate > strftime('%Y-%m-%d %H:%M:%f', 'now', :since) ORDER BY "
+                            "LogDate",
                  soci::use(since, "since"));
             for (const auto& row : lists) {
-                result.recent_lists.push_back(
-                    {row.get<std::string>(0), from_ms(column_i64(row, 1)), row.get<std::string>(2) == "LEAVE"});
+                result.recent_lists.push_back({row.get<std::string>(0), from_ms(column_i64(row, 1)),
+                                               row.get<std::string>(2) == "LEAVE"});
             }
         }
         result.clock = result.db_now.time_since_epoch();  // SQLite's clock has ms only
@@ -159,7 +164,8 @@ public:
                                   "strftime('%Y-%m-%d %H:%M:%f', 'now', :lease), "
                                   "Attempts = Attempts + 1 WHERE Id = :id AND "
                                   "(State = 0 OR (State = 1 AND (LockToken = :tok2 OR "
-                                  "(StartedAt IS NULL AND LeaseUntil < " + kNow + "))))",
+                                  "(StartedAt IS NULL AND LeaseUntil < " +
+                                  kNow + "))))",
              soci::use(client_id(), "cid"), soci::use(token, "tok"),
              soci::use(lease_until, "lease"), soci::use(id, "id"), soci::use(token, "tok2"));
         update.execute(true);
@@ -175,10 +181,12 @@ public:
         Transaction tx(sql());
         const std::string lease_until = seconds_modifier(run_lease);
         soci::statement update =
-            (sql().prepare << std::string("UPDATE Jobs SET StartedAt = COALESCE(StartedAt, ") + kNow +
+            (sql().prepare << std::string("UPDATE Jobs SET StartedAt = COALESCE(StartedAt, ") +
+                                  kNow +
                                   "), LeaseUntil = strftime('%Y-%m-%d %H:%M:%f', 'now', :lease) "
                                   "WHERE Id = :id AND State = 1 AND LockToken = :tok AND "
-                                  "(StartedAt IS NOT NULL OR LeaseUntil > " + kNow + ")",
+                                  "(StartedAt IS NOT NULL OR LeaseUntil > " +
+                                  kNow + ")",
              soci::use(lease_until, "lease"), soci::use(id, "id"), soci::use(token, "tok"));
         update.execute(true);
         const bool started = update.get_affected_rows() == 1;
@@ -193,10 +201,10 @@ public:
         const std::string result_value = result_text.value_or("");
         soci::indicator result_ind = result_text ? soci::i_ok : soci::i_null;
         const LockToken token_value = token.value_or(0);
-        const std::string query = "UPDATE Jobs SET State = " + std::to_string(static_cast<int>(state)) +
-                                  ", ExecuteAt = " + kNow +
-                                  ", Result = :res WHERE Id = :id AND State = 1" +
-                                  (token ? " AND LockToken = :tok" : "");
+        const std::string query =
+            "UPDATE Jobs SET State = " + std::to_string(static_cast<int>(state)) +
+            ", ExecuteAt = " + kNow + ", Result = :res WHERE Id = :id AND State = 1" +
+            (token ? " AND LockToken = :tok" : "");
         soci::statement update =
             token ? (sql().prepare << query, soci::use(result_value, result_ind, "res"),
                      soci::use(id, "id"), soci::use(token_value, "tok"))
@@ -237,8 +245,8 @@ public:
     }
 
     Statistics statistics() override {
-        return read_statistics(sql(), "(" + ms("ExecuteAt") + " - " + ms("RunAt") + ")", ms("RunAt"),
-                               ms("CreateAt") + " > " + ms("RunAt") + " - 10000");
+        return read_statistics(sql(), "(" + ms("ExecuteAt") + " - " + ms("RunAt") + ")",
+                               ms("RunAt"), ms("CreateAt") + " > " + ms("RunAt") + " - 10000");
     }
 
     DbTime now() override {
@@ -255,7 +263,7 @@ public:
         }
     }
 
-private:
+  private:
     void log(std::optional<JobId> id, const char* action, int results) {
         const JobId id_value = id.value_or(0);
         soci::indicator id_ind = id ? soci::i_ok : soci::i_null;
@@ -273,9 +281,9 @@ private:
     }
 
     void read_holder(JobId id, CompleteRow& row) {
-        soci::rowset<soci::row> rows =
-            (sql().prepare << "SELECT State, " + big("LockToken") + ", LockedBy FROM Jobs WHERE Id = :id",
-             soci::use(id, "id"));
+        soci::rowset<soci::row> rows = (sql().prepare << "SELECT State, " + big("LockToken") +
+                                                             ", LockedBy FROM Jobs WHERE Id = :id",
+                                        soci::use(id, "id"));
         for (const auto& r : rows) {
             row.state = static_cast<int>(column_i64(r, 0));
             row.token = column_opt_i64(r, 1);

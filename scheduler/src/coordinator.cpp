@@ -23,7 +23,8 @@ void Coordinator::on_list(DbTime listed_at, const std::vector<repo::ListRecord>&
         if (r.client_id != me_) last[r.client_id] = std::max(last[r.client_id], r.at);
     }
     lists_.push_back({listed_at, me_});
-    std::stable_sort(lists_.begin(), lists_.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
+    std::stable_sort(lists_.begin(), lists_.end(),
+                     [](const auto& a, const auto& b) { return a.at < b.at; });
 
     // This list has seen every departure up to now: a look need only react to later ones.
     known_leave_ = std::max(known_leave_.value_or(listed_at), listed_at);
@@ -65,14 +66,17 @@ void Coordinator::plan(DbTime listed_at, std::vector<std::string> ranked) {
     // slot k belongs to the instance ranked k mod n by ClientId: every instance derives the same
     // plan from the same rows, so the cluster lists once per slot with no drift between them.
     n_ = static_cast<int>(ranked.size());
-    const auto rank = static_cast<long long>(std::find(ranked.begin(), ranked.end(), me_) - ranked.begin());
-    const milliseconds cycle = std::min<milliseconds>(options_.cluster_interval * n_, options_.max_own_interval);
+    const auto rank =
+        static_cast<long long>(std::find(ranked.begin(), ranked.end(), me_) - ranked.begin());
+    const milliseconds cycle =
+        std::min<milliseconds>(options_.cluster_interval * n_, options_.max_own_interval);
     const long long slot = std::max<long long>(1, cycle.count() / n_);
     long long k = listed_at.time_since_epoch().count() / slot + 1;
     while (k % n_ != rank) ++k;
     // Instances that listed at the same moment cannot see each other's rows, and the slots
     // would keep them in step for ever: a small random delay parts them.
-    std::uniform_int_distribution<long long> part(0, std::min<long long>(options_.part.count(), slot / 20));
+    std::uniform_int_distribution<long long> part(
+        0, std::min<long long>(options_.part.count(), slot / 20));
     next_ = DbTime{milliseconds(k * slot + part(rng_))};
 
     // Looks between our lists, each just after another instance's slot: after the slot before
@@ -137,8 +141,9 @@ bool Coordinator::owns(DbTime run_at, DbTime created_at, DbTime listed_at) const
         const auto gone = gone_.find(it->client);
         if (it->client == me_ || gone == gone_.end()) return it->client == me_;
         const DbTime since = std::max(gone->second, it->at);
-        it = std::find_if(std::next(it), lists_.end(),
-                          [&](const ListEntry& l) { return l.at > since && present_at(l.client, l.at); });
+        it = std::find_if(std::next(it), lists_.end(), [&](const ListEntry& l) {
+            return l.at > since && present_at(l.client, l.at);
+        });
     }
     return false;
 }

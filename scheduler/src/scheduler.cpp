@@ -1,7 +1,7 @@
 #include "jobs/scheduler/scheduler.h"
 
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
 
 #include "jobs/dispatcher/line_protocol.h"
 #include "jobs/repo/error.h"
@@ -52,14 +52,16 @@ void Scheduler::poll() {
     lister_.post([this](repo::JobsRepo& repo) {
         const auto sent = Steady::now();
         try {
-            const auto history = options_.coordinate ? options_.max_own_interval + 2 * options_.poll_interval : 0s;
+            const auto history =
+                options_.coordinate ? options_.max_own_interval + 2 * options_.poll_interval : 0s;
             auto ready = repo.get_ready_jobs(options_.window, history);
             const auto received = Steady::now();
             boost::asio::post(io_, [this, ready = std::move(ready), sent, received] {
                 on_listed(ready, sent, received);
             });
         } catch (const repo::RepoError& e) {
-            spdlog::error("listing failed: {}; retrying in {} ms", e.what(), options_.retry_delay.count());
+            spdlog::error("listing failed: {}; retrying in {} ms", e.what(),
+                          options_.retry_delay.count());
             boost::asio::post(io_, [this] { schedule_poll(Steady::now() + options_.retry_delay); });
         }
     });
@@ -123,7 +125,8 @@ void Scheduler::on_listed(const repo::ReadyJobs& ready, Steady::time_point sent,
     }
     // Forget finished jobs once no list can return them any more.
     std::erase_if(jobs_, [&](const auto& item) {
-        return item.second.phase == Phase::Done && item.second.job.run_at < now - 2 * options_.window;
+        return item.second.phase == Phase::Done &&
+               item.second.job.run_at < now - 2 * options_.window;
     });
     if (options_.coordinate) coordinator_.on_list(ready.db_now, ready.recent_lists);
     int added = 0;
@@ -133,7 +136,9 @@ void Scheduler::on_listed(const repo::ReadyJobs& ready, Steady::time_point sent,
             continue;
         }
         // Another instance's, by the first list that covered it: leave it.
-        if (options_.coordinate && !coordinator_.owns(job.run_at, job.create_at, ready.db_now) && !jobs_.contains(job.id)) continue;
+        if (options_.coordinate && !coordinator_.owns(job.run_at, job.create_at, ready.db_now) &&
+            !jobs_.contains(job.id))
+            continue;
         // New, or listed again after we let it go (its lease expired unstarted): plan it.
         auto [it, inserted] = jobs_.try_emplace(job.id);
         if (!inserted && it->second.phase != Phase::Done) continue;
@@ -142,9 +147,10 @@ void Scheduler::on_listed(const repo::ReadyJobs& ready, Steady::time_point sent,
         plan(it->second);
         ++added;
     }
-    spdlog::debug("listed {} due jobs ({} ours); {} instances; round trip {} us", ready.jobs.size(), added,
-                  coordinator_.instances(),
-                  std::chrono::duration_cast<std::chrono::microseconds>(clock_.last_round_trip()).count());
+    spdlog::debug(
+        "listed {} due jobs ({} ours); {} instances; round trip {} us", ready.jobs.size(), added,
+        coordinator_.instances(),
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_.last_round_trip()).count());
     if (options_.coordinate) {
         schedule_next();
     } else {
@@ -205,7 +211,8 @@ void Scheduler::check(repo::JobId id) {
             const auto job = repo.get_job(id);
             const bool free = job && job->state == static_cast<int>(repo::JobState::Created);
             const bool abandoned = job && job->state == static_cast<int>(repo::JobState::Locked) &&
-                                   !job->started_at && job->lease_until && *job->lease_until < db_now;
+                                   !job->started_at && job->lease_until &&
+                                   *job->lease_until < db_now;
             if (free || abandoned) {
                 const repo::Lock lock = repo.acquire_job_lock(id);
                 won = lock.outcome == repo::LockOutcome::Won;
@@ -238,7 +245,8 @@ void Scheduler::on_checked(repo::JobId id, bool won, repo::LockToken token) {
     entry.phase = Phase::Locked;
     entry.token = token;
     warm_for(entry);
-    const auto lead = options_.worker_starts_jobs ? options_.start_lead : std::chrono::milliseconds(0);
+    const auto lead =
+        options_.worker_starts_jobs ? options_.start_lead : std::chrono::milliseconds(0);
     entry.timer->expires_at(clock_.steady_at(entry.job.run_at) - lead);
     entry.timer->async_wait([this, id](const boost::system::error_code&) { hand_over(id); });
 }
@@ -251,9 +259,11 @@ void Scheduler::hand_over(repo::JobId id) {
     if (entry.job.payload && entry.job.payload->size() > repo::kMaxPayloadBytes) {
         // Refused, not run: a worker must never be handed more than the documented limit.
         const ReadyTask task{entry.job, entry.token};
-        report(task, {dispatcher::CallStatus::StartFailed, {},
-                      "payload of " + std::to_string(entry.job.payload->size()) + " bytes exceeds the " +
-                          std::to_string(repo::kMaxPayloadBytes) + " byte limit; not run"});
+        report(task,
+               {dispatcher::CallStatus::StartFailed,
+                {},
+                "payload of " + std::to_string(entry.job.payload->size()) + " bytes exceeds the " +
+                    std::to_string(repo::kMaxPayloadBytes) + " byte limit; not run"});
         maybe_drained();
         return;
     }
@@ -264,19 +274,20 @@ void Scheduler::hand_over(repo::JobId id) {
     if (!options_.worker_starts_jobs) {
         // Fencing before an arbitrary worker runs it: the push waits for the start to be won.
         ++checks_in_flight_;
-        locker_.post([this, task = ReadyTask{entry.job, entry.token}](repo::JobsRepo& repo) mutable {
-            bool started = false;
-            try {
-                started = repo.start_locked_job(task.job.id, task.token);
-            } catch (const repo::RepoError& e) {
-                spdlog::warn("job {}: cannot start: {}", task.job.id, e.what());
-            }
-            boost::asio::post(io_, [this, started, task = std::move(task)]() mutable {
-                --checks_in_flight_;
-                if (started) producer_.push(std::move(task));
-                maybe_drained();
+        locker_.post(
+            [this, task = ReadyTask{entry.job, entry.token}](repo::JobsRepo& repo) mutable {
+                bool started = false;
+                try {
+                    started = repo.start_locked_job(task.job.id, task.token);
+                } catch (const repo::RepoError& e) {
+                    spdlog::warn("job {}: cannot start: {}", task.job.id, e.what());
+                }
+                boost::asio::post(io_, [this, started, task = std::move(task)]() mutable {
+                    --checks_in_flight_;
+                    if (started) producer_.push(std::move(task));
+                    maybe_drained();
+                });
             });
-        });
         return;
     }
     producer_.push(ReadyTask{entry.job, entry.token, clock_.steady_at(entry.job.run_at)});
@@ -287,7 +298,8 @@ void Scheduler::warm_for(const Entry& entry) {
     // Jobs locked for about the same moment will need a child each: start them now, not at RunAt.
     std::size_t together = 0;
     for (const auto& [id, other] : jobs_) {
-        const bool coming = other.phase == Phase::Locked || (other.owned && other.phase != Phase::Done);
+        const bool coming =
+            other.phase == Phase::Locked || (other.owned && other.phase != Phase::Done);
         if (coming && other.job.run_at - entry.job.run_at < 1s &&
             entry.job.run_at - other.job.run_at < 1s) {
             ++together;
@@ -369,16 +381,23 @@ void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& resu
             }
             break;
         }
-        case dispatcher::CallStatus::ChildDied: failure = repo::JobState::Interrupted; break;
+        case dispatcher::CallStatus::ChildDied:
+            failure = repo::JobState::Interrupted;
+            break;
         case dispatcher::CallStatus::TimedOut:
         case dispatcher::CallStatus::StartFailed:
-        case dispatcher::CallStatus::Stopped: failure = repo::JobState::Failed; break;
+        case dispatcher::CallStatus::Stopped:
+            failure = repo::JobState::Failed;
+            break;
     }
     {
         std::lock_guard lock(counters_mutex_);
-        if (!failure) ++counters_.done;
-        else if (*failure == repo::JobState::Interrupted) ++counters_.interrupted;
-        else ++counters_.failed;
+        if (!failure)
+            ++counters_.done;
+        else if (*failure == repo::JobState::Interrupted)
+            ++counters_.interrupted;
+        else
+            ++counters_.failed;
     }
     if (!failure && !completion) return;  // the worker completed the job itself
     if (failure) spdlog::warn("job {}: {}", id, message);

@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <iostream>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "jobs/dispatcher/executors.h"
 #include "jobs/dispatcher/line_protocol.h"
@@ -58,16 +58,20 @@ struct Flags {
 };
 
 void add_flags(CLI::App& app, Flags& f) {
-    app.add_option("--db", f.db, "database URL: sqlite3://db=FILE, postgresql://..., odbc://DSN=...; "
-                                 "env:NAME or file:PATH keep credentials out of the process list")
+    app.add_option("--db", f.db,
+                   "database URL: sqlite3://db=FILE, postgresql://..., odbc://DSN=...; "
+                   "env:NAME or file:PATH keep credentials out of the process list")
         ->capture_default_str();
     app.add_option("--client-id", f.client_id, "ClientId written to WorkerLogs (default host:pid)");
-    app.add_option("--window", f.window_ms, "list the jobs due within this many ms")->capture_default_str();
-    app.add_option("--poll-interval", f.poll_ms,
-                   "ms between lists (with coordination: of the whole cluster); keep it below window "
-                   "minus lock-lead-max, and below 10000 minus the time a lock takes")
+    app.add_option("--window", f.window_ms, "list the jobs due within this many ms")
         ->capture_default_str();
-    app.add_option("--poll-jitter", f.jitter_ms, "up to this many ms are taken off each interval at random")
+    app.add_option(
+           "--poll-interval", f.poll_ms,
+           "ms between lists (with coordination: of the whole cluster); keep it below window "
+           "minus lock-lead-max, and below 10000 minus the time a lock takes")
+        ->capture_default_str();
+    app.add_option("--poll-jitter", f.jitter_ms,
+                   "up to this many ms are taken off each interval at random")
         ->capture_default_str();
     app.add_flag("--no-coordination", f.no_coordination,
                  "every instance lists every poll-interval and checks each job before locking it, "
@@ -75,29 +79,39 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--max-own-interval", f.max_own_ms,
                    "with coordination, the longest this instance waits between its own lists")
         ->capture_default_str();
-    app.add_option("--lock-lead-min", f.lead_min_ms, "lock a job at least this many ms before RunAt")
+    app.add_option("--lock-lead-min", f.lead_min_ms,
+                   "lock a job at least this many ms before RunAt")
         ->capture_default_str();
-    app.add_option("--lock-lead-max", f.lead_max_ms, "and at most this many (random in between, per job)")
+    app.add_option("--lock-lead-max", f.lead_max_ms,
+                   "and at most this many (random in between, per job)")
         ->capture_default_str();
     app.add_option("--start-lead", f.start_lead_ms,
                    "the default worker gets each job this many ms early, writes its fencing start, "
                    "then begins the task at RunAt itself")
         ->capture_default_str();
-    app.add_option("--executors", f.executors, "executor threads handing tasks to the pool")->capture_default_str();
+    app.add_option("--executors", f.executors, "executor threads handing tasks to the pool")
+        ->capture_default_str();
     app.add_option("--pool-min", f.pool_min, "worker processes kept alive")->capture_default_str();
-    app.add_option("--pool-max", f.pool_max, "most worker processes at once")->capture_default_str();
-    app.add_option("--pool-idle", f.idle_ms, "ms after which a surplus idle worker retires")->capture_default_str();
-    app.add_option("--task-timeout", f.task_timeout_ms, "ms a task may run before its worker is killed and the "
-                                                        "job marked failed (0: no limit)")
+    app.add_option("--pool-max", f.pool_max, "most worker processes at once")
+        ->capture_default_str();
+    app.add_option("--pool-idle", f.idle_ms, "ms after which a surplus idle worker retires")
+        ->capture_default_str();
+    app.add_option("--task-timeout", f.task_timeout_ms,
+                   "ms a task may run before its worker is killed and the "
+                   "job marked failed (0: no limit)")
         ->capture_default_str();
     app.add_option("--worker-start-timeout", f.start_timeout_ms, "ms a new worker has to say READY")
         ->capture_default_str();
-    app.add_option("--worker", f.worker, "worker program (default: jobs-worker next to this program); "
-                                         "protocol in dispatcher/README.md");
-    app.add_option("--worker-arg", f.worker_args, "an argument for the worker program (repeatable)");
+    app.add_option("--worker", f.worker,
+                   "worker program (default: jobs-worker next to this program); "
+                   "protocol in dispatcher/README.md");
+    app.add_option("--worker-arg", f.worker_args,
+                   "an argument for the worker program (repeatable)");
     app.add_option("--worker-cpus", f.cpus, "pin workers to these CPUs, e.g. 0,1");
-    app.add_option("--worker-nice", f.nice, "niceness added to workers (lower priority)")->capture_default_str();
-    app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error")->capture_default_str();
+    app.add_option("--worker-nice", f.nice, "niceness added to workers (lower priority)")
+        ->capture_default_str();
+    app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error")
+        ->capture_default_str();
 }
 
 }  // namespace
@@ -107,9 +121,11 @@ int main(int argc, char** argv) {
     // start-up (parsing, connecting) stops the instance cleanly once it is up, never half-way.
     boost::asio::io_context io;
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-    CLI::App app{"jobs-scheduler: one instance of the distributed job scheduler. It lists jobs due "
-                 "soon, locks each shortly before its RunAt and runs it in a pooled worker process. "
-                 "SIGINT/SIGTERM stop it: locked jobs still run, unlocked ones are left to other instances."};
+    CLI::App app{
+        "jobs-scheduler: one instance of the distributed job scheduler. It lists jobs due "
+        "soon, locks each shortly before its RunAt and runs it in a pooled worker process. "
+        "SIGINT/SIGTERM stop it: locked jobs still run, unlocked ones are left to other "
+        "instances."};
     Flags f;
     add_flags(app, f);
     try {
@@ -121,7 +137,6 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(f.log_level));
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%l] %v");
     std::signal(SIGPIPE, SIG_IGN);
-
 
     scheduler::SchedulerOptions options;
     options.window = milliseconds(f.window_ms);
@@ -136,7 +151,8 @@ int main(int argc, char** argv) {
     if (options.poll_interval >= options.window || options.lock_lead_min > options.lock_lead_max ||
         options.lock_lead_max >= options.window || f.executors == 0 || f.start_lead_ms < 0 ||
         options.start_lead >= options.lock_lead_min) {
-        std::cerr << "jobs-scheduler: need poll-interval < window, lock-lead-min <= lock-lead-max < window, "
+        std::cerr << "jobs-scheduler: need poll-interval < window, lock-lead-min <= lock-lead-max "
+                     "< window, "
                      "0 <= start-lead < lock-lead-min, executors > 0\n";
         return 2;
     }
@@ -146,8 +162,10 @@ int main(int argc, char** argv) {
     std::unique_ptr<repo::JobsRepo> list_repo, lock_repo;
     try {
         url = repo::resolve_url(f.db);
-        list_repo = std::make_unique<repo::JobsRepo>(repo::RepoOptions{.url = url, .client_id = client_id});
-        // The first session checked the schema (one CONNECT row per instance); the second trusts it.
+        list_repo =
+            std::make_unique<repo::JobsRepo>(repo::RepoOptions{.url = url, .client_id = client_id});
+        // The first session checked the schema (one CONNECT row per instance); the second trusts
+        // it.
         repo::RepoOptions lock_options{.url = url, .client_id = client_id};
         lock_options.check_schema = false;
         lock_repo = std::make_unique<repo::JobsRepo>(lock_options);
@@ -158,8 +176,10 @@ int main(int argc, char** argv) {
     spdlog::info("instance {} on {}", client_id, list_repo->backend_name());
 
     dispatcher::PoolOptions pool_options;
-    pool_options.child.argv = {f.worker.empty() ? dispatcher::sibling_program("jobs-worker") : f.worker};
-    pool_options.child.argv.insert(pool_options.child.argv.end(), f.worker_args.begin(), f.worker_args.end());
+    pool_options.child.argv = {f.worker.empty() ? dispatcher::sibling_program("jobs-worker")
+                                                : f.worker};
+    pool_options.child.argv.insert(pool_options.child.argv.end(), f.worker_args.begin(),
+                                   f.worker_args.end());
     // The URL travels in the environment, not argv: it may hold a password.
     pool_options.child.extra_env = {"JOBS_WORKER_DB=" + url, "JOBS_WORKER_CLIENT_ID=" + client_id};
     if (!f.cpus.empty()) pool_options.child.cpus = parse_cpus(f.cpus);
@@ -172,16 +192,20 @@ int main(int argc, char** argv) {
 
     scheduler::TaskQueue queue(4096);
     dispatcher::ProcessPool pool(pool_options);
-    scheduler::Scheduler sched(io, options, std::move(list_repo), std::move(lock_repo), queue.producer(),
-                               [&pool](std::size_t n) { pool.warm(n); });
-    dispatcher::Executors<scheduler::ReadyTask> executors(queue, f.executors, [&](scheduler::ReadyTask& task) {
-        std::optional<std::int64_t> not_before;
-        if (task.not_before) {
-            not_before = std::chrono::duration_cast<std::chrono::nanoseconds>(task.not_before->time_since_epoch()).count();
-        }
-        const std::string request = dispatcher::format_request({task.job.id, task.token, task.job.payload, not_before});
-        sched.report(task, pool.call(request));
-    });
+    scheduler::Scheduler sched(io, options, std::move(list_repo), std::move(lock_repo),
+                               queue.producer(), [&pool](std::size_t n) { pool.warm(n); });
+    dispatcher::Executors<scheduler::ReadyTask> executors(
+        queue, f.executors, [&](scheduler::ReadyTask& task) {
+            std::optional<std::int64_t> not_before;
+            if (task.not_before) {
+                not_before = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 task.not_before->time_since_epoch())
+                                 .count();
+            }
+            const std::string request =
+                dispatcher::format_request({task.job.id, task.token, task.job.payload, not_before});
+            sched.report(task, pool.call(request));
+        });
 
     std::function<void(const boost::system::error_code&, int)> on_signal =
         [&](const boost::system::error_code& ec, int signo) {
@@ -208,9 +232,11 @@ int main(int argc, char** argv) {
     sched.finish_database_work();
     const auto c = sched.counters();
     const auto p = pool.stats();
-    spdlog::info("stopped: listed {} checked {} locked {} lost {} handed {} done {} failed {} interrupted {}; "
-                 "workers started {} retired {} lost {}, {:.1f} ms to ready",
-                 c.listed, c.checked, c.locked, c.lost, c.handed, c.done, c.failed, c.interrupted, p.started,
-                 p.retired, p.lost, p.average_start_ms);
+    spdlog::info(
+        "stopped: listed {} checked {} locked {} lost {} handed {} done {} failed {} interrupted "
+        "{}; "
+        "workers started {} retired {} lost {}, {:.1f} ms to ready",
+        c.listed, c.checked, c.locked, c.lost, c.handed, c.done, c.failed, c.interrupted, p.started,
+        p.retired, p.lost, p.average_start_ms);
     return 0;
 }

@@ -24,10 +24,24 @@ std::string strip(std::string line) {
 
 }  // namespace
 
-TEST_CASE("escaping then unescaping gives back any bytes, and the escaped form has no tab or line break") {
+TEST_CASE(
+    "escaping then unescaping gives back any bytes, and the escaped form has no tab or line "
+    "break") {
     std::vector<std::string> samples = {
-        "", "plain", "\t", "\n", "\r", "\\", "\\t", "\\\\n", "a\tb\nc\rd\\e", "trailing backslash\\",
-        "; rm -rf / #", "$(reboot) `id` && echo pwned | sh", all_bytes(), std::string("nul\0inside", 10),
+        "",
+        "plain",
+        "\t",
+        "\n",
+        "\r",
+        "\\",
+        "\\t",
+        "\\\\n",
+        "a\tb\nc\rd\\e",
+        "trailing backslash\\",
+        "; rm -rf / #",
+        "$(reboot) `id` && echo pwned | sh",
+        all_bytes(),
+        std::string("nul\0inside", 10),
     };
     std::mt19937_64 rng(20240601);
     std::uniform_int_distribution<int> byte(0, 255);
@@ -48,12 +62,15 @@ TEST_CASE("escaping then unescaping gives back any bytes, and the escaped form h
 }
 
 TEST_CASE("a payload travels as data, whatever it looks like") {
-    const std::vector<std::string> payloads = {"; rm -rf /", "line one\nRUN\t2\t3\t=injected\n", "\t\t", "\\n", "=", ""};
+    const std::vector<std::string> payloads = {
+        "; rm -rf /", "line one\nRUN\t2\t3\t=injected\n", "\t\t", "\\n", "=", ""};
     for (const auto& payload : payloads) {
-        const std::string line = format_request({.job_id = 42, .lock_token = -7, .payload = payload});
+        const std::string line =
+            format_request({.job_id = 42, .lock_token = -7, .payload = payload});
         REQUIRE(line.ends_with('\n'));
         const std::string body = line.substr(0, line.size() - 1);
-        CHECK(body.find('\n') == std::string::npos);  // one request is one line, whatever the payload
+        CHECK(body.find('\n') ==
+              std::string::npos);  // one request is one line, whatever the payload
         CHECK(split_fields(body).size() == 4);
         const auto parsed = parse_request(body);
         REQUIRE(parsed.has_value());
@@ -75,8 +92,10 @@ TEST_CASE("a start time rides after the payload and comes back exact; without it
 }
 
 TEST_CASE("an absent payload and an empty payload stay distinct") {
-    const std::string absent = format_request({.job_id = 1, .lock_token = 2, .payload = std::nullopt});
-    const std::string empty = format_request({.job_id = 1, .lock_token = 2, .payload = std::string()});
+    const std::string absent =
+        format_request({.job_id = 1, .lock_token = 2, .payload = std::nullopt});
+    const std::string empty =
+        format_request({.job_id = 1, .lock_token = 2, .payload = std::string()});
     CHECK(absent != empty);
     CHECK(absent == "RUN\t1\t2\t\n");
     const auto absent_parsed = parse_request(absent.substr(0, absent.size() - 1));
@@ -116,19 +135,19 @@ TEST_CASE("malformed requests are rejected rather than guessed at") {
     const std::vector<std::string> bad = {
         "",
         "RUN",
-        "RUN\t1\t2",                 // payload field missing
-        "RUN\t1\t2\t=x\textra",      // a fifth field is only a start time: @<ns>
-        "RUN\t1\t2\t=x\t@",          // start time without its number
-        "RUN\t1\t2\t=x\t@-5",        // negative start time
-        "RUN\t1\t2\t=x\t@5\t",       // one field too many
-        "run\t1\t2\t",               // the verb is case-sensitive
-        "DONE\t1\t2\t",              // a reply is not a request
-        "RUN\tone\t2\t",             // id not a number
-        "RUN\t1\ttwo\t",             // token not a number
-        "RUN\t\t2\t",                // empty id
-        "RUN\t1 \t2\t",              // trailing space in the id
-        "RUN\t+1\t2\t",              // a sign from_chars does not take
-        "RUN\t1\t2\tno-equals-sign", // a present payload starts with '='
+        "RUN\t1\t2",                       // payload field missing
+        "RUN\t1\t2\t=x\textra",            // a fifth field is only a start time: @<ns>
+        "RUN\t1\t2\t=x\t@",                // start time without its number
+        "RUN\t1\t2\t=x\t@-5",              // negative start time
+        "RUN\t1\t2\t=x\t@5\t",             // one field too many
+        "run\t1\t2\t",                     // the verb is case-sensitive
+        "DONE\t1\t2\t",                    // a reply is not a request
+        "RUN\tone\t2\t",                   // id not a number
+        "RUN\t1\ttwo\t",                   // token not a number
+        "RUN\t\t2\t",                      // empty id
+        "RUN\t1 \t2\t",                    // trailing space in the id
+        "RUN\t+1\t2\t",                    // a sign from_chars does not take
+        "RUN\t1\t2\tno-equals-sign",       // a present payload starts with '='
         "RUN\t99999999999999999999\t2\t",  // id out of range
         " RUN\t1\t2\t",
     };
@@ -142,13 +161,13 @@ TEST_CASE("malformed requests are rejected rather than guessed at") {
 TEST_CASE("malformed replies are rejected rather than guessed at") {
     const std::vector<std::string> bad = {
         "",
-        "DONE",                      // no id
-        "DONE\t",                    // empty id
-        "DONE\tx",                   // id not a number
-        "DONE\t1\ttext\textra",      // one field too many
-        "done\t1",                   // the verb is case-sensitive
-        "READY\t1\tfake",            // a start line is not a reply
-        "RUN\t1\t2\t",               // a request is not a reply
+        "DONE",                  // no id
+        "DONE\t",                // empty id
+        "DONE\tx",               // id not a number
+        "DONE\t1\ttext\textra",  // one field too many
+        "done\t1",               // the verb is case-sensitive
+        "READY\t1\tfake",        // a start line is not a reply
+        "RUN\t1\t2\t",           // a request is not a reply
         "this is not the protocol",
         "OK\t1.5\t",
         "FAIL\t 1\tmessage",

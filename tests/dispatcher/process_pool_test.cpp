@@ -88,7 +88,7 @@ bool dead(pid_t pid) {
 
 // Samples stats() on a thread until stopped, keeping the largest size seen.
 class PeakSize {
-public:
+  public:
     explicit PeakSize(const ProcessPool& pool)
         : thread_([this, &pool] {
               while (!stop_) {
@@ -109,7 +109,7 @@ public:
         return peak_.load();
     }
 
-private:
+  private:
     std::atomic<bool> stop_{false};
     std::atomic<std::size_t> peak_{0};
     std::thread thread_;
@@ -138,7 +138,8 @@ TEST_CASE("a pool rejects sizes it cannot honour") {
     CHECK_THROWS_AS((void)ProcessPool(fake_pool({"ok"}, 3, 2)), std::invalid_argument);
 }
 
-TEST_CASE("a pool starts min_size children when it is built and times their start" * doctest::timeout(30)) {
+TEST_CASE("a pool starts min_size children when it is built and times their start" *
+          doctest::timeout(30)) {
     Watchdog watchdog(30s, "min_size at construction");
     ProcessPool pool(fake_pool({"ok"}, 2, 4));
     CHECK(eventually([&] {
@@ -178,7 +179,8 @@ TEST_CASE("concurrent calls never make the pool grow past max_size" * doctest::t
     CHECK(s.lost == 0);
 }
 
-TEST_CASE("idle children beyond min_size retire after idle_timeout, down to min_size" * doctest::timeout(60)) {
+TEST_CASE("idle children beyond min_size retire after idle_timeout, down to min_size" *
+          doctest::timeout(60)) {
     Watchdog watchdog(60s, "idle retirement");
     auto options = fake_pool({"sleep", "300"}, 1, 4);
     options.idle_timeout = 300ms;
@@ -201,7 +203,8 @@ TEST_CASE("idle children beyond min_size retire after idle_timeout, down to min_
     CHECK(s.lost == 0);
 }
 
-TEST_CASE("a child killed while idle is reaped and replaced, back to min_size" * doctest::timeout(60)) {
+TEST_CASE("a child killed while idle is reaped and replaced, back to min_size" *
+          doctest::timeout(60)) {
     Watchdog watchdog(60s, "idle child killed");
     ProcessPool pool(fake_pool({"pid"}, 2, 2));
     REQUIRE(eventually([&] { return pool.stats().idle == 2; }));
@@ -224,8 +227,9 @@ TEST_CASE("a child killed while idle is reaped and replaced, back to min_size" *
     }
 }
 
-TEST_CASE("a call handed a child that died while idle is retried on a fresh child, without SIGPIPE" *
-          doctest::timeout(30)) {
+TEST_CASE(
+    "a call handed a child that died while idle is retried on a fresh child, without SIGPIPE" *
+    doctest::timeout(30)) {
     Watchdog watchdog(30s, "dead idle child handed out");
     ProcessPool pool(fake_pool({"pid"}, 1, 1));
     const pid_t victim = pid_of(pool.call(run_line(1)));
@@ -242,7 +246,8 @@ TEST_CASE("a call handed a child that died while idle is retried on a fresh chil
     CHECK(eventually([&] { return reaped(victim); }));
 }
 
-TEST_CASE("a child that dies mid-task is reported as ChildDied and the pool keeps serving" * doctest::timeout(30)) {
+TEST_CASE("a child that dies mid-task is reported as ChildDied and the pool keeps serving" *
+          doctest::timeout(30)) {
     Watchdog watchdog(30s, "child dies mid-task");
     ProcessPool pool(fake_pool({"crash-on", "7"}, 1, 2));
     const auto before = pool.call(run_line(1));
@@ -273,14 +278,18 @@ TEST_CASE("a pipelined batch gets every reply in order through one child" * doct
     REQUIRE(results.size() == 100);
     for (int i = 1; i <= 100; ++i) {
         CHECK(results[static_cast<std::size_t>(i - 1)].status == CallStatus::Replied);
-        CHECK(results[static_cast<std::size_t>(i - 1)].reply == "DONE\t" + std::to_string(i) + "\t");
+        CHECK(results[static_cast<std::size_t>(i - 1)].reply ==
+              "DONE\t" + std::to_string(i) + "\t");
     }
     CHECK(pool.stats().started == 1);
-    CHECK(pool.call(run_line(101)).status == CallStatus::Replied);  // the child went back to the pool
+    CHECK(pool.call(run_line(101)).status ==
+          CallStatus::Replied);  // the child went back to the pool
 }
 
-TEST_CASE("a child dying in a batch: replies before it stand, what it held died, the rest was never sent" *
-          doctest::timeout(30)) {
+TEST_CASE(
+    "a child dying in a batch: replies before it stand, what it held died, the rest was never "
+    "sent" *
+    doctest::timeout(30)) {
     Watchdog watchdog(30s, "batch with a crash");
     ProcessPool pool(fake_pool({"crash-on", "7"}, 1, 2));
     std::vector<std::string> lines;
@@ -317,7 +326,8 @@ TEST_CASE("every call to a crashing worker is reported once, never re-sent, and 
     CHECK(s.size == 0);
 }
 
-TEST_CASE("a task that outlives task_timeout is killed and reported TimedOut" * doctest::timeout(30)) {
+TEST_CASE("a task that outlives task_timeout is killed and reported TimedOut" *
+          doctest::timeout(30)) {
     Watchdog watchdog(30s, "task timeout");
     auto options = fake_pool({"hang"}, 0, 1);
     options.task_timeout = 200ms;
@@ -362,7 +372,8 @@ TEST_CASE("a worker program that cannot be run gives StartFailed" * doctest::tim
     CHECK(result.status == CallStatus::StartFailed);
 }
 
-TEST_CASE("a worker that never says READY gives StartFailed after start_timeout" * doctest::timeout(30)) {
+TEST_CASE("a worker that never says READY gives StartFailed after start_timeout" *
+          doctest::timeout(30)) {
     Watchdog watchdog(30s, "silent worker");
     auto options = fake_pool({"silent"}, 0, 2);
     options.start_timeout = 200ms;
@@ -377,22 +388,25 @@ TEST_CASE("a worker that never says READY gives StartFailed after start_timeout"
     CHECK(pool.stats().size == 0);
 }
 
-TEST_CASE("a caller waiting for the only place is told StartFailed when the pool's own start fails" *
-          doctest::timeout(30)) {
+TEST_CASE(
+    "a caller waiting for the only place is told StartFailed when the pool's own start fails" *
+    doctest::timeout(30)) {
     Watchdog watchdog(30s, "caller waits on the maintainer's failed start");
     // min_size == max_size: the maintainer holds the only place while its child fails to
     // start, so the caller must be woken when that place is given back.
     auto options = fake_pool({"silent"}, 1, 1);
     options.start_timeout = 300ms;
     ProcessPool pool(options);
-    REQUIRE(eventually([&] { return pool.stats().size == 1; }, 2s));  // the maintainer is starting one
+    REQUIRE(
+        eventually([&] { return pool.stats().size == 1; }, 2s));  // the maintainer is starting one
     const auto begin = Clock::now();
     const auto result = pool.call(run_line(1));
     CHECK(result.status == CallStatus::StartFailed);
     CHECK(Clock::now() - begin < 10s);
 }
 
-TEST_CASE("a reply that is not the protocol is handed to the caller to judge" * doctest::timeout(30)) {
+TEST_CASE("a reply that is not the protocol is handed to the caller to judge" *
+          doctest::timeout(30)) {
     Watchdog watchdog(30s, "garbage reply");
     ProcessPool pool(fake_pool({"garbage"}, 0, 1));
     const auto result = pool.call(run_line(1));
@@ -412,7 +426,8 @@ TEST_CASE("an idle child that writes unasked is removed from the pool" * doctest
     CHECK(pool.stats().size <= 1);
 }
 
-TEST_CASE("drain waits for a running call, reaps every child, and then refuses calls" * doctest::timeout(60)) {
+TEST_CASE("drain waits for a running call, reaps every child, and then refuses calls" *
+          doctest::timeout(60)) {
     Watchdog watchdog(60s, "drain");
     ProcessPool pool(fake_pool({"pid", "300"}, 2, 3));
     REQUIRE(eventually([&] { return pool.stats().idle == 2; }));

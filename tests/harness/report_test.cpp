@@ -14,22 +14,33 @@ namespace {
 // Four jobs due at 12:00:00.000 with the delays 100, 101, 105 and (still locked) none, plus
 // one completed early and late-created; and a WorkerLogs of known actions.
 void fill(soci::session& sql, bool sqlite) {
-    const auto t = [&](const char* text) { return sqlite ? std::string("'") + text + "'" : std::string("'") + text + "+00'"; };
-    const auto job = [&](const char* run_at, const char* create_at, const char* lock_at, const char* exec_at, int state) {
-        sql << "INSERT INTO Jobs (RunAt, CreateAt, LockAt, ExecuteAt, State) VALUES (" + t(run_at) + ", " + t(create_at) +
-                   ", " + (lock_at ? t(lock_at) : "NULL") + ", " + (exec_at ? t(exec_at) : "NULL") + ", " +
-                   std::to_string(state) + ")";
+    const auto t = [&](const char* text) {
+        return sqlite ? std::string("'") + text + "'" : std::string("'") + text + "+00'";
     };
-    job("2026-01-01 12:00:00.000", "2026-01-01 11:59:00.000", "2026-01-01 11:59:59.000", "2026-01-01 12:00:00.100", 2);
-    job("2026-01-01 12:00:00.000", "2026-01-01 11:59:00.000", "2026-01-01 12:00:00.001", "2026-01-01 12:00:00.101", 2);
-    job("2026-01-01 12:00:00.000", "2026-01-01 11:59:00.000", "2026-01-01 11:59:59.500", "2026-01-01 12:00:00.105", 2);
-    job("2026-01-01 12:00:00.000", "2026-01-01 11:59:00.000", "2026-01-01 11:59:59.500", nullptr, 1);
+    const auto job = [&](const char* run_at, const char* create_at, const char* lock_at,
+                         const char* exec_at, int state) {
+        sql << "INSERT INTO Jobs (RunAt, CreateAt, LockAt, ExecuteAt, State) VALUES (" + t(run_at) +
+                   ", " + t(create_at) + ", " + (lock_at ? t(lock_at) : "NULL") + ", " +
+                   (exec_at ? t(exec_at) : "NULL") + ", " + std::to_string(state) + ")";
+    };
+    job("2026-01-01 12:00:00.000", "2026-01-01 11:59:00.000", "2026-01-01 11:59:59.000",
+        "2026-01-01 12:00:00.100", 2);
+    job("2026-01-01 12:00:00.000", "2026-01-01 11:59:00.000", "2026-01-01 12:00:00.001",
+        "2026-01-01 12:00:00.101", 2);
+    job("2026-01-01 12:00:00.000", "2026-01-01 11:59:00.000", "2026-01-01 11:59:59.500",
+        "2026-01-01 12:00:00.105", 2);
+    job("2026-01-01 12:00:00.000", "2026-01-01 11:59:00.000", "2026-01-01 11:59:59.500", nullptr,
+        1);
     // Created 5 s before RunAt (too late), executed 40 s after it (too slow).
-    job("2026-01-01 12:01:00.000", "2026-01-01 12:00:55.000", "2026-01-01 12:00:59.000", "2026-01-01 12:01:40.000", 2);
+    job("2026-01-01 12:01:00.000", "2026-01-01 12:00:55.000", "2026-01-01 12:00:59.000",
+        "2026-01-01 12:01:40.000", 2);
     // Executed 50 ms before RunAt: early.
-    job("2026-01-01 12:02:00.000", "2026-01-01 12:01:00.000", "2026-01-01 12:01:59.000", "2026-01-01 12:01:59.950", 2);
+    job("2026-01-01 12:02:00.000", "2026-01-01 12:01:00.000", "2026-01-01 12:01:59.000",
+        "2026-01-01 12:01:59.950", 2);
     const auto log = [&](const char* action, int n) {
-        for (int i = 0; i < n; ++i) sql << std::string("INSERT INTO WorkerLogs (Action, ClientId) VALUES ('") + action + "', 'hand')";
+        for (int i = 0; i < n; ++i)
+            sql << std::string("INSERT INTO WorkerLogs (Action, ClientId) VALUES ('") + action +
+                       "', 'hand')";
     };
     log("QUERYLIST", 3);
     log("ACQUIRE_FAILURE", 2);
@@ -48,7 +59,8 @@ TEST_CASE("scores of a hand-made database match the figures worked out by hand")
     const std::string url = test::fresh_database();
     {
         auto sql = repo::open_session(repo::ConnectionUrl::parse(url));
-        fill(*sql, repo::dialect_of(*sql, repo::ConnectionUrl::parse(url)) == repo::Dialect::Sqlite);
+        fill(*sql,
+             repo::dialect_of(*sql, repo::ConnectionUrl::parse(url)) == repo::Dialect::Sqlite);
     }
     const Report r = score_database(url).report;
     // Delays of the five completed jobs: 100, 101, 105, 40000, -50.
@@ -64,7 +76,7 @@ TEST_CASE("scores of a hand-made database match the figures worked out by hand")
     CHECK(r.cost_score == 341);
     CHECK(r.states.at(1) == 1);
     CHECK(r.states.at(2) == 5);
-    CHECK(r.early_lock == 5);    // all but the second, locked at 12:00:00.001, locked before RunAt
+    CHECK(r.early_lock == 5);  // all but the second, locked at 12:00:00.001, locked before RunAt
     CHECK(r.early_exec == 1);
     CHECK(r.delay_exceed == 1);
     CHECK(r.late_created == 1);

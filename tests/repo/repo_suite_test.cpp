@@ -31,7 +31,8 @@ long long epoch_ms_in(std::chrono::milliseconds delay) {
 std::vector<JobId> create_jobs(JobsRepo& repo, int count, std::chrono::milliseconds ahead = 20s) {
     std::vector<JobId> ids;
     const DbTime run_at = repo.db_now() + ahead;
-    for (int i = 0; i < count; ++i) ids.push_back(repo.create_job(run_at + std::chrono::milliseconds(i)));
+    for (int i = 0; i < count; ++i)
+        ids.push_back(repo.create_job(run_at + std::chrono::milliseconds(i)));
     return ids;
 }
 
@@ -87,7 +88,9 @@ TEST_CASE("GetReadyJobs on an empty table still reads the database clock") {
     CHECK(ready.db_now <= repo.db_now());
 }
 
-TEST_CASE("lists return the recent lists and departures of every instance; a look reads the latest in one row") {
+TEST_CASE(
+    "lists return the recent lists and departures of every instance; a look reads the latest in "
+    "one row") {
     const std::string url = fresh_database();
     JobsRepo a(options_for(url, "a"));
     JobsRepo b(options_for(url, "b"));
@@ -111,7 +114,8 @@ TEST_CASE("lists return the recent lists and departures of every instance; a loo
 
     const ClusterPeek peek = a.peek_lists();
     // The clock sample is read after the statement's start, never before it.
-    for (const auto& [start, clock] : {std::pair{second.db_now, second.clock}, std::pair{peek.db_now, peek.clock}}) {
+    for (const auto& [start, clock] :
+         {std::pair{second.db_now, second.clock}, std::pair{peek.db_now, peek.clock}}) {
         CHECK(clock >= std::chrono::microseconds(start.time_since_epoch()));
         CHECK(clock < std::chrono::microseconds(start.time_since_epoch()) + 1s);
     }
@@ -207,7 +211,8 @@ TEST_CASE("ProcessLockedJob runs the task, then completes the job with ExecuteAt
     CHECK(repo.statistics().actions.at("COMPLETE") == 1);
 }
 
-TEST_CASE("five permits per process: ten tasks in one process take two task lengths, in two do not") {
+TEST_CASE(
+    "five permits per process: ten tasks in one process take two task lengths, in two do not") {
     const std::string url = fresh_database();
     JobsRepo setup(options_for(url, "setup"));
     const std::vector<JobId> ids = create_jobs(setup, 20, 60s);
@@ -229,7 +234,8 @@ TEST_CASE("five permits per process: ten tasks in one process take two task leng
     };
     const long long one_process = run({{ids[0], ids[9]}});
     const long long two_processes = run({{ids[10], ids[14]}, {ids[15], ids[19]}});
-    MESSAGE("10 tasks in one process: " << one_process << " ms; 5+5 in two: " << two_processes << " ms");
+    MESSAGE("10 tasks in one process: " << one_process << " ms; 5+5 in two: " << two_processes
+                                        << " ms");
     // The permit limit forces two rounds; two processes have five permits each.
     CHECK(one_process >= 2 * kTaskLength.count());
     CHECK(two_processes < one_process - kTaskLength.count() / 2);

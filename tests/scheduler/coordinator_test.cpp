@@ -24,7 +24,7 @@ TEST_CASE("alone, an instance lists every cluster interval and owns every job") 
     CHECK(c.instances() == 1);
     CHECK(c.next_list() > t0);
     CHECK(c.next_list() <= t0 + I + part);  // one interval, plus the parting delay
-    CHECK_FALSE(c.next_look());              // nobody else to watch
+    CHECK_FALSE(c.next_look());             // nobody else to watch
     CHECK(c.owns(t0 + 5s, t0 - 60s, t0));
 }
 
@@ -55,11 +55,13 @@ struct Cluster {
     void run(repo::DbTime from, repo::DbTime until) {
         std::map<std::string, repo::DbTime> due;
         int i = 0;
-        for (const auto& [name, node] : nodes) due[name] = from + std::chrono::milliseconds(137 * i++);
+        for (const auto& [name, node] : nodes)
+            due[name] = from + std::chrono::milliseconds(137 * i++);
         std::map<std::string, bool> first;
         for (;;) {
-            auto it = std::min_element(due.begin(), due.end(),
-                                       [](const auto& x, const auto& y) { return x.second < y.second; });
+            auto it = std::min_element(due.begin(), due.end(), [](const auto& x, const auto& y) {
+                return x.second < y.second;
+            });
             if (it->second >= until) return;
             const std::string name = it->first;
             const repo::DbTime at = it->second;
@@ -69,23 +71,28 @@ struct Cluster {
                 ++looks;
                 repo::ClusterPeek peek{at, std::nullopt, std::nullopt};
                 for (const auto& r : log) {
-                    if (r.at <= at && !r.leave) peek.last_list = std::max(peek.last_list.value_or(r.at), r.at);
+                    if (r.at <= at && !r.leave)
+                        peek.last_list = std::max(peek.last_list.value_or(r.at), r.at);
                 }
                 if (!node.on_look(peek)) {
-                    due[name] = node.next_look() ? std::min(*node.next_look(), node.next_list()) : node.next_list();
+                    due[name] = node.next_look() ? std::min(*node.next_look(), node.next_list())
+                                                 : node.next_list();
                     continue;
                 }
             }
             list(name, at);
             first[name] = true;
-            due[name] = node.next_look() ? std::min(*node.next_look(), node.next_list()) : node.next_list();
+            due[name] =
+                node.next_look() ? std::min(*node.next_look(), node.next_list()) : node.next_list();
         }
     }
 };
 
 }  // namespace
 
-TEST_CASE("five instances share the slots: together they list once per interval, each every 5 intervals") {
+TEST_CASE(
+    "five instances share the slots: together they list once per interval, each every 5 "
+    "intervals") {
     Cluster cluster({"a", "b", "c", "d", "e"});
     cluster.run(t0, t0 + 600s);
     for (const auto& [name, node] : cluster.nodes) CHECK(node.instances() == 5);
@@ -96,7 +103,8 @@ TEST_CASE("five instances share the slots: together they list once per interval,
     }
     REQUIRE(steady.size() > 50);
     for (std::size_t i = 1; i < steady.size(); ++i) {
-        const auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(steady[i] - steady[i - 1]);
+        const auto gap =
+            std::chrono::duration_cast<std::chrono::milliseconds>(steady[i] - steady[i - 1]);
         CHECK(gap >= I - part);
         CHECK(gap <= I + part);
     }
@@ -106,13 +114,17 @@ TEST_CASE("five instances share the slots: together they list once per interval,
     CHECK(cluster.looks <= 2 * 600s / I + 10);  // two per instance per cycle of 5 intervals
 }
 
-TEST_CASE("between its own lists an instance looks at most 22 s apart, and just after the slot before its own") {
+TEST_CASE(
+    "between its own lists an instance looks at most 22 s apart, and just after the slot before "
+    "its own") {
     Coordinator c("a", CoordinatorOptions{}, 2);
     // Five instances in their slots: a (rank 0) lists at the start of a cycle, the others listed
     // in the slots before.
     const repo::DbTime start{t0.time_since_epoch() / (5 * I) * (5 * I)};
-    const std::vector<repo::ListRecord> recent = {
-        {"b", start - 4 * I, false}, {"c", start - 3 * I, false}, {"d", start - 2 * I, false}, {"e", start - I, false}};
+    const std::vector<repo::ListRecord> recent = {{"b", start - 4 * I, false},
+                                                  {"c", start - 3 * I, false},
+                                                  {"d", start - 2 * I, false},
+                                                  {"e", start - I, false}};
     c.on_list(start + 100ms, recent);
     CHECK(c.instances() == 5);
     const repo::DbTime next = c.next_list();
@@ -133,7 +145,9 @@ TEST_CASE("between its own lists an instance looks at most 22 s apart, and just 
     CHECK(moments[moments.size() - 2] <= start + 4 * I + 1s);
 }
 
-TEST_CASE("a look that finds a slot's list missing lists at once, drops that instance and takes its jobs") {
+TEST_CASE(
+    "a look that finds a slot's list missing lists at once, drops that instance and takes its "
+    "jobs") {
     Coordinator a("a", CoordinatorOptions{}, 5);
     // b lists one interval before a's slot in a two-instance cluster.
     a.on_list(t0, {{"b", t0 - I, false}});
@@ -149,7 +163,8 @@ TEST_CASE("a look that finds a slot's list missing lists at once, drops that ins
     CHECK(a.owns(now + 1s, t0 - 60s, now));
 }
 
-TEST_CASE("an instance that announced leaving is dropped, and the first list after it owns its jobs") {
+TEST_CASE(
+    "an instance that announced leaving is dropped, and the first list after it owns its jobs") {
     Coordinator a("a", CoordinatorOptions{}, 6);
     Coordinator c("c", CoordinatorOptions{}, 7);
     // b listed at t0 (covering up to t0 + 12 s) and left at t0 + 2 s; c listed at t0 + 3 s.
@@ -161,16 +176,17 @@ TEST_CASE("an instance that announced leaving is dropped, and the first list aft
     at_a.push_back({"c", t0 + 3s, false});
     a.on_list(t0 + 4s, at_a);
     CHECK(a.instances() == 2);
-    CHECK_FALSE(a.owns(t0 + 8s, t0 - 60s, t0 + 4s));  // c took it over first
-    CHECK_FALSE(a.owns(t0 + 14s, t0 - 60s, t0 + 4s)); // first covered by c's own list
-    CHECK(a.owns(t0 + 15'500ms, t0 - 60s, t0 + 4s));  // only a's list covers it
+    CHECK_FALSE(a.owns(t0 + 8s, t0 - 60s, t0 + 4s));   // c took it over first
+    CHECK_FALSE(a.owns(t0 + 14s, t0 - 60s, t0 + 4s));  // first covered by c's own list
+    CHECK(a.owns(t0 + 15'500ms, t0 - 60s, t0 + 4s));   // only a's list covers it
 }
 
 TEST_CASE("a look reacts to a departure it has not seen, once, and not to older ones") {
     Coordinator a("a", CoordinatorOptions{}, 8);
     // Three instances: a lists at the start of its cycle, so looks come before its next list.
     const repo::DbTime start{t0.time_since_epoch() / (3 * I) * (3 * I)};
-    a.on_list(start, {{"b", start - 2 * I, false}, {"c", start - I, false}, {"x", start - 30s, true}});
+    a.on_list(start,
+              {{"b", start - 2 * I, false}, {"c", start - I, false}, {"x", start - 30s, true}});
     REQUIRE(a.instances() == 3);
     auto look = a.next_look();
     REQUIRE(look);
@@ -191,7 +207,9 @@ TEST_CASE("an instance that misses its turns drops out, and the cycle shrinks") 
     CHECK(c.next_list() <= t0 + 60s + 2 * I + part);
 }
 
-TEST_CASE("a job belongs to the first list that covered it; one still free after RunAt to whoever lists") {
+TEST_CASE(
+    "a job belongs to the first list that covered it; one still free after RunAt to whoever "
+    "lists") {
     Coordinator a("a", CoordinatorOptions{}, 3);
     // b listed at t0 (covering RunAt < t0 + 12 s), then a lists one interval later.
     a.on_list(t0 + I, {{"b", t0, false}});

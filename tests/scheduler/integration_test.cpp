@@ -29,15 +29,21 @@ using test::as_integer;
 
 // Read straight from the tables, not through the repository under test.
 std::vector<JobRow> read_jobs(soci::session& sql, bool sqlite) {
-    const std::string delay = sqlite ? "CAST(round((julianday(ExecuteAt) - julianday(RunAt)) * 86400000) AS INTEGER)"
-                                     : "CAST(round(extract(epoch FROM (ExecuteAt - RunAt)) * 1000) AS bigint)";
+    const std::string delay =
+        sqlite ? "CAST(round((julianday(ExecuteAt) - julianday(RunAt)) * 86400000) AS INTEGER)"
+               : "CAST(round(extract(epoch FROM (ExecuteAt - RunAt)) * 1000) AS bigint)";
     soci::rowset<soci::row> rows = sql.prepare
-        << "SELECT j.Id + 0, COALESCE(" + delay + ", -1), j.State + 0, "
-           "(SELECT count(*) FROM WorkerLogs l WHERE l.JobId = j.Id AND l.Action = 'COMPLETE'), "
-           "(SELECT count(*) FROM WorkerLogs l WHERE l.JobId = j.Id AND l.Action = 'ACQUIRE_SUCCESS') "
-           "FROM Jobs j ORDER BY j.Id";
+                                   << "SELECT j.Id + 0, COALESCE(" + delay +
+                                          ", -1), j.State + 0, "
+                                          "(SELECT count(*) FROM WorkerLogs l WHERE l.JobId = j.Id "
+                                          "AND l.Action = 'COMPLETE'), "
+                                          "(SELECT count(*) FROM WorkerLogs l WHERE l.JobId = j.Id "
+                                          "AND l.Action = 'ACQUIRE_SUCCESS') "
+                                          "FROM Jobs j ORDER BY j.Id";
     std::vector<JobRow> jobs;
-    for (const auto& r : rows) jobs.push_back({as_integer(r, 0), as_integer(r, 1), as_integer(r, 2), as_integer(r, 3), as_integer(r, 4)});
+    for (const auto& r : rows)
+        jobs.push_back({as_integer(r, 0), as_integer(r, 1), as_integer(r, 2), as_integer(r, 3),
+                        as_integer(r, 4)});
     return jobs;
 }
 
@@ -48,15 +54,18 @@ long long count_done(soci::session& sql) {
 }
 
 class Cluster {
-public:
-    Cluster(const std::string& url, int instances) : dir_(std::filesystem::temp_directory_path() / "jobs-it") {
+  public:
+    Cluster(const std::string& url, int instances)
+        : dir_(std::filesystem::temp_directory_path() / "jobs-it") {
         std::filesystem::create_directories(dir_);
         for (int i = 0; i < instances; ++i) {
             const std::string log = (dir_ / ("instance" + std::to_string(i) + ".log")).string();
             std::filesystem::remove(log);
             logs_.push_back(log);
             instances_.push_back(std::make_unique<Instance>(
-                std::vector<std::string>{JOBS_SCHEDULER, "--db", url, "--client-id", "it" + std::to_string(i)}, log));
+                std::vector<std::string>{JOBS_SCHEDULER, "--db", url, "--client-id",
+                                         "it" + std::to_string(i)},
+                log));
         }
     }
     // SIGINT, then the exit status within `limit` (nothing if it did not exit).
@@ -72,7 +81,7 @@ public:
     }
     std::size_t size() const { return instances_.size(); }
 
-private:
+  private:
     std::filesystem::path dir_;
     std::vector<std::string> logs_;
     std::vector<std::unique_ptr<Instance>> instances_;
@@ -100,11 +109,13 @@ void check_once_and_on_time(const std::vector<JobRow>& jobs) {
 
 }  // namespace
 
-TEST_CASE("three instances run hand-inserted jobs, a burst of 20 among them, once each and none early"
-          * doctest::timeout(120)) {
+TEST_CASE(
+    "three instances run hand-inserted jobs, a burst of 20 among them, once each and none early" *
+    doctest::timeout(120)) {
     const std::string url = test::database_from_schema_file();
     auto sql = repo::open_session(repo::ConnectionUrl::parse(url));
-    const bool sqlite = repo::dialect_of(*sql, repo::ConnectionUrl::parse(url)) == repo::Dialect::Sqlite;
+    const bool sqlite =
+        repo::dialect_of(*sql, repo::ConnectionUrl::parse(url)) == repo::Dialect::Sqlite;
     *sql << test::insert_jobs_sql(20, 14'000);  // the burst: one RunAt
     for (int i = 0; i < 8; ++i) *sql << test::insert_jobs_sql(1, 11'000 + 1'300 * i);
     *sql << test::insert_jobs_sql(2, -5'000);  // overdue when the instances start: run at once
@@ -119,8 +130,11 @@ TEST_CASE("three instances run hand-inserted jobs, a burst of 20 among them, onc
         const auto begin = std::chrono::steady_clock::now();
         const auto status = cluster.interrupt(i, 3s);
         CHECK(status == std::optional<int>(0));
-        MESSAGE("instance " << i << " stopped in " << std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                            std::chrono::steady_clock::now() - begin).count() << " ms");
+        MESSAGE("instance " << i << " stopped in "
+                            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - begin)
+                                   .count()
+                            << " ms");
     }
 
     const auto jobs = read_jobs(*sql, sqlite);
@@ -139,9 +153,11 @@ TEST_CASE("three instances run hand-inserted jobs, a burst of 20 among them, onc
     const double average = std::accumulate(burst.begin(), burst.end(), 0.0) / 20.0;
     std::vector<long long> all;
     for (const auto& job : timed) all.push_back(job.delay_ms);
-    const double mean = std::accumulate(all.begin(), all.end(), 0.0) / static_cast<double>(all.size());
+    const double mean =
+        std::accumulate(all.begin(), all.end(), 0.0) / static_cast<double>(all.size());
     double var = 0;
-    for (const auto d : all) var += (static_cast<double>(d) - mean) * (static_cast<double>(d) - mean);
+    for (const auto d : all)
+        var += (static_cast<double>(d) - mean) * (static_cast<double>(d) - mean);
     MESSAGE("burst of 20: delay " << *lo << ".." << *hi << " ms, average " << average
                                   << "; all timed jobs: average " << mean << " ms, stdev "
                                   << std::sqrt(var / static_cast<double>(all.size() - 1)));
@@ -153,11 +169,12 @@ TEST_CASE("three instances run hand-inserted jobs, a burst of 20 among them, onc
     CHECK(locked == 0);
 }
 
-TEST_CASE("SIGINT to two of three instances mid-run loses nothing and leaves nothing locked"
-          * doctest::timeout(120)) {
+TEST_CASE("SIGINT to two of three instances mid-run loses nothing and leaves nothing locked" *
+          doctest::timeout(120)) {
     const std::string url = test::database_from_schema_file();
     auto sql = repo::open_session(repo::ConnectionUrl::parse(url));
-    const bool sqlite = repo::dialect_of(*sql, repo::ConnectionUrl::parse(url)) == repo::Dialect::Sqlite;
+    const bool sqlite =
+        repo::dialect_of(*sql, repo::ConnectionUrl::parse(url)) == repo::Dialect::Sqlite;
     const long long total = 24;
     for (int i = 0; i < total; ++i) *sql << test::insert_jobs_sql(1, 11'000 + 700 * i);
 
@@ -178,11 +195,13 @@ TEST_CASE("SIGINT to two of three instances mid-run loses nothing and leaves not
     check_once_and_on_time(jobs);
 }
 
-TEST_CASE("SIGKILL to an instance holding locks: another instance runs its jobs in time, none twice"
-          * doctest::timeout(120)) {
+TEST_CASE(
+    "SIGKILL to an instance holding locks: another instance runs its jobs in time, none twice" *
+    doctest::timeout(120)) {
     const std::string url = test::database_from_schema_file();
     auto sql = repo::open_session(repo::ConnectionUrl::parse(url));
-    const bool sqlite = repo::dialect_of(*sql, repo::ConnectionUrl::parse(url)) == repo::Dialect::Sqlite;
+    const bool sqlite =
+        repo::dialect_of(*sql, repo::ConnectionUrl::parse(url)) == repo::Dialect::Sqlite;
     const long long total = 16;
     for (int i = 0; i < total; ++i) *sql << test::insert_jobs_sql(1, 11'000 + 1'000 * i);
 
@@ -201,8 +220,10 @@ TEST_CASE("SIGKILL to an instance holding locks: another instance runs its jobs 
     cluster.kill(victim == "it0" ? 0 : 1);
     std::vector<long long> orphans;
     {
-        soci::rowset<soci::row> rows = sql->prepare
-            << "SELECT Id + 0 FROM Jobs WHERE State = 1 AND StartedAt IS NULL AND LockedBy = '" + victim + "'";
+        soci::rowset<soci::row> rows =
+            sql->prepare
+            << "SELECT Id + 0 FROM Jobs WHERE State = 1 AND StartedAt IS NULL AND LockedBy = '" +
+                   victim + "'";
         for (const auto& r : rows) orphans.push_back(as_integer(r, 0));
     }
     MESSAGE(orphans.size() << " jobs were locked, unstarted, by the killed instance");
@@ -219,8 +240,9 @@ TEST_CASE("SIGKILL to an instance holding locks: another instance runs its jobs 
     for (const long long id : orphans) {
         std::string holder;
         *sql << "SELECT LockedBy FROM Jobs WHERE Id = " + std::to_string(id), soci::into(holder);
-        soci::rowset<soci::row> rows = sql->prepare
-            << "SELECT count(*) FROM WorkerLogs WHERE Action = 'START' AND JobId = " + std::to_string(id);
+        soci::rowset<soci::row> rows =
+            sql->prepare << "SELECT count(*) FROM WorkerLogs WHERE Action = 'START' AND JobId = " +
+                                std::to_string(id);
         const long long starts = as_integer(*rows.begin(), 0);
         CHECK_MESSAGE(holder == survivor, "job " << id);
         CHECK_MESSAGE(starts == 1, "job " << id);

@@ -33,10 +33,10 @@ std::string format_request(const TaskRequest& request);
 std::optional<TaskRequest> parse_request(std::string_view line);
 
 enum class ReplyKind {
-    Done,    // the worker ran the task and completed the job itself
-    Ok,      // the task succeeded; the scheduler completes the job
-    Failed,  // the task failed; the job is marked failed with the message
-    Skipped, // the task was not started (its lock was lost); the job stays for whoever holds it
+    Done,     // the worker ran the task and completed the job itself
+    Ok,       // the task succeeded; the scheduler completes the job
+    Failed,   // the task failed; the job is marked failed with the message
+    Skipped,  // the task was not started (its lock was lost); the job stays for whoever holds it
 };
 
 struct TaskReply {

@@ -18,7 +18,7 @@ struct PoolOptions {
     ChildOptions child;
     std::size_t min_size = 1;
     std::size_t max_size = 20;
-    std::chrono::milliseconds idle_timeout{30'000};  // surplus idle children retire after this
+    std::chrono::milliseconds idle_timeout{30'000};   // surplus idle children retire after this
     std::chrono::milliseconds start_timeout{10'000};  // from start to the READY line
     std::chrono::milliseconds task_timeout{0};        // 0: none; else the child is killed
 };
@@ -42,7 +42,7 @@ struct PoolStats {
     std::size_t idle = 0;
     std::size_t started = 0;
     std::size_t retired = 0;
-    std::size_t lost = 0;  // died, timed out, or never became ready
+    std::size_t lost = 0;         // died, timed out, or never became ready
     double average_start_ms = 0;  // start of a child to its READY line
 };
 
@@ -51,7 +51,7 @@ struct PoolStats {
 // so a race cannot overshoot it. A child that dies is removed and replaced up to min_size; the
 // request it held is reported, never re-sent. drain() waits for running calls and reaps all.
 class ProcessPool {
-public:
+  public:
     explicit ProcessPool(PoolOptions options);
     ~ProcessPool();
     ProcessPool(const ProcessPool&) = delete;
@@ -63,14 +63,15 @@ public:
     // in flight, so the child never waits for the next request and replies leave in batches.
     // Keep depth x request size well under the socket's buffer (about 200 KB). If the child
     // dies, the requests it held are ChildDied and the ones never sent StartFailed.
-    std::vector<CallResult> call_batch(const std::vector<std::string_view>& requests, std::size_t depth);
+    std::vector<CallResult> call_batch(const std::vector<std::string_view>& requests,
+                                       std::size_t depth);
     // Starts children in the background until `count` exist (capped at max_size), e.g. ahead
     // of a known burst; they retire after idle_timeout like any other.
     void warm(std::size_t count);
     void drain();
     PoolStats stats() const;
 
-private:
+  private:
     struct Child {
         std::unique_ptr<WorkerProcess> process;
         bool ready = false;

@@ -36,7 +36,7 @@ class Backend;  // one per SQL dialect; see src/
 // object per thread. Every call is one round trip (on SQLite, one transaction) that also writes
 // its WorkerLogs row under this object's ClientId.
 class JobsRepo {
-public:
+  public:
     explicit JobsRepo(RepoOptions options);
     ~JobsRepo();
     JobsRepo(const JobsRepo&) = delete;
@@ -61,7 +61,8 @@ public:
     // Fencing: marks the job started, only if `token` still holds an unexpired lock (or this
     // caller already started it). A task must not begin unless this returns true: an instance
     // that lost its lease, even one that wakes up late, cannot win it. Logs START or
-    // START_FAILURE (weighed like ACQUIRE_SUCCESS and ACQUIRE_FAILURE: it is the lock's second half).
+    // START_FAILURE (weighed like ACQUIRE_SUCCESS and ACQUIRE_FAILURE: it is the lock's second
+    // half).
     bool start_locked_job(JobId id, LockToken token);
     // The simulated task (one of 5 permits per process, 83 ms), then State 1 -> 2 with
     // ExecuteAt stamped. With a token, only the lock that token names may complete the job.
@@ -85,7 +86,7 @@ public:
     // "sqlite3", "postgresql", "odbc/sqlite3" or "odbc/postgresql".
     std::string backend_name() const;
 
-private:
+  private:
     template <typename F>
     auto with_retry(const char* call, bool idempotent, F&& op) -> decltype(op());
 

@@ -82,9 +82,9 @@ struct Statistics {
     long long early_exec = 0;                  // RunAt > ExecuteAt
     long long delay_exceed = 0;                // completed with ExecuteAt - RunAt > 30 s
     long long late_created = 0;                // CreateAt > RunAt - MinPrepareTime
-    long long duplicates = 0;                  // jobs whose task ran more than once (COMPLETE or ERROR > 1)
-    std::vector<long long> delays_ms;          // ExecuteAt - RunAt of completed jobs, by RunAt
-    std::vector<long long> run_at_ms;          // their RunAt (epoch ms), same order
+    long long duplicates = 0;          // jobs whose task ran more than once (COMPLETE or ERROR > 1)
+    std::vector<long long> delays_ms;  // ExecuteAt - RunAt of completed jobs, by RunAt
+    std::vector<long long> run_at_ms;  // their RunAt (epoch ms), same order
 };
 
 }  // namespace jobs::repo

@@ -22,8 +22,8 @@ struct CoordinatorOptions {
     // The longest cycle (one list per instance): beyond about 10 instances the cluster lists
     // more often than cluster_interval, so each instance's lists stay within `history`.
     milliseconds max_own_interval{100'000};
-    milliseconds window{12'000};       // what a list covers ahead
-    milliseconds overdue_grace{500};   // a job still free this long after RunAt is abandoned
+    milliseconds window{12'000};      // what a list covers ahead
+    milliseconds overdue_grace{500};  // a job still free this long after RunAt is abandoned
     // How far back lists are read: must exceed the longest cycle, or instances lose sight of
     // each other.
     milliseconds history{120'000};
@@ -32,7 +32,7 @@ struct CoordinatorOptions {
     milliseconds max_look_gap{22'000};
     // A slot's list is looked for this long after the slot starts (its random part included).
     milliseconds settle{500};
-    milliseconds part{150};            // random delay of a list within its slot
+    milliseconds part{150};  // random delay of a list within its slot
     // A list this soon after a job's CreateAt may not have seen the insert committed: the next
     // list owns the job.
     milliseconds commit_margin{20};
@@ -54,7 +54,7 @@ struct CoordinatorOptions {
 //    straight away (no GetJob, no lost races); a job still free after its RunAt is abandoned
 //    and belongs to whoever lists it next.
 class Coordinator {
-public:
+  public:
     Coordinator(std::string me, CoordinatorOptions options, std::uint64_t seed);
 
     // After each of this instance's lists, made at `listed_at` (database time).
@@ -70,15 +70,15 @@ public:
     // Whether a job with this RunAt and CreateAt, seen in the list made at `listed_at`, is ours.
     bool owns(repo::DbTime run_at, repo::DbTime created_at, repo::DbTime listed_at) const;
 
-private:
+  private:
     struct ListEntry {
         repo::DbTime at;
         std::string client;
     };
     struct Look {
         repo::DbTime at;
-        repo::DbTime slot;   // the slot whose list it checks
-        std::string owner;   // whose slot that is
+        repo::DbTime slot;  // the slot whose list it checks
+        std::string owner;  // whose slot that is
     };
 
     bool present_at(const std::string& client, repo::DbTime at) const;
@@ -87,10 +87,10 @@ private:
     const std::string me_;
     const CoordinatorOptions options_;
     std::mt19937_64 rng_;
-    std::vector<ListEntry> lists_;                 // oldest first, this instance's last list included
-    std::map<std::string, repo::DbTime> gone_;     // instances that left or missed a slot, and when
-    std::map<std::string, repo::DbTime> suspects_; // missed a slot we looked at (until they list)
-    std::optional<repo::DbTime> known_leave_;      // the latest departure already acted on
+    std::vector<ListEntry> lists_;              // oldest first, this instance's last list included
+    std::map<std::string, repo::DbTime> gone_;  // instances that left or missed a slot, and when
+    std::map<std::string, repo::DbTime> suspects_;  // missed a slot we looked at (until they list)
+    std::optional<repo::DbTime> known_leave_;       // the latest departure already acted on
     std::deque<Look> looks_;
     int n_ = 1;
     repo::DbTime next_{};

@@ -13,14 +13,15 @@ namespace jobs::scheduler {
 // last few samples, so its estimate of the database's time is never ahead of the truth and a
 // job timed by it can never start early, whatever the host's wall clock says.
 class DbClock {
-public:
+  public:
     using Steady = std::chrono::steady_clock;
 
     void add_sample(repo::DbTime db_now, Steady::time_point sent, Steady::time_point received) {
         add_sample(std::chrono::microseconds(db_now.time_since_epoch()), sent, received);
     }
     // The database's time in microseconds since the epoch.
-    void add_sample(std::chrono::microseconds db_now, Steady::time_point sent, Steady::time_point received);
+    void add_sample(std::chrono::microseconds db_now, Steady::time_point sent,
+                    Steady::time_point received);
     bool ready() const { return !samples_.empty(); }
 
     // A lower bound of the database's time at steady time `at`.
@@ -30,7 +31,7 @@ public:
     // The last sample's round trip: how uncertain the bound is.
     std::chrono::nanoseconds last_round_trip() const { return last_round_trip_; }
 
-private:
+  private:
     static constexpr std::size_t kSamples = 8;
     std::deque<std::chrono::nanoseconds> samples_;  // db - steady, lower bounds
     std::chrono::nanoseconds offset_{0};

@@ -40,7 +40,7 @@ struct SchedulerCounters {
 // RunAt on the database's clock. Timers run on `io` (one thread); database calls on two
 // DbThreads (listing, and checking/locking/reporting), so no timer waits on the database.
 class Scheduler {
-public:
+  public:
     Scheduler(boost::asio::io_context& io, SchedulerOptions options,
               std::unique_ptr<repo::JobsRepo> list_repo, std::unique_ptr<repo::JobsRepo> lock_repo,
               TaskQueue::Producer producer, std::function<void(std::size_t)> warm_workers);
@@ -59,7 +59,7 @@ public:
     void finish_database_work();
     SchedulerCounters counters() const;
 
-private:
+  private:
     enum class Phase { Waiting, Checking, Locked, Done };
     struct Entry {
         Phase phase = Phase::Waiting;
