@@ -120,9 +120,7 @@ class SqliteBackend final : public Backend {
         result.clock = result.db_now.time_since_epoch();  // SQLite's clock has ms only
         // Stamped with the moment the list looked, not the later moment of this insert: other
         // instances judge from LogDate which jobs this list covered.
-        sql() << "INSERT INTO WorkerLogs (JobId, Action, ClientId, Results, LogDate) "
-                 "VALUES (NULL, 'QUERYLIST', :cid, :results, :at)",
-            soci::use(client_id(), "cid"), soci::use(count, "results"), soci::use(listed_at, "at");
+        log(std::nullopt, "QUERYLIST", count, listed_at);
         tx.commit();
         return result;
     }
@@ -264,14 +262,21 @@ class SqliteBackend final : public Backend {
     }
 
   private:
-    void log(std::optional<JobId> id, const char* action, int results) {
+    // `at`: the LogDate to write (canonical UTC text); by default the moment of this insert.
+    void log(std::optional<JobId> id, const char* action, int results,
+             const std::optional<std::string>& at = std::nullopt) {
         const JobId id_value = id.value_or(0);
         soci::indicator id_ind = id ? soci::i_ok : soci::i_null;
         const std::string action_text = action;
-        sql() << "INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) "
-                 "VALUES (:id, :action, :cid, :results)",
+        const std::string at_value = at.value_or("");
+        soci::indicator at_ind = at ? soci::i_ok : soci::i_null;
+        sql() << std::string(
+                     "INSERT INTO WorkerLogs (JobId, Action, ClientId, Results, LogDate) "
+                     "VALUES (:id, :action, :cid, :results, COALESCE(:at, ") +
+                     kNow + "))",
             soci::use(id_value, id_ind, "id"), soci::use(action_text, "action"),
-            soci::use(client_id(), "cid"), soci::use(results, "results");
+            soci::use(client_id(), "cid"), soci::use(results, "results"),
+            soci::use(at_value, at_ind, "at");
     }
 
     bool exists(JobId id) {

@@ -42,9 +42,6 @@ void Coordinator::on_list(DbTime listed_at, const std::vector<repo::ListRecord>&
 
     // Instances that listed within their expected cycle (plus half an interval of slack) and
     // have not gone are alive; one that missed its turn drops out, and the cycle shrinks.
-    const auto cycle_for = [&](int n) {
-        return std::min<milliseconds>(options_.cluster_interval * n, options_.max_own_interval);
-    };
     int n = 1;
     for (const auto& [client, at] : last) n += gone_.contains(client) ? 0 : 1;
     std::vector<std::string> ranked;
@@ -68,8 +65,7 @@ void Coordinator::plan(DbTime listed_at, std::vector<std::string> ranked) {
     n_ = static_cast<int>(ranked.size());
     const auto rank =
         static_cast<long long>(std::find(ranked.begin(), ranked.end(), me_) - ranked.begin());
-    const milliseconds cycle =
-        std::min<milliseconds>(options_.cluster_interval * n_, options_.max_own_interval);
+    const milliseconds cycle = cycle_for(n_);
     const long long slot = std::max<long long>(1, cycle.count() / n_);
     long long k = listed_at.time_since_epoch().count() / slot + 1;
     while (k % n_ != rank) ++k;
@@ -120,6 +116,10 @@ bool Coordinator::on_look(const repo::ClusterPeek& peek) {
         return true;  // the slot's list never came: its instance is gone
     }
     return false;
+}
+
+milliseconds Coordinator::cycle_for(int n) const {
+    return std::min<milliseconds>(options_.cluster_interval * n, options_.max_own_interval);
 }
 
 bool Coordinator::present_at(const std::string& client, DbTime at) const {

@@ -52,8 +52,7 @@ void Scheduler::poll() {
     lister_.post([this](repo::JobsRepo& repo) {
         const auto sent = Steady::now();
         try {
-            const auto history =
-                options_.coordinate ? options_.max_own_interval + 2 * options_.poll_interval : 0s;
+            const auto history = options_.coordinate ? coordinator_.history() : 0s;
             auto ready = repo.get_ready_jobs(options_.window, history);
             const auto received = Steady::now();
             boost::asio::post(io_, [this, ready = std::move(ready), sent, received] {

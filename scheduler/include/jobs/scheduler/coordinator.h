@@ -67,6 +67,8 @@ class Coordinator {
     repo::DbTime next_list() const { return next_; }
     // When it should look next, if before its next list.
     std::optional<repo::DbTime> next_look() const;
+    // How far back each list must read the log.
+    milliseconds history() const { return options_.history; }
     // Whether a job with this RunAt and CreateAt, seen in the list made at `listed_at`, is ours.
     bool owns(repo::DbTime run_at, repo::DbTime created_at, repo::DbTime listed_at) const;
 
@@ -82,6 +84,8 @@ class Coordinator {
     };
 
     bool present_at(const std::string& client, repo::DbTime at) const;
+    // One list per instance: n intervals, capped at max_own_interval.
+    milliseconds cycle_for(int n) const;
     void plan(repo::DbTime listed_at, std::vector<std::string> ranked);
 
     const std::string me_;
