@@ -12,6 +12,25 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
     return value;
 }
 
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+    std::uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
+    return value;
+}
+
+// "&<offset>+<length>"
+std::optional<SharedRef> parse_shared_ref(std::string_view field) {
+    if (!field.starts_with('&')) return std::nullopt;
+    field.remove_prefix(1);
+    const auto plus = field.find('+');
+    if (plus == std::string_view::npos) return std::nullopt;
+    const auto offset = parse_size(field.substr(0, plus));
+    const auto length = parse_size(field.substr(plus + 1));
+    if (!offset || !length) return std::nullopt;
+    return SharedRef{*offset, *length};
+}
+
 }  // namespace
 
 // Both copy the runs between special bytes whole: on a 1 MB payload a byte-by-byte loop costs
@@ -85,7 +104,12 @@ std::string format_request(const TaskRequest& request) {
     std::string line =
         "RUN\t" + std::to_string(request.job_id) + '\t' + std::to_string(request.lock_token) + '\t';
     // An absent payload is an empty field; a present one starts with '=' so "" stays distinct.
-    if (request.payload) line += '=' + escape_field(*request.payload);
+    if (request.payload) {
+        line += '=' + escape_field(*request.payload);
+    } else if (request.shared_payload) {
+        line += '&' + std::to_string(request.shared_payload->offset) + '+' +
+                std::to_string(request.shared_payload->length);
+    }
     if (request.not_before_ns) line += "\t@" + std::to_string(*request.not_before_ns);
     line += '\n';
     return line;
@@ -98,9 +122,11 @@ std::optional<TaskRequest> parse_request(std::string_view line) {
     const auto token = parse_int(fields[2]);
     if (!id || !token) return std::nullopt;
     TaskRequest request{*id, *token, std::nullopt};
-    if (!fields[3].empty()) {
-        if (fields[3][0] != '=') return std::nullopt;
+    if (!fields[3].empty() && fields[3][0] == '=') {
         request.payload = unescape_field(fields[3].substr(1));
+    } else if (!fields[3].empty()) {
+        request.shared_payload = parse_shared_ref(fields[3]);
+        if (!request.shared_payload) return std::nullopt;
     }
     if (fields.size() == 5) {
         if (fields[4].empty() || fields[4][0] != '@') return std::nullopt;

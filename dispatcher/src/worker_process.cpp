@@ -55,6 +55,9 @@ WorkerProcess::WorkerProcess(const ChildOptions& options) {
         dup2(fds[1], STDIN_FILENO);
         dup2(fds[1], STDOUT_FILENO);
         signal(SIGPIPE, SIG_DFL);
+        // The child has its own descriptor table: clearing close-on-exec here leaves the
+        // parent's untouched.
+        for (const int fd : options.inherit_fds) fcntl(fd, F_SETFD, 0);
         if (!options.cpus.empty()) sched_setaffinity(0, sizeof cpus, &cpus);
         if (options.nice != 0) setpriority(PRIO_PROCESS, 0, options.nice);
         // A new process group: a Ctrl-C at the terminal reaches the scheduler, which drains

@@ -1,14 +1,17 @@
 // jobs-sha-worker: the pool benchmark's child. Answers each RUN request with the SHA-512 of its
 // payload ("OK <id> <hex>"), speaking the worker protocol of dispatcher/README.md. Replies to
-// requests that arrived together (pipelined) leave together, in one write.
+// requests that arrived together (pipelined) leave together, in one write. A payload in the
+// parent's shared memory ("&<off>+<len>", JOBS_PAYLOAD_FD) is hashed where it lies.
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "jobs/dispatcher/line_protocol.h"
+#include "jobs/dispatcher/payload_view.h"
 #include "jobs/harness/sha512.h"
 
 namespace {
@@ -23,9 +26,23 @@ bool write_all(std::string_view data) {
     return true;
 }
 
+jobs::dispatcher::TaskReply answer(const std::optional<jobs::dispatcher::TaskRequest>& request,
+                                   const std::optional<jobs::dispatcher::PayloadView>& shared) {
+    using jobs::dispatcher::ReplyKind;
+    if (!request) return {ReplyKind::Failed, 0, "malformed request"};
+    if (!request->shared_payload) {
+        return {ReplyKind::Ok, request->job_id,
+                jobs::harness::sha512_hex(request->payload.value_or(""))};
+    }
+    const auto data = shared ? shared->at(*request->shared_payload) : std::nullopt;
+    if (!data) return {ReplyKind::Failed, request->job_id, "shared payload out of reach"};
+    return {ReplyKind::Ok, request->job_id, jobs::harness::sha512_hex(*data)};
+}
+
 }  // namespace
 
 int main() {
+    const auto shared = jobs::dispatcher::PayloadView::from_env();
     if (!write_all("READY\t1\tjobs-sha-worker\n")) return 1;
     std::string in;        // bytes read, not yet handled
     std::size_t used = 0;  // of `in`, handled
@@ -51,12 +68,6 @@ int main() {
         const auto request =
             jobs::dispatcher::parse_request(std::string_view(in).substr(used, nl - used));
         used = nl + 1;
-        const jobs::dispatcher::TaskReply reply =
-            request ? jobs::dispatcher::TaskReply{jobs::dispatcher::ReplyKind::Ok, request->job_id,
-                                                  jobs::harness::sha512_hex(
-                                                      request->payload.value_or(""))}
-                    : jobs::dispatcher::TaskReply{jobs::dispatcher::ReplyKind::Failed, 0,
-                                                  "malformed request"};
-        out += jobs::dispatcher::format_reply(reply);
+        out += jobs::dispatcher::format_reply(answer(request, shared));
     }
 }

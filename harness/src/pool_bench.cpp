@@ -9,6 +9,7 @@
 
 #include "jobs/dispatcher/line_protocol.h"
 #include "jobs/dispatcher/process_pool.h"
+#include "jobs/dispatcher/shared_payloads.h"
 #include "jobs/harness/sha512.h"
 
 namespace jobs::harness {
@@ -21,26 +22,51 @@ double rate(std::size_t tasks, Clock::duration elapsed) {
     return static_cast<double>(tasks) / std::chrono::duration<double>(elapsed).count();
 }
 
+enum class Payloads {
+    Inline,        // escaped in the request line: crosses the socket
+    Shared,        // built once in shared memory, as a producer writing there would
+    SharedCopied,  // copied into shared memory for each task, just before it is sent
+};
+
+struct Inputs {
+    std::vector<std::string> buffers, digests;
+    std::vector<std::string> inline_requests;  // one per buffer
+    std::vector<std::string> shared_requests;  // one per buffer, pointing into `blocks`
+    std::vector<dispatcher::SharedPayloads::Block> blocks;
+};
+
+struct PoolRun {
+    double tasks_per_s = 0;
+    double start_ms_total = 0;  // summed over the children started
+    std::size_t children = 0;
+};
+
 // Runs `tasks` requests through a pool of `size` children from `size` threads, `depth` in flight
 // per child (1: plain calls); checks every answer against the digest computed in-process.
-double through_pool(const PoolBenchOptions& options, std::size_t size, std::size_t depth,
-                    const std::vector<std::string>& requests,
-                    const std::vector<std::string>& digests, double& spawn_ms) {
+PoolRun through_pool(const PoolBenchOptions& options, std::size_t size, std::size_t depth,
+                     Payloads payloads, const Inputs& inputs,
+                     dispatcher::SharedPayloads& shared) {
     dispatcher::PoolOptions pool_options;
     pool_options.child.argv = {options.worker};
+    pool_options.child.inherit_fds = {shared.fd()};
+    pool_options.child.extra_env = {shared.child_env()};
     pool_options.min_size = size;
     pool_options.max_size = size;
     dispatcher::ProcessPool pool(pool_options);
     // Wait for the children, so process start is measured apart from throughput.
     while (pool.stats().idle < size) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    spawn_ms = pool.stats().average_start_ms;
+    PoolRun run_result;
+    run_result.children = size;
+    run_result.start_ms_total = pool.stats().average_start_ms * static_cast<double>(size);
+    const auto& requests =
+        payloads == Payloads::Inline ? inputs.inline_requests : inputs.shared_requests;
     std::vector<std::thread> threads;
     std::atomic<std::size_t> next{0};
     std::atomic<bool> wrong{false};
     const auto begin = Clock::now();
     const auto check = [&](const dispatcher::CallResult& result, std::size_t i) {
         const auto reply = dispatcher::parse_reply(result.reply);
-        if (!reply || reply->text != digests[i % kBuffers]) wrong = true;
+        if (!reply || reply->text != inputs.digests[i % kBuffers]) wrong = true;
     };
     // Pipelined threads take runs of tasks, several times the depth, so a child's queue rarely
     // empties between runs.
@@ -48,6 +74,8 @@ double through_pool(const PoolBenchOptions& options, std::size_t size, std::size
     for (std::size_t t = 0; t < size; ++t) {
         threads.emplace_back([&] {
             std::vector<std::string_view> batch;
+            std::vector<std::string> lines;
+            std::vector<dispatcher::SharedPayloads::Block> blocks;
             for (std::size_t first = next.fetch_add(run); first < options.tasks;
                  first = next.fetch_add(run)) {
                 const std::size_t last = std::min(options.tasks, first + run);
@@ -57,7 +85,21 @@ double through_pool(const PoolBenchOptions& options, std::size_t size, std::size
                     continue;
                 }
                 batch.clear();
-                for (std::size_t i = first; i < last; ++i) batch.push_back(requests[i % kBuffers]);
+                lines.clear();
+                blocks.clear();
+                for (std::size_t i = first; i < last; ++i) {
+                    if (payloads != Payloads::SharedCopied) {
+                        batch.push_back(requests[i % kBuffers]);
+                        continue;
+                    }
+                    auto block = shared.store(inputs.buffers[i % kBuffers]);
+                    if (!block) throw std::runtime_error("pool-bench: shared memory is full");
+                    dispatcher::TaskRequest request{static_cast<std::int64_t>(i), 0, {}, {}, {}};
+                    request.shared_payload = block->ref();
+                    lines.push_back(dispatcher::format_request(request));
+                    blocks.push_back(std::move(*block));
+                }
+                for (const auto& line : lines) batch.push_back(line);
                 const auto results = pool.call_batch(batch, depth);
                 for (std::size_t i = first; i < last; ++i) check(results[i - first], i);
             }
@@ -66,7 +108,8 @@ double through_pool(const PoolBenchOptions& options, std::size_t size, std::size
     for (auto& t : threads) t.join();
     const auto elapsed = Clock::now() - begin;
     if (wrong) throw std::runtime_error("pool-bench: a worker returned a wrong digest");
-    return rate(options.tasks, elapsed);
+    run_result.tasks_per_s = rate(options.tasks, elapsed);
+    return run_result;
 }
 
 }  // namespace
@@ -78,40 +121,51 @@ PoolBenchResult run_pool_bench(const PoolBenchOptions& options) {
     result.cores = std::max(1U, std::thread::hardware_concurrency());
     result.pool_size = options.pool_size == 0 ? result.cores : options.pool_size;
 
+    result.depth = options.depth != 0
+                       ? options.depth
+                       : std::clamp<std::size_t>(64 * 1024 / (options.size + 32), 2, 64);
+    // Room for the buffers built in place, and for each thread's run of copies.
+    dispatcher::SharedPayloads shared((kBuffers + result.pool_size * 8 * result.depth + 1) *
+                                      (options.size + 64));
+    Inputs inputs;
     std::mt19937_64 rng(42);
-    std::vector<std::string> buffers(kBuffers, std::string(options.size, '\0'));
-    for (auto& b : buffers) {
-        for (auto& c : b) c = static_cast<char>(rng());
-    }
-    std::vector<std::string> requests, digests;
     for (std::size_t i = 0; i < kBuffers; ++i) {
-        requests.push_back(
-            dispatcher::format_request({static_cast<std::int64_t>(i), 0, buffers[i]}));
-        digests.push_back(sha512_hex(buffers[i]));
+        std::string buffer(options.size, '\0');
+        for (auto& c : buffer) c = static_cast<char>(rng());
+        auto block = shared.store(buffer);
+        if (!block) throw std::logic_error("pool-bench: shared memory too small");
+        const auto id = static_cast<std::int64_t>(i);
+        inputs.inline_requests.push_back(dispatcher::format_request({id, 0, buffer, {}, {}}));
+        inputs.shared_requests.push_back(
+            dispatcher::format_request({id, 0, {}, {}, block->ref()}));
+        inputs.digests.push_back(sha512_hex(buffer));
+        inputs.buffers.push_back(std::move(buffer));
+        inputs.blocks.push_back(std::move(*block));
     }
 
     const auto begin = Clock::now();
     std::size_t sink = 0;
     for (std::size_t i = 0; i < options.tasks; ++i)
-        sink += sha512_hex(buffers[i % kBuffers]).size();
+        sink += sha512_hex(inputs.buffers[i % kBuffers]).size();
     result.inprocess_tasks_per_s = rate(options.tasks, Clock::now() - begin);
     if (sink == 0) throw std::logic_error("unreachable");
 
-    result.depth = options.depth != 0
-                       ? options.depth
-                       : std::clamp<std::size_t>(64 * 1024 / requests[0].size(), 2, 64);
-    double spawn[4] = {};
-    result.single_child_one_at_a_time_tasks_per_s =
-        through_pool(options, 1, 1, requests, digests, spawn[0]);
-    result.pool_one_at_a_time_tasks_per_s =
-        through_pool(options, result.pool_size, 1, requests, digests, spawn[1]);
-    result.single_child_tasks_per_s =
-        through_pool(options, 1, result.depth, requests, digests, spawn[2]);
-    result.pool_tasks_per_s =
-        through_pool(options, result.pool_size, result.depth, requests, digests, spawn[3]);
-    // Every child started, weighted: 1 + pool_size + 1 + pool_size of them.
-    const auto n = static_cast<double>(result.pool_size);
-    result.spawn_ms = (spawn[0] + spawn[1] * n + spawn[2] + spawn[3] * n) / (2 + 2 * n);
+    const std::size_t n = result.pool_size;
+    double start_ms = 0;
+    std::size_t children = 0;
+    const auto measure = [&](std::size_t size, std::size_t depth, Payloads payloads) {
+        const auto run = through_pool(options, size, depth, payloads, inputs, shared);
+        start_ms += run.start_ms_total;
+        children += run.children;
+        return run.tasks_per_s;
+    };
+    result.single_child_one_at_a_time_tasks_per_s = measure(1, 1, Payloads::Inline);
+    result.pool_one_at_a_time_tasks_per_s = measure(n, 1, Payloads::Inline);
+    result.single_child_tasks_per_s = measure(1, result.depth, Payloads::Inline);
+    result.pool_tasks_per_s = measure(n, result.depth, Payloads::Inline);
+    result.pool_shared_tasks_per_s = measure(n, result.depth, Payloads::Shared);
+    result.pool_shared_copied_tasks_per_s = measure(n, result.depth, Payloads::SharedCopied);
+    result.spawn_ms = start_ms / static_cast<double>(children);
     return result;
 }
 
@@ -126,6 +180,8 @@ nlohmann::json to_json(const PoolBenchResult& r) {
             {"inprocess_tasks_per_s", r.inprocess_tasks_per_s},
             {"single_child_tasks_per_s", r.single_child_tasks_per_s},
             {"pool_tasks_per_s", r.pool_tasks_per_s},
+            {"pool_shared_tasks_per_s", r.pool_shared_tasks_per_s},
+            {"pool_shared_copied_tasks_per_s", r.pool_shared_copied_tasks_per_s},
             {"spawn_ms", r.spawn_ms}};
 }
 

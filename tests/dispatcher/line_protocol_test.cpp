@@ -91,6 +91,18 @@ TEST_CASE("a start time rides after the payload and comes back exact; without it
     CHECK_FALSE(plain->not_before_ns);
 }
 
+TEST_CASE("a payload in shared memory travels as its place, with a start time after it") {
+    TaskRequest request{7, 9, std::nullopt, 123, SharedRef{4096, 1048576}};
+    const auto line = format_request(request);
+    CHECK(line == "RUN\t7\t9\t&4096+1048576\t@123\n");
+    const auto parsed = parse_request(std::string_view(line).substr(0, line.size() - 1));
+    REQUIRE(parsed.has_value());
+    CHECK_FALSE(parsed->payload.has_value());
+    REQUIRE(parsed->shared_payload.has_value());
+    CHECK(*parsed->shared_payload == SharedRef{4096, 1048576});
+    CHECK(parsed->not_before_ns == 123);
+}
+
 TEST_CASE("an absent payload and an empty payload stay distinct") {
     const std::string absent =
         format_request({.job_id = 1, .lock_token = 2, .payload = std::nullopt});
@@ -147,7 +159,12 @@ TEST_CASE("malformed requests are rejected rather than guessed at") {
         "RUN\t\t2\t",                      // empty id
         "RUN\t1 \t2\t",                    // trailing space in the id
         "RUN\t+1\t2\t",                    // a sign from_chars does not take
-        "RUN\t1\t2\tno-equals-sign",       // a present payload starts with '='
+        "RUN\t1\t2\tno-equals-sign",       // a present payload starts with '=' or '&'
+        "RUN\t1\t2\t&5",                   // a shared payload needs offset and length
+        "RUN\t1\t2\t&-5+3",                // negative offset
+        "RUN\t1\t2\t&5+",                  // length missing
+        "RUN\t1\t2\t&+3",                  // offset missing
+        "RUN\t1\t2\t&5+3x",                // trailing junk
         "RUN\t99999999999999999999\t2\t",  // id out of range
         " RUN\t1\t2\t",
     };

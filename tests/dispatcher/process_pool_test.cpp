@@ -20,6 +20,7 @@
 
 #include "jobs/dispatcher/line_protocol.h"
 #include "jobs/dispatcher/process_pool.h"
+#include "jobs/dispatcher/shared_payloads.h"
 #include "watchdog.h"
 
 #ifndef JOBS_TEST_FAKE_WORKER
@@ -486,4 +487,47 @@ TEST_CASE("warm grows the pool to the asked size, capped at max_size" * doctest:
     CHECK(s.size == 3);
     CHECK(s.started == 3);
     CHECK(pool.call(run_line(1)).status == CallStatus::Replied);
+}
+
+TEST_CASE("children handed the shared region read a payload in place, in order, in a batch" *
+          doctest::timeout(30)) {
+    Watchdog watchdog(30s, "shared payloads");
+    SharedPayloads shared(1 << 22);
+    auto options = fake_pool({"echo"}, 0, 2);
+    options.child.inherit_fds = {shared.fd()};
+    options.child.extra_env = {shared.child_env()};
+    ProcessPool pool(options);
+    std::vector<SharedPayloads::Block> blocks;
+    std::vector<std::string> payloads, lines;
+    for (int i = 0; i < 8; ++i) {
+        payloads.push_back(std::string(100'000 + i, static_cast<char>('a' + i)) + "\t\n\\");
+        auto block = shared.store(payloads.back());
+        REQUIRE(block.has_value());
+        lines.push_back(format_request({i, 1, std::nullopt, std::nullopt, block->ref()}));
+        blocks.push_back(std::move(*block));
+    }
+    const auto results = pool.call_batch({lines.begin(), lines.end()}, 4);
+    REQUIRE(results.size() == 8);
+    for (int i = 0; i < 8; ++i) {
+        const auto reply = parse_reply(results[static_cast<std::size_t>(i)].reply);
+        REQUIRE(reply.has_value());
+        CHECK(reply->kind == ReplyKind::Ok);
+        CHECK(reply->job_id == i);
+        CHECK(reply->text == payloads[static_cast<std::size_t>(i)]);
+    }
+}
+
+TEST_CASE("a child not handed the region cannot read a shared payload and says so" *
+          doctest::timeout(30)) {
+    Watchdog watchdog(30s, "shared payloads, not handed");
+    SharedPayloads shared(1 << 16);
+    auto block = shared.store("secret");
+    REQUIRE(block.has_value());
+    ProcessPool pool(fake_pool({"echo"}, 0, 1));
+    const auto result = pool.call(format_request({1, 1, std::nullopt, std::nullopt, block->ref()}));
+    REQUIRE(result.status == CallStatus::Replied);
+    const auto reply = parse_reply(result.reply);
+    REQUIRE(reply.has_value());
+    CHECK(reply->kind == ReplyKind::Failed);
+    CHECK(reply->text == "shared payload out of reach");
 }

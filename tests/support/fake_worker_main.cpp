@@ -10,6 +10,7 @@
 //   exit-at-start  exits (status 1) before saying anything
 //   chatty         once idle for 200 ms after READY, writes an unsolicited line; "DONE" otherwise
 //   pid [MS]       sleeps MS (default 0), then replies "OK <id> <its pid>"
+//   echo           replies "OK <id> <payload>", reading a shared payload in place
 // Every mode exits at the end of its input. A malformed request gets "FAIL 0 malformed request".
 #include <poll.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include <thread>
 
 #include "jobs/dispatcher/line_protocol.h"
+#include "jobs/dispatcher/payload_view.h"
 
 using namespace jobs::dispatcher;
 
@@ -85,6 +87,7 @@ int main(int argc, char** argv) {
     if (mode == "exit-at-start") return 1;
     if (mode != "silent") put("READY\t" + std::string(kProtocolVersion) + "\tfake\n");
 
+    const auto shared = PayloadView::from_env();
     LineReader input;
     std::string line;
     bool chatted = false;
@@ -116,6 +119,17 @@ int main(int argc, char** argv) {
             reply(ReplyKind::Done, id);
         } else if (mode == "garbage") {
             put("this is not the protocol\n");
+        } else if (mode == "echo") {
+            if (!request->shared_payload) {
+                reply(ReplyKind::Ok, id, request->payload.value_or(""));
+                continue;
+            }
+            const auto data = shared ? shared->at(*request->shared_payload) : std::nullopt;
+            if (data) {
+                reply(ReplyKind::Ok, id, std::string(*data));
+            } else {
+                reply(ReplyKind::Failed, id, "shared payload out of reach");
+            }
         } else if (mode == "pid") {
             sleep_ms(number_arg(argc, argv, 2, 0));
             reply(ReplyKind::Ok, id, std::to_string(getpid()));

@@ -19,6 +19,13 @@ std::string unescape_field(std::string_view text);
 // Splits a line (without its '\n') on tabs.
 std::vector<std::string_view> split_fields(std::string_view line);
 
+// Where a payload lies in the parent's SharedPayloads region.
+struct SharedRef {
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+    bool operator==(const SharedRef&) const = default;
+};
+
 struct TaskRequest {
     std::int64_t job_id = 0;
     std::int64_t lock_token = 0;
@@ -26,9 +33,12 @@ struct TaskRequest {
     // jobs-worker only: the request comes a little early, so the fencing write is done before
     // RunAt; the task must not begin before this CLOCK_MONOTONIC time (ns). Field "@<ns>".
     std::optional<std::int64_t> not_before_ns;
+    // Instead of `payload`: the payload is in shared memory (see shared_payloads.h). Field
+    // "&<offset>+<length>".
+    std::optional<SharedRef> shared_payload;
 };
 
-// "RUN\t<id>\t<token>\t<payload>[\t@<ns>]\n"
+// "RUN\t<id>\t<token>\t[=<payload>|&<offset>+<length>][\t@<ns>]\n"
 std::string format_request(const TaskRequest& request);
 std::optional<TaskRequest> parse_request(std::string_view line);
 

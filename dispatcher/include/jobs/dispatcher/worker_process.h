@@ -16,6 +16,7 @@ struct ChildOptions {
     std::vector<std::string> extra_env;   // "NAME=value", added to this process's environment
     std::vector<int> cpus;                // CPU affinity for the child; empty: no pinning
     int nice = 0;                         // added niceness; > 0 lowers the child's priority
+    std::vector<int> inherit_fds;         // descriptors the child keeps, at the same numbers
 };
 
 enum class IoStatus { Ok, Closed, Timeout };

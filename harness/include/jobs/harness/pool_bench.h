@@ -26,6 +26,9 @@ struct PoolBenchResult {
     double single_child_tasks_per_s = 0, pool_tasks_per_s = 0;
     // One request at a time per child, as the article's pool does: what pipelining bought.
     double single_child_one_at_a_time_tasks_per_s = 0, pool_one_at_a_time_tasks_per_s = 0;
+    // Pipelined, the payload in shared memory instead of the line: built there once, or copied
+    // there for each task.
+    double pool_shared_tasks_per_s = 0, pool_shared_copied_tasks_per_s = 0;
     double spawn_ms = 0;  // average, start of a child to its first answer
 };
 
