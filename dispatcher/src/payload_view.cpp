@@ -27,11 +27,13 @@ std::optional<PayloadView> PayloadView::from_env() {
 
 PayloadView::PayloadView(int fd) {
     struct stat st {};
-    if (fstat(fd, &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat JOBS_PAYLOAD_FD");
+    if (fstat(fd, &st) != 0)
+        throw std::system_error(errno, std::generic_category(), "fstat JOBS_PAYLOAD_FD");
     size_ = static_cast<std::size_t>(st.st_size);
     if (size_ == 0) return;
     void* base = mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
-    if (base == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap JOBS_PAYLOAD_FD");
+    if (base == MAP_FAILED)
+        throw std::system_error(errno, std::generic_category(), "mmap JOBS_PAYLOAD_FD");
     base_ = static_cast<const char*>(base);
 }
 

@@ -16,7 +16,9 @@ namespace {
 // Blocks start on cache lines, so two children never share one.
 constexpr std::size_t kAlign = 64;
 
-std::size_t rounded(std::size_t size) { return (std::max<std::size_t>(size, 1) + kAlign - 1) / kAlign * kAlign; }
+std::size_t rounded(std::size_t size) {
+    return (std::max<std::size_t>(size, 1) + kAlign - 1) / kAlign * kAlign;
+}
 
 }  // namespace
 
@@ -81,7 +83,8 @@ std::optional<SharedPayloads::Block> SharedPayloads::allocate(std::size_t size) 
 
 std::optional<SharedPayloads::Block> SharedPayloads::store(std::string_view payload) {
     auto block = allocate(payload.size());
-    if (block && !payload.empty()) std::memcpy(block->data().data(), payload.data(), payload.size());
+    if (block && !payload.empty())
+        std::memcpy(block->data().data(), payload.data(), payload.size());
     return block;
 }
 

@@ -44,8 +44,7 @@ struct PoolRun {
 // Runs `tasks` requests through a pool of `size` children from `size` threads, `depth` in flight
 // per child (1: plain calls); checks every answer against the digest computed in-process.
 PoolRun through_pool(const PoolBenchOptions& options, std::size_t size, std::size_t depth,
-                     Payloads payloads, const Inputs& inputs,
-                     dispatcher::SharedPayloads& shared) {
+                     Payloads payloads, const Inputs& inputs, dispatcher::SharedPayloads& shared) {
     dispatcher::PoolOptions pool_options;
     pool_options.child.argv = {options.worker};
     pool_options.child.inherit_fds = {shared.fd()};
@@ -136,8 +135,7 @@ PoolBenchResult run_pool_bench(const PoolBenchOptions& options) {
         if (!block) throw std::logic_error("pool-bench: shared memory too small");
         const auto id = static_cast<std::int64_t>(i);
         inputs.inline_requests.push_back(dispatcher::format_request({id, 0, buffer, {}, {}}));
-        inputs.shared_requests.push_back(
-            dispatcher::format_request({id, 0, {}, {}, block->ref()}));
+        inputs.shared_requests.push_back(dispatcher::format_request({id, 0, {}, {}, block->ref()}));
         inputs.digests.push_back(sha512_hex(buffer));
         inputs.buffers.push_back(std::move(buffer));
         inputs.blocks.push_back(std::move(*block));

@@ -34,7 +34,7 @@ enum class Read { Line, Idle, End };
 
 // Lines from stdin, read with raw system calls so poll() sees exactly what is buffered.
 class LineReader {
-public:
+  public:
     // Waits up to timeout_ms (-1: for ever) for a whole line.
     Read next(std::string& line, int timeout_ms) {
         for (;;) {
@@ -55,7 +55,7 @@ public:
         }
     }
 
-private:
+  private:
     std::string buffer_;
 };
 

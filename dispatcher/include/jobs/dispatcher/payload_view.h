@@ -10,7 +10,7 @@ namespace jobs::dispatcher {
 
 // A pooled child's read-only view of its parent's SharedPayloads.
 class PayloadView {
-public:
+  public:
     // The region named by JOBS_PAYLOAD_FD, or nothing when the parent shares none.
     static std::optional<PayloadView> from_env();
     // Maps the region behind `fd`; throws std::system_error when it cannot.
@@ -24,7 +24,7 @@ public:
     // The payload at `ref`, or nothing when it lies outside the region.
     std::optional<std::string_view> at(SharedRef ref) const;
 
-private:
+  private:
     const char* base_ = nullptr;
     std::size_t size_ = 0;
 };

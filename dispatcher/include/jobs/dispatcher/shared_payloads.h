@@ -18,10 +18,10 @@ namespace jobs::dispatcher {
 // the child reads it in place through a PayloadView. Children inherit the descriptor: put fd()
 // in ChildOptions::inherit_fds and child_env() in ChildOptions::extra_env.
 class SharedPayloads {
-public:
+  public:
     // A block of the region, returned to it when destroyed. Keep it until the reply is in.
     class Block {
-    public:
+      public:
         Block() = default;
         Block(Block&& other) noexcept;
         Block& operator=(Block&& other) noexcept;
@@ -32,7 +32,7 @@ public:
         std::span<char> data() const { return data_; }
         SharedRef ref() const { return {offset_, data_.size()}; }
 
-    private:
+      private:
         friend class SharedPayloads;
         Block(SharedPayloads* owner, std::uint64_t offset, std::span<char> data)
             : owner_(owner), offset_(offset), data_(data) {}
@@ -60,7 +60,7 @@ public:
     std::size_t capacity() const { return capacity_; }
     std::size_t free_bytes() const;
 
-private:
+  private:
     void free(std::uint64_t offset, std::size_t size);
 
     int fd_ = -1;

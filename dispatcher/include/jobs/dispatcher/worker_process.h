@@ -12,18 +12,18 @@
 namespace jobs::dispatcher {
 
 struct ChildOptions {
-    std::vector<std::string> argv;        // argv[0] is the program's path; never from a column
-    std::vector<std::string> extra_env;   // "NAME=value", added to this process's environment
-    std::vector<int> cpus;                // CPU affinity for the child; empty: no pinning
-    int nice = 0;                         // added niceness; > 0 lowers the child's priority
-    std::vector<int> inherit_fds;         // descriptors the child keeps, at the same numbers
+    std::vector<std::string> argv;       // argv[0] is the program's path; never from a column
+    std::vector<std::string> extra_env;  // "NAME=value", added to this process's environment
+    std::vector<int> cpus;               // CPU affinity for the child; empty: no pinning
+    int nice = 0;                        // added niceness; > 0 lowers the child's priority
+    std::vector<int> inherit_fds;        // descriptors the child keeps, at the same numbers
 };
 
 enum class IoStatus { Ok, Closed, Timeout };
 
 // One pooled child, talking over a socketpair bound to its stdin and stdout.
 class WorkerProcess {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
 
     // Throws std::system_error when the process cannot be created; an exec failure shows up
@@ -43,7 +43,7 @@ public:
     pid_t pid() const { return pid_; }
     Clock::time_point started_at() const { return started_at_; }
 
-private:
+  private:
     void reap(std::chrono::milliseconds grace);
 
     pid_t pid_ = -1;
