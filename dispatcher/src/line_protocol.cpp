@@ -5,17 +5,12 @@
 namespace jobs::dispatcher {
 namespace {
 
-std::optional<std::int64_t> parse_int(std::string_view text) {
-    std::int64_t value = 0;
+// The whole field, digits only (from_chars takes no '+' and no spaces).
+template <typename Number = std::int64_t>
+std::optional<Number> parse_int(std::string_view text) {
+    Number value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-    return value;
-}
-
-std::optional<std::uint64_t> parse_size(std::string_view text) {
-    std::uint64_t value = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
     return value;
 }
 
@@ -25,8 +20,8 @@ std::optional<SharedRef> parse_shared_ref(std::string_view field) {
     field.remove_prefix(1);
     const auto plus = field.find('+');
     if (plus == std::string_view::npos) return std::nullopt;
-    const auto offset = parse_size(field.substr(0, plus));
-    const auto length = parse_size(field.substr(plus + 1));
+    const auto offset = parse_int<std::uint64_t>(field.substr(0, plus));
+    const auto length = parse_int<std::uint64_t>(field.substr(plus + 1));
     if (!offset || !length) return std::nullopt;
     return SharedRef{*offset, *length};
 }
