@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Reproduces the performance figures of docs/benchmarks.md. Long: not part of CI.
 #
-#   scripts/bench.sh postgresql [instances] [seconds]   standard run on a private PostgreSQL (5, 600)
-#   scripts/bench.sh sqlite     [instances] [seconds]   standard run on one SQLite file (5, 600)
+#   scripts/bench.sh postgresql [instances] [seconds] [mode]
+#                                   standard run on a private PostgreSQL (5, 600, workers);
+#                                   mode kill / hatest / kill9 kills instances as it goes
+#   scripts/bench.sh sqlite     [instances] [seconds] [mode]   the same on one SQLite file
 #   scripts/bench.sh sweep      [from] [to] [seconds]   WORKERS<from>..<to> on PostgreSQL (1, 10, 600)
 #   scripts/bench.sh points     COUNTS [seconds]        the same for some counts only, e.g. 1,3,7,10
 #   scripts/bench.sh pool                                pool-bench at 1 KB and 1 MB
@@ -34,9 +36,10 @@ case "$WHAT" in
 postgresql | sqlite)
     instances=${2:-5}
     seconds=${3:-600}
+    mode=${4:-workers}
     if [[ $WHAT == postgresql ]]; then with_pg; url=$PG_URL; else url="sqlite3://db=$OUT/jobs.db"; fi
     status=0
-    "$BIN/jobs-harness" run --db "$url" --instances "$instances" --duration "$seconds" \
+    "$BIN/jobs-harness" run --db "$url" --instances "$instances" --duration "$seconds" --mode "$mode" \
         --json report.json --csv report.csv --plot delays.svg --log-dir logs --no-progress || status=$?
     python3 "$ROOT/scripts/check_report.py" --db "$url" --json report.json || status=$?
     exit "$status"
