@@ -19,6 +19,8 @@ BIN="$BUILD_DIR/bin"
 [[ -x "$BIN/jobs-harness" ]] || "$ROOT/scripts/setup.sh" "$BUILD_DIR"
 WHAT=${1:?usage: bench.sh postgresql|sqlite|sweep|points|pool ...}
 OUT="$ROOT/out/bench-$WHAT"
+# A mode other than the standard one keeps its own folder (out/bench-postgresql-kill).
+[[ $WHAT == postgresql || $WHAT == sqlite ]] && [[ ${4:-workers} != workers ]] && OUT+="-$4"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 cd "$OUT"
