@@ -50,3 +50,14 @@ std::optional<std::string_view> PayloadView::at(SharedRef ref) const {
 }
 
 }  // namespace jobs::dispatcher
+
+namespace jobs::dispatcher {
+
+std::optional<std::string_view> request_payload(const TaskRequest& request,
+                                                const std::optional<PayloadView>& shared) {
+    if (!request.shared_payload) return std::string_view(request.payload ? *request.payload : "");
+    if (!shared) return std::nullopt;
+    return shared->at(*request.shared_payload);
+}
+
+}  // namespace jobs::dispatcher

@@ -30,11 +30,7 @@ jobs::dispatcher::TaskReply answer(const std::optional<jobs::dispatcher::TaskReq
                                    const std::optional<jobs::dispatcher::PayloadView>& shared) {
     using jobs::dispatcher::ReplyKind;
     if (!request) return {ReplyKind::Failed, 0, "malformed request"};
-    if (!request->shared_payload) {
-        return {ReplyKind::Ok, request->job_id,
-                jobs::harness::sha512_hex(request->payload.value_or(""))};
-    }
-    const auto data = shared ? shared->at(*request->shared_payload) : std::nullopt;
+    const auto data = jobs::dispatcher::request_payload(*request, shared);
     if (!data) return {ReplyKind::Failed, request->job_id, "shared payload out of reach"};
     return {ReplyKind::Ok, request->job_id, jobs::harness::sha512_hex(*data)};
 }

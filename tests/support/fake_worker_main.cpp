@@ -120,12 +120,7 @@ int main(int argc, char** argv) {
         } else if (mode == "garbage") {
             put("this is not the protocol\n");
         } else if (mode == "echo") {
-            if (!request->shared_payload) {
-                reply(ReplyKind::Ok, id, request->payload.value_or(""));
-                continue;
-            }
-            const auto data = shared ? shared->at(*request->shared_payload) : std::nullopt;
-            if (data) {
+            if (const auto data = request_payload(*request, shared)) {
                 reply(ReplyKind::Ok, id, std::string(*data));
             } else {
                 reply(ReplyKind::Failed, id, "shared payload out of reach");

@@ -30,3 +30,12 @@ class PayloadView {
 };
 
 }  // namespace jobs::dispatcher
+
+namespace jobs::dispatcher {
+
+// The payload a request carries, inline or in `shared`: empty for none, nothing when it names
+// a place outside the region or no region was handed over. One rule for every worker.
+std::optional<std::string_view> request_payload(const TaskRequest& request,
+                                                const std::optional<PayloadView>& shared);
+
+}  // namespace jobs::dispatcher
