@@ -55,7 +55,10 @@ namespace jobs::dispatcher {
 
 std::optional<std::string_view> request_payload(const TaskRequest& request,
                                                 const std::optional<PayloadView>& shared) {
-    if (!request.shared_payload) return std::string_view(request.payload ? *request.payload : "");
+    if (!request.shared_payload) {
+        // Not a ?: with "": that would make a temporary std::string and a dangling view.
+        return request.payload ? std::string_view(*request.payload) : std::string_view();
+    }
     if (!shared) return std::nullopt;
     return shared->at(*request.shared_payload);
 }

@@ -489,8 +489,10 @@ TEST_CASE("warm grows the pool to the asked size, capped at max_size" * doctest:
     CHECK(pool.call(run_line(1)).status == CallStatus::Replied);
 }
 
-TEST_CASE("children handed the shared region read a payload in place, in order, in a batch" *
-          doctest::timeout(30)) {
+TEST_CASE(
+    "children handed the shared region read a payload in place, in order, in a batch, beside "
+    "inline ones" *
+    doctest::timeout(30)) {
     Watchdog watchdog(30s, "shared payloads");
     SharedPayloads shared(1 << 22);
     auto options = fake_pool({"echo"}, 0, 2);
@@ -506,9 +508,12 @@ TEST_CASE("children handed the shared region read a payload in place, in order, 
         lines.push_back(format_request({i, 1, std::nullopt, std::nullopt, block->ref()}));
         blocks.push_back(std::move(*block));
     }
+    // An inline payload in the same batch still arrives as itself.
+    payloads.push_back(std::string(50'000, 'z') + "\t\n\\");
+    lines.push_back(format_request({8, 1, payloads.back(), std::nullopt, std::nullopt}));
     const auto results = pool.call_batch({lines.begin(), lines.end()}, 4);
-    REQUIRE(results.size() == 8);
-    for (int i = 0; i < 8; ++i) {
+    REQUIRE(results.size() == 9);
+    for (int i = 0; i < 9; ++i) {
         const auto reply = parse_reply(results[static_cast<std::size_t>(i)].reply);
         REQUIRE(reply.has_value());
         CHECK(reply->kind == ReplyKind::Ok);
