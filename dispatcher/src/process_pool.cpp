@@ -174,13 +174,20 @@ std::vector<CallResult> ProcessPool::call_batch(const std::vector<std::string_vi
         }
         discard(std::move(child));
     };
+    // A send that fails means the child is gone, but replies it wrote before dying may still
+    // be waiting in the socket: stop sending and read them before giving up on the rest.
+    bool can_send = true;
     while (answered < requests.size()) {
-        while (sent < requests.size() && sent - answered < depth) {
+        while (can_send && sent < requests.size() && sent - answered < depth) {
             if (child->process->send(requests[sent]) != IoStatus::Ok) {
-                fail_rest(CallStatus::ChildDied, "worker died during a batch");
-                return results;
+                can_send = false;
+                break;
             }
             ++sent;
+        }
+        if (answered == sent) {
+            fail_rest(CallStatus::ChildDied, "worker died during a batch");
+            return results;
         }
         std::optional<Clock::time_point> deadline;
         if (options_.task_timeout.count() > 0) deadline = Clock::now() + options_.task_timeout;
