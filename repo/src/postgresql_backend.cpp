@@ -1,5 +1,6 @@
-// PostgreSQL, native (libpq) or through psqlODBC. Each call is ONE statement: data-modifying
-// CTEs write the WorkerLogs row in the same round trip as the work. Parameters are bound once,
+// PostgreSQL, native (libpq) or through psqlODBC. Each call is ONE statement (a list adds the
+// lock that serializes lists): data-modifying CTEs write the WorkerLogs row in the same round
+// trip as the work. Parameters are bound once,
 // in the first CTE `p`, because SOCI's ODBC placeholders are positional.
 #include <fmt/format.h>
 
@@ -59,23 +60,35 @@ class PostgresqlBackend final : public Backend {
     ReadyJobs list(std::chrono::milliseconds window, std::chrono::milliseconds history) override {
         const long long window_ms = window.count();
         const long long history_ms = history.count();
+        // Lists are serialized across instances: two lists made at the same moment would each
+        // miss the other's QUERYLIST row (neither committed when the other read) and both take
+        // the same jobs, to lose half the lock races. Under the lock, the list reads after the
+        // previous one committed, and stamps itself with the statement's own moment, so list
+        // order, LogDate order and visibility agree. The server aborts a holder stuck mid-way
+        // (idle in its transaction) and a waiter gives up rather than wait for ever.
+        soci::transaction tx(sql());
+        sql() << "SELECT pg_advisory_xact_lock(727274002) FROM (SELECT "
+                 "set_config('lock_timeout', '3s', true), "
+                 "set_config('idle_in_transaction_session_timeout', '5s', true)) AS s";
         // Kind 1 rows: the clock, and the due jobs; kind 2 rows: the recent lists.
         soci::rowset<soci::row> rows =
             (sql().prepare
                  << "WITH p AS (SELECT CAST(:win AS double precision) AS win, "
                     "CAST(:hist AS double precision) AS hist, CAST(:cid AS text) AS cid), "
-                    "n AS (SELECT now() AS t), "
+                    "n AS (SELECT date_trunc('milliseconds', statement_timestamp()) AS t), "
                     "j AS (SELECT Jobs.* FROM Jobs, n, p WHERE Jobs.State < 2 AND "
                     "Jobs.RunAt < n.t + p.win * interval '1 millisecond' AND "
-                    "(Jobs.State = 0 OR Jobs.LeaseUntil < n.t)), " +
-                        log_cte("NULL", "'QUERYLIST'", "(SELECT count(*) FROM j)") +
-                        ", h AS (SELECT CASE WHEN WorkerLogs.Action = 'LEAVE' THEN 3 ELSE 2 END AS "
-                        "kind, "
-                        "WorkerLogs.ClientId AS client, WorkerLogs.LogDate AS at "
-                        "FROM WorkerLogs, n, p WHERE WorkerLogs.Action IN ('QUERYLIST', 'LEAVE') "
-                        "AND "
-                        "WorkerLogs.LogDate > n.t - p.hist * interval '1 millisecond') "
-                        "SELECT 1, " +
+                    "(Jobs.State = 0 OR Jobs.LeaseUntil < n.t)), "
+                    "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results, LogDate) "
+                    "SELECT "
+                    "NULL, 'QUERYLIST', p.cid, (SELECT count(*) FROM j), n.t FROM p, n)"
+                    ", h AS (SELECT CASE WHEN WorkerLogs.Action = 'LEAVE' THEN 3 ELSE 2 END AS "
+                    "kind, "
+                    "WorkerLogs.ClientId AS client, WorkerLogs.LogDate AS at "
+                    "FROM WorkerLogs, n, p WHERE WorkerLogs.Action IN ('QUERYLIST', 'LEAVE') "
+                    "AND "
+                    "WorkerLogs.LogDate > n.t - p.hist * interval '1 millisecond') "
+                    "SELECT 1, " +
                         ms("n.t") + ", " + job_columns("j.") + ", NULL, NULL, " + kClockUs +
                         " FROM n LEFT JOIN j ON true UNION ALL "
                         "SELECT h.kind, " +
@@ -97,6 +110,7 @@ class PostgresqlBackend final : public Backend {
             if (row.get_indicator(2) == soci::i_null) continue;  // no due job: the clock row only
             result.jobs.push_back(read_job(row, 2));
         }
+        tx.commit();
         return result;
     }
 

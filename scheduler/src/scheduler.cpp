@@ -19,7 +19,7 @@ CoordinatorOptions coordinator_options(const SchedulerOptions& options) {
     c.cluster_interval = options.poll_interval;
     c.max_own_interval = options.max_own_interval;
     c.window = options.window;
-    c.history = options.max_own_interval + 2 * options.poll_interval;
+    c.history = 3 * options.max_own_interval + 2 * options.poll_interval;
     return c;
 }
 

@@ -1,6 +1,7 @@
 // The repository suite: the same cases on SQLite, PostgreSQL and both through ODBC.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -129,6 +130,69 @@ TEST_CASE(
     CHECK(stats.actions.at("QUERYLAST") == 2);
     CHECK(stats.actions.at("LEAVE") == 1);
     CHECK(stats.actions.at("QUERYLIST") == 3);
+}
+
+TEST_CASE(
+    "lists made at the same moment by several instances are ordered: each one's history holds "
+    "every list stamped before it" *
+    doctest::timeout(120)) {
+    // Two lists that each miss the other's row would both take the same jobs. The backend
+    // serializes lists, so a list sees every list stamped before its own stamp.
+    const std::string url = fresh_database();
+    constexpr int kThreads = 3;
+    constexpr int kLists = 25;
+    struct Seen {
+        std::string client;
+        DbTime at;
+        std::vector<ListRecord> recent;
+    };
+    std::vector<std::vector<Seen>> seen(kThreads);
+    std::vector<std::string> errors(kThreads);
+    const auto start = std::chrono::steady_clock::now() + 500ms;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            try {
+                const std::string client = "lister" + std::to_string(t);
+                JobsRepo repo(options_for(url, client));
+                std::this_thread::sleep_until(start);
+                for (int i = 0; i < kLists; ++i) {
+                    ReadyJobs ready = repo.get_ready_jobs(10s, 60s);
+                    seen[t].push_back({client, ready.db_now, std::move(ready.recent_lists)});
+                }
+            } catch (const std::exception& e) {
+                errors[t] = e.what();
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    for (const auto& error : errors) REQUIRE_MESSAGE(error.empty(), error);
+    int pairs = 0;
+    int missed = 0;
+    std::string example;
+    for (const auto& lister : seen) {
+        for (const auto& later : lister) {
+            for (const auto& other : seen) {
+                for (const auto& earlier : other) {
+                    if (!(earlier.at < later.at)) continue;
+                    ++pairs;
+                    const bool found = std::any_of(
+                        later.recent.begin(), later.recent.end(), [&](const ListRecord& r) {
+                            return r.client_id == earlier.client && r.at == earlier.at;
+                        });
+                    if (found) continue;
+                    ++missed;
+                    if (example.empty()) {
+                        example = later.client + "'s list did not see " + earlier.client +
+                                  "'s, stamped " + std::to_string((later.at - earlier.at).count()) +
+                                  " ms before it";
+                    }
+                }
+            }
+        }
+    }
+    CHECK(pairs > kThreads * kLists);
+    CHECK_MESSAGE(missed == 0, missed << " of " << pairs << " pairs; e.g. " << example);
 }
 
 TEST_CASE("GetJob logs QUERYJOB and returns nothing for an unknown id") {

@@ -145,22 +145,139 @@ TEST_CASE(
     CHECK(moments[moments.size() - 2] <= start + 4 * I + 1s);
 }
 
+namespace {
+
+// The lists of instances that have held their slots (one every `n` intervals) for longer than
+// the history a founder could claim: `others` are ranked 1.. after "a", and the list of rank r
+// was made (n - r) intervals before `start`.
+std::vector<repo::ListRecord> established(const std::vector<std::string>& others, int n,
+                                          repo::DbTime start) {
+    std::vector<repo::ListRecord> rows;
+    for (int cycle = 5; cycle >= 0; --cycle) {
+        for (std::size_t r = 1; r <= others.size(); ++r) {
+            rows.push_back(
+                {others[r - 1], start - (n - static_cast<int>(r)) * I - cycle * n * I, false});
+        }
+    }
+    std::erase_if(rows, [&](const auto& row) { return row.at < start - 300s; });
+    std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.at < y.at; });
+    return rows;
+}
+
+// The start of a slot that is a's (rank 0) in a cluster of n.
+repo::DbTime cycle_start(int n) { return repo::DbTime{t0.time_since_epoch() / (n * I) * (n * I)}; }
+
+}  // namespace
+
 TEST_CASE(
-    "a look that finds a slot's list missing lists at once, drops that instance and takes its "
-    "jobs") {
+    "a missed slot: the next slot's instance lists at once, takes what is overdue, and the silent "
+    "instance drops out once it has missed its cycle") {
     Coordinator a("a", CoordinatorOptions{}, 5);
-    // b lists one interval before a's slot in a two-instance cluster.
-    a.on_list(t0, {{"b", t0 - I, false}});
+    const repo::DbTime start = cycle_start(2);
+    const auto rows = established({"b"}, 2, start);
+    a.on_list(start + 100ms, rows);
     REQUIRE(a.instances() == 2);
     const auto look = a.next_look();
-    REQUIRE(look);
+    REQUIRE(look);  // just after b's slot, the one before a's
+    CHECK(*look > start + I);
     // b's last list is the one a already knows: its slot went by without a list.
-    CHECK(a.on_look({*look, t0 - I, std::nullopt}));
-    // The list made at once: b is gone, and what b's list covered unlocked is a's.
+    CHECK(a.on_look({*look, rows.back().at, std::nullopt}));
+    // The list made at once: b may only be late, so it still counts, but what b's last list
+    // covered is overdue and goes to whoever lists.
     const repo::DbTime now = *look + 50ms;
-    a.on_list(now, {{"b", t0 - I, false}});
+    a.on_list(now, rows);
+    CHECK(a.instances() == 2);
+    CHECK(a.owns(now - 1s, t0 - 600s, now));
+    // A cycle and a half after its last list, b is out of every plan.
+    const repo::DbTime later = rows.back().at + 2 * I + I / 2 + 1s;
+    a.on_list(later, rows);
     CHECK(a.instances() == 1);
-    CHECK(a.owns(now + 1s, t0 - 60s, now));
+}
+
+TEST_CASE(
+    "a look at a slot that is not the one before ours does not list at once: it looks again, and "
+    "lists only if the slot is still without a list") {
+    const repo::DbTime start = cycle_start(5);
+    const auto rows = established({"b", "c", "d", "e"}, 5, start);
+    for (const bool came_late : {false, true}) {
+        Coordinator a("a", CoordinatorOptions{}, 11);
+        a.on_list(start + 100ms, rows);
+        REQUIRE(a.instances() == 5);
+        auto look = a.next_look();
+        REQUIRE(look);
+        REQUIRE(*look < start + 3 * I);  // c's slot (the third), not e's (the one before ours)
+        const repo::DbTime slot{look->time_since_epoch() / I * I};
+        CHECK_FALSE(a.on_look({*look, slot - I, std::nullopt}));
+        const auto again = a.next_look();
+        REQUIRE(again);
+        CHECK(*again - *look == CoordinatorOptions{}.recheck);
+        // The slot's list came after the first look: nothing to do. Still missing: list now.
+        const repo::DbTime last = came_late ? slot + 1s : slot - I;
+        CHECK(a.on_look({*again, last, std::nullopt}) == !came_late);
+    }
+}
+
+TEST_CASE("a departure already taken over by a later list does not make a look list again") {
+    const repo::DbTime start = cycle_start(3);
+    Coordinator a("a", CoordinatorOptions{}, 12);
+    a.on_list(start + 100ms, established({"b", "c"}, 3, start));
+    auto look = a.next_look();
+    REQUIRE(look);
+    // b left after a's list, and the slot's list came two seconds later: it took b's jobs.
+    CHECK_FALSE(a.on_look({*look, *look - 100ms, *look - 2s}));
+    // Another departure, with no list since: a lists now.
+    a.on_list(start + 3s, established({"b", "c"}, 3, start));
+    look = a.next_look();
+    REQUIRE(look);
+    CHECK(a.on_look({*look, start + 3s, *look - 1s}));
+}
+
+TEST_CASE(
+    "instances started together take their first round in join order, then their slots by "
+    "rank: one list per slot from the first") {
+    // Joined in the order e, c, a, d, b, each seeing those before it (lists are serialized).
+    const std::vector<std::string> order = {"e", "c", "a", "d", "b"};
+    const repo::DbTime start = cycle_start(5) + 200ms;
+    std::map<std::string, Coordinator> nodes;
+    std::vector<repo::ListRecord> log;
+    std::map<std::string, repo::DbTime> next;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        const auto at = start + std::chrono::milliseconds(100 * i);
+        auto& node =
+            nodes.emplace(order[i], Coordinator(order[i], CoordinatorOptions{}, i)).first->second;
+        node.on_list(at, log);
+        log.push_back({order[i], at, false});
+        next[order[i]] = node.next_list();
+    }
+    // The i-th to join lists i slots after the joining slot.
+    const auto slot_of = [](repo::DbTime at) { return at.time_since_epoch() / I; };
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        CHECK(slot_of(next[order[i]]) == slot_of(start) + static_cast<long long>(i) + 1);
+    }
+    // Run them: each lists when due, and every slot after joining has exactly one list.
+    std::map<long long, int> per_slot;
+    for (int step = 0; step < 40; ++step) {
+        const auto it =
+            std::min_element(next.begin(), next.end(),
+                             [](const auto& x, const auto& y) { return x.second < y.second; });
+        const std::string name = it->first;
+        const repo::DbTime at = it->second;
+        std::vector<repo::ListRecord> recent;
+        for (const auto& r : log) {
+            if (r.at > at - 320s) recent.push_back(r);
+        }
+        nodes.at(name).on_list(at, recent);
+        log.push_back({name, at, false});
+        ++per_slot[slot_of(at)];
+        next[name] = nodes.at(name).next_list();
+        CHECK(nodes.at(name).instances() == 5);
+    }
+    REQUIRE(per_slot.size() > 30);
+    const long long first = slot_of(start) + 1;
+    for (long long k = first; k < first + 38; ++k) {
+        CAPTURE(k - first);
+        CHECK(per_slot[k] == 1);
+    }
 }
 
 TEST_CASE(
@@ -194,7 +311,7 @@ TEST_CASE("a look reacts to a departure it has not seen, once, and not to older 
     a.on_list(start + 1s, {{"b", start - 2 * I, false}, {"c", start - I, false}});
     look = a.next_look();
     REQUIRE(look);
-    CHECK(a.on_look({*look, *look - 100ms, *look - 1s}));  // b or c left since
+    CHECK(a.on_look({*look, *look - 100ms, *look - 50ms}));  // b or c left since the last list
 }
 
 TEST_CASE("an instance that misses its turns drops out, and the cycle shrinks") {

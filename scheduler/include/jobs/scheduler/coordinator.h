@@ -24,15 +24,21 @@ struct CoordinatorOptions {
     milliseconds max_own_interval{100'000};
     milliseconds window{12'000};      // what a list covers ahead
     milliseconds overdue_grace{500};  // a job still free this long after RunAt is abandoned
-    // How far back lists are read: must exceed the longest cycle, or instances lose sight of
-    // each other.
-    milliseconds history{120'000};
+    // How far back lists are read: three of the longest cycles and more. A founder's second
+    // list may come two cycles after its first, and an instance that joined long ago must show
+    // a list older than that, or it would pass for a founder.
+    milliseconds history{320'000};
     // No instance goes longer than this without a list or a look of its own, so if every other
     // instance dies at once it notices within this much plus one interval, well inside 30 s.
     milliseconds max_look_gap{22'000};
     // A slot's list is looked for this long after the slot starts (its random part included).
     milliseconds settle{500};
     milliseconds part{150};  // random delay of a list within its slot
+    // A look that finds a slot without its list, and whose instance is not next in line, looks
+    // again this much later before listing itself.
+    milliseconds recheck{1'500};
+    // A list made this long after a departure's row surely saw it committed.
+    milliseconds leave_seen{200};
     // A list this soon after a job's CreateAt may not have seen the insert committed: the next
     // list owns the job.
     milliseconds commit_margin{20};
@@ -47,7 +53,8 @@ struct CoordinatorOptions {
 //  - when to list next: in its own slots, so the cluster lists about every cluster_interval in
 //    total (one instance of N lists every N x interval);
 //  - when to look: between its own lists it reads, in one row, when the cluster last listed. A
-//    missed slot (an instance died) or a departure makes it list at once;
+//    missed slot (an instance died) makes the next slot's instance list at once (the others
+//    check again a moment later), and a departure makes the instance list at once;
 //  - which jobs are its own: a job belongs to the first list that covered it after it was
 //    created (the window is longer than the notice a job gets), or, if that
 //    list's instance has gone, to the first list made after it went. The owner locks it
@@ -79,22 +86,28 @@ class Coordinator {
     };
     struct Look {
         repo::DbTime at;
-        repo::DbTime slot;  // the slot whose list it checks
-        std::string owner;  // whose slot that is
+        repo::DbTime slot;       // the slot whose list it checks
+        bool successor = false;  // lists at once if that slot's list is missing
     };
 
     bool present_at(const std::string& client, repo::DbTime at) const;
     // One list per instance: n intervals, capped at max_own_interval.
     milliseconds cycle_for(int n) const;
-    void plan(repo::DbTime listed_at, std::vector<std::string> ranked);
+    long long slot_ms(int n) const;
+    long long founding_slot_of(repo::DbTime listed_at,
+                               const std::map<std::string, repo::DbTime>& first) const;
+    // Our next slot: the first by rank from `not_before` on, or exactly `not_before`.
+    void plan(repo::DbTime listed_at, std::vector<std::string> ranked,
+              std::optional<long long> not_before, bool exactly);
 
     const std::string me_;
     const CoordinatorOptions options_;
     std::mt19937_64 rng_;
     std::vector<ListEntry> lists_;              // oldest first, this instance's last list included
     std::map<std::string, repo::DbTime> gone_;  // instances that left or missed a slot, and when
-    std::map<std::string, repo::DbTime> suspects_;  // missed a slot we looked at (until they list)
-    std::optional<repo::DbTime> known_leave_;       // the latest departure already acted on
+    std::optional<repo::DbTime> known_leave_;   // the latest departure already acted on
+    std::optional<repo::DbTime> joined_at_;     // our first list
+    bool forming_ = false;  // we joined with instances started together, in their first round
     std::deque<Look> looks_;
     int n_ = 1;
     repo::DbTime next_{};

@@ -1,0 +1,99 @@
+// Whole clusters of coordinators over a standard run, in simulated time (cluster_sim.h): what
+// the coordination costs and whether it ever makes two instances race for a job.
+#include <doctest/doctest.h>
+
+#include "cluster_sim.h"
+
+using namespace jobs::scheduler::sim;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Lists the cluster needs over a standard run (one per cluster interval, tail included), and
+// one more per instance for joining.
+int needed_lists(const SimOptions& o, int instances) {
+    const auto run = o.since + o.duration + 40s;
+    return static_cast<int>(run / 9'700ms) + 1 + instances;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "instances started together, 2 to 10 of them, list once per interval after joining and never "
+    "race for a lock") {
+    for (const int n : {2, 3, 5, 8, 10}) {
+        for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+            SimOptions o;
+            o.instances = n;
+            o.seed = seed;
+            o.serialized_lists = true;
+            const SimResult r = simulate(o);
+            CAPTURE(n);
+            CAPTURE(seed);
+            CHECK(r.lock_failures == 0);
+            CHECK(r.never_locked == 0);
+            CHECK(r.locked == r.jobs);
+            CHECK(r.lists <= needed_lists(o, n) + 1);
+            CHECK(r.worst_late <= 20ms);
+            // Each instance looks about every other interval, not more.
+            CHECK(r.looks <= n * 40);
+        }
+    }
+}
+
+TEST_CASE("if two lists can overlap (no serializing lock), lock races stay rare") {
+    int failures = 0;
+    int jobs = 0;
+    for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+        SimOptions o;
+        o.instances = 10;
+        o.seed = seed;
+        const SimResult r = simulate(o);
+        failures += r.lock_failures;
+        jobs += r.jobs;
+        CHECK(r.never_locked == 0);
+        CHECK(r.worst_late <= 2s);
+    }
+    MESSAGE(failures << " lost lock races in " << jobs << " jobs");
+    CHECK(failures * 100 <= jobs);
+}
+
+TEST_CASE("all instances but one killed at once: the survivor locks every job within 25 s") {
+    for (const int n : {3, 10}) {
+        for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+            SimOptions o;
+            o.instances = n;
+            o.seed = seed;
+            o.serialized_lists = true;
+            for (int k = 0; k + 1 < n; ++k) {
+                o.kills.push_back({k, std::chrono::milliseconds(200'000 + 1'234 * seed)});
+            }
+            const SimResult r = simulate(o);
+            CAPTURE(n);
+            CAPTURE(seed);
+            CHECK(r.never_locked == 0);
+            CHECK(r.lock_failures == 0);
+            CHECK(r.worst_late <= 25s);
+        }
+    }
+}
+
+TEST_CASE("instances killed one a minute: every job is locked, none more than 15 s late") {
+    for (const int n : {3, 10}) {
+        for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+            SimOptions o;
+            o.instances = n;
+            o.seed = seed;
+            o.serialized_lists = true;
+            for (int k = 0; k + 1 < n; ++k) {
+                o.kills.push_back(
+                    {k, std::chrono::milliseconds(100'000 + 60'000 * k + 777 * seed)});
+            }
+            const SimResult r = simulate(o);
+            CAPTURE(n);
+            CAPTURE(seed);
+            CHECK(r.never_locked == 0);
+            CHECK(r.worst_late <= 15s);
+        }
+    }
+}
