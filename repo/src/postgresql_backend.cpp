@@ -1,7 +1,7 @@
-// PostgreSQL, native (libpq) or through psqlODBC. Each call is ONE statement (a list adds the
-// lock that serializes lists): data-modifying CTEs write the WorkerLogs row in the same round
-// trip as the work. Parameters are bound once,
-// in the first CTE `p`, because SOCI's ODBC placeholders are positional.
+// PostgreSQL, native (libpq) or through psqlODBC. Each call is ONE statement, data-modifying
+// CTEs writing the WorkerLogs row in the same round trip as the work; a list also takes, first
+// and in its transaction, the lock that serializes lists. Parameters are bound once, in the
+// first CTE `p`, because SOCI's ODBC placeholders are positional.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -63,22 +63,28 @@ class PostgresqlBackend final : public Backend {
         // Lists are serialized across instances: two lists made at the same moment would each
         // miss the other's QUERYLIST row (neither committed when the other read) and both take
         // the same jobs, to lose half the lock races. Under the lock, the list reads after the
-        // previous one committed, and stamps itself with the statement's own moment, so list
-        // order, LogDate order and visibility agree. The server aborts a holder stuck mid-way
-        // (idle in its transaction) and a waiter gives up rather than wait for ever.
+        // previous one committed, and stamps itself with its own statement's moment, made later
+        // than the last list's by at least a millisecond: list order, LogDate order and
+        // visibility agree. The server aborts a holder stuck mid-way (idle in its transaction)
+        // and a waiter gives up rather than wait for ever. Without coordination (no history
+        // asked) nobody reads the lists, and nothing is serialized.
         soci::transaction tx(sql());
-        sql() << "SELECT pg_advisory_xact_lock(727274002) FROM (SELECT "
-                 "set_config('lock_timeout', '3s', true), "
-                 "set_config('idle_in_transaction_session_timeout', '5s', true)) AS s";
+        if (history_ms > 0) {
+            sql() << "SELECT pg_advisory_xact_lock(727274002) FROM (SELECT "
+                     "set_config('lock_timeout', '3s', true), "
+                     "set_config('idle_in_transaction_session_timeout', '5s', true)) AS s";
+        }
         // Kind 1 rows: the clock, and the due jobs; kind 2 rows: the recent lists.
         soci::rowset<soci::row> rows =
             (sql().prepare
                  << "WITH p AS (SELECT CAST(:win AS double precision) AS win, "
                     "CAST(:hist AS double precision) AS hist, CAST(:cid AS text) AS cid), "
-                    "n AS (SELECT date_trunc('milliseconds', statement_timestamp()) AS t), "
+                    "n AS (SELECT GREATEST(date_trunc('milliseconds', statement_timestamp()), "
+                    "(SELECT max(LogDate) + interval '1 millisecond' FROM WorkerLogs WHERE "
+                    "Action = 'QUERYLIST')) AS t, statement_timestamp() AS now), "
                     "j AS (SELECT Jobs.* FROM Jobs, n, p WHERE Jobs.State < 2 AND "
                     "Jobs.RunAt < n.t + p.win * interval '1 millisecond' AND "
-                    "(Jobs.State = 0 OR Jobs.LeaseUntil < n.t)), "
+                    "(Jobs.State = 0 OR Jobs.LeaseUntil < n.now)), "
                     "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results, LogDate) "
                     "SELECT "
                     "NULL, 'QUERYLIST', p.cid, (SELECT count(*) FROM j), n.t FROM p, n)"

@@ -83,11 +83,16 @@ class SqliteBackend final : public Backend {
         Transaction tx(sql());
         const std::string bound = seconds_modifier(window);
         soci::rowset<soci::row> rows =
-            (sql().prepare << "SELECT n.t, " + job_columns("j.") + ", n.now_text FROM (SELECT " +
-                                  ms("'now'") +
+            (sql().prepare << "SELECT n.t, " + job_columns("j.") +
+                                  ", n.stamp, n.clock FROM (SELECT " + ms("s.stamp") +
                                   " AS t, strftime('%Y-%m-%d %H:%M:%f', 'now', :bound) AS b, " +
+                                  kNow + " AS now_text, s.stamp, " + ms("'now'") +
+                                  " AS clock FROM (SELECT max(" + kNow +
+                                  ", coalesce((SELECT strftime('%Y-%m-%d %H:%M:%f', "
+                                  "max(LogDate), '+0.001 seconds') FROM WorkerLogs WHERE "
+                                  "Action = 'QUERYLIST'), " +
                                   kNow +
-                                  " AS now_text) AS n "
+                                  ")) AS stamp) AS s) AS n "
                                   "LEFT JOIN Jobs AS j ON j.State < 2 AND j.RunAt < n.b AND "
                                   "(j.State = 0 OR j.LeaseUntil < n.now_text) "
                                   "ORDER BY j.RunAt, j.Id",
@@ -98,6 +103,7 @@ class SqliteBackend final : public Backend {
         for (const auto& row : rows) {
             result.db_now = from_ms(column_i64(row, 0));
             listed_at = row.get<std::string>(12);
+            result.clock = std::chrono::milliseconds(column_i64(row, 13));  // ms only in SQLite
             if (row.get_indicator(1) == soci::i_null) continue;  // no due job: the clock row only
             ++count;
             if (row.get_indicator(2) == soci::i_null) continue;  // unreadable RunAt: skip it
@@ -117,9 +123,9 @@ class SqliteBackend final : public Backend {
                                                row.get<std::string>(2) == "LEAVE"});
             }
         }
-        result.clock = result.db_now.time_since_epoch();  // SQLite's clock has ms only
-        // Stamped with the moment the list looked, not the later moment of this insert: other
-        // instances judge from LogDate which jobs this list covered.
+        // Stamped with the moment the list looked (or just after the previous list), not the
+        // later moment of this insert: other instances judge from LogDate which jobs this list
+        // covered, and in which order lists came.
         log(std::nullopt, "QUERYLIST", count, listed_at);
         tx.commit();
         return result;

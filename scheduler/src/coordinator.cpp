@@ -10,21 +10,28 @@ Coordinator::Coordinator(std::string me, CoordinatorOptions options, std::uint64
     : me_(std::move(me)), options_(options), rng_(seed) {}
 
 void Coordinator::on_list(DbTime listed_at, const std::vector<repo::ListRecord>& recent) {
+    if (!joined_at_) joined_at_ = listed_at;
     // The lists and departures of the last `history` (what the query returned), ours included.
+    // Rows under our ClientId from before we joined are an earlier run's (a restart): another
+    // instance as far as jobs and slots go.
+    const auto client_of = [&](const repo::ListRecord& r) {
+        return r.client_id == me_ && r.at < *joined_at_ ? me_ + " (earlier run)" : r.client_id;
+    };
     std::map<std::string, DbTime> last;
     std::map<std::string, DbTime> first;
     std::map<std::string, DbTime> left;
     lists_.clear();
     for (const auto& r : recent) {
+        const std::string client = client_of(r);
         if (r.leave) {
-            left[r.client_id] = std::max(left[r.client_id], r.at);
+            left[client] = std::max(left[client], r.at);
             continue;
         }
-        lists_.push_back({r.at, r.client_id});
-        if (r.client_id == me_) continue;
-        last[r.client_id] = std::max(last[r.client_id], r.at);
-        first.try_emplace(r.client_id, r.at);
-        first[r.client_id] = std::min(first[r.client_id], r.at);
+        lists_.push_back({r.at, client});
+        if (client == me_) continue;
+        last[client] = std::max(last[client], r.at);
+        first.try_emplace(client, r.at);
+        first[client] = std::min(first[client], r.at);
     }
     lists_.push_back({listed_at, me_});
     std::stable_sort(lists_.begin(), lists_.end(),
@@ -39,77 +46,79 @@ void Coordinator::on_list(DbTime listed_at, const std::vector<repo::ListRecord>&
         if (client != me_ && (it == last.end() || it->second <= at)) gone_[client] = at;
     }
 
-    // Instances started together join (make their first list) at about the same moment, each
-    // seeing only those that joined before it: slots by rank would differ from one to the next
-    // until each had listed again, with slots listed twice and slots missed. Instead the first
-    // round of such a founding group goes in join order, which needs no knowledge of later
-    // joiners: the i-th to join lists i slots after the joining slot. By its end each has seen
-    // them all and slots by rank take over, so a founder's second list may come up to two
-    // cycles after its first: founders stay counted that long.
-    if (!joined_at_) joined_at_ = listed_at;
-    const long long founding_slot = founding_slot_of(listed_at, first);
-    const auto interval_slot = [&](DbTime at) {
-        return at.time_since_epoch().count() / options_.cluster_interval.count();
+    // Instances started together join (make their first list) within moments of each other,
+    // each seeing only those that joined before it: slots by rank would differ from one to the
+    // next until each had listed again, with slots listed twice and slots missed. So the first
+    // round of such founders goes in join order, which needs no knowledge of later joiners: the
+    // i-th to join lists i intervals after the interval of the first join. By its end each has
+    // seen all, and slots by rank take over; a founder's second list may then come up to two
+    // cycles after its first, so founders stay counted that long.
+    DbTime earliest = *joined_at_;
+    for (const auto& [client, at] : first) earliest = std::min(earliest, at);
+    const auto founder = [&](DbTime joined) {
+        return joined < earliest + options_.cluster_interval;
     };
-    if (listed_at == *joined_at_) forming_ = interval_slot(listed_at) == founding_slot;
+    if (listed_at == *joined_at_) forming_ = founder(listed_at);
 
-    // Instances that listed within their expected cycle (plus half an interval of slack), or
-    // founders still in their first rounds, and that have not gone are alive; one that missed
-    // its turn drops out, and the cycle shrinks.
-    int n = 1;
-    for (const auto& [client, at] : last) n += gone_.contains(client) ? 0 : 1;
-    std::vector<std::string> ranked;
-    std::size_t founders = 1;
-    for (int round = 0; round < 4; ++round) {
-        const auto horizon = listed_at - cycle_for(n) - options_.cluster_interval / 2;
-        const auto young = listed_at - 2 * cycle_for(n);
-        ranked = {me_};
-        founders = 1;
-        for (const auto& [client, at] : last) {
-            if (gone_.contains(client)) continue;
-            const DbTime joined = first.at(client);
-            const bool founder = interval_slot(joined) == founding_slot;
-            founders += founder ? 1 : 0;
-            if (at >= horizon || (founder && joined >= young)) ranked.push_back(client);
-        }
-        if (static_cast<int>(ranked.size()) == n) break;
-        n = static_cast<int>(ranked.size());
+    // Alive: listed within the cycle the cluster planned under (plus half an interval), or a
+    // founder in its first rounds, and not gone. One pass: a cycle recomputed from a smaller
+    // count would also drop live instances that listed a full old cycle ago.
+    int basis = n_;
+    if (listed_at == *joined_at_) {
+        basis = 1;
+        for (const auto& [client, at] : last) basis += gone_.contains(client) ? 0 : 1;
+    }
+    const auto horizon = listed_at - cycle_for(basis) - options_.cluster_interval / 2;
+    const auto young = listed_at - 2 * cycle_for(basis) - options_.cluster_interval;
+    std::vector<std::string> ranked = {me_};
+    long long founders = 1;
+    for (const auto& [client, at] : last) {
+        if (gone_.contains(client)) continue;
+        const DbTime joined = first.at(client);
+        if (at < horizon && !(founder(joined) && joined >= young)) continue;
+        ranked.push_back(client);
+        founders += founder(joined) ? 1 : 0;
     }
     std::sort(ranked.begin(), ranked.end());
 
-    std::optional<long long> not_before;
-    const long long slot = slot_ms(n);
-    const long long here = listed_at.time_since_epoch().count() / slot;
-    const long long joined = joined_at_->time_since_epoch().count() / slot;
-    if (forming_) {
-        const auto group = static_cast<long long>(founders);
-        if (listed_at == *joined_at_) {
-            not_before = joined + group;  // we joined last of those we see
-        } else if (here < joined + group) {
-            not_before = joined + group + 1;  // the first round's slots are taken
-        } else {
-            forming_ = false;
-        }
+    std::optional<DbTime> not_before;
+    const long long interval = options_.cluster_interval.count();
+    const long long anchor = earliest.time_since_epoch().count() / interval;
+    const long long here = listed_at.time_since_epoch().count() / interval;
+    const bool joining = forming_ && listed_at == *joined_at_;
+    if (joining) {
+        not_before = DbTime{milliseconds((anchor + founders) * interval)};  // we are the last seen
+    } else if (forming_ && here < anchor + founders) {
+        not_before = DbTime{milliseconds((anchor + founders + 1) * interval)};  // round not over
+    } else {
+        forming_ = false;
     }
-    plan(listed_at, std::move(ranked), not_before, forming_ && listed_at == *joined_at_);
+    plan(listed_at, std::move(ranked), not_before, joining);
 }
 
 void Coordinator::plan(DbTime listed_at, std::vector<std::string> ranked,
-                       std::optional<long long> not_before, bool exactly) {
-    // Time is cut into slots of cycle / n on the database's clock, counted from the epoch, and
-    // slot k belongs to the instance ranked k mod n by ClientId: every instance derives the same
-    // plan from the same rows, so the cluster lists once per slot with no drift between them.
+                       std::optional<DbTime> not_before, bool exactly) {
+    // Time is cut into slots of one interval on the database's clock, counted from the epoch,
+    // and slot k belongs to the instance ranked k mod n by ClientId: every instance derives the
+    // same plan from the same rows, so the cluster lists once per slot with no drift between them.
     n_ = static_cast<int>(ranked.size());
     const auto rank =
         static_cast<long long>(std::find(ranked.begin(), ranked.end(), me_) - ranked.begin());
-    const long long slot = slot_ms(n_);
-    long long k = std::max(listed_at.time_since_epoch().count() / slot + 1, not_before.value_or(0));
-    while (!exactly && k % n_ != rank) ++k;
-    // Instances that listed at the same moment cannot see each other's rows, and the slots
-    // would keep them in step for ever: a small random delay parts them.
+    const long long slot = options_.cluster_interval.count();
+    DbTime ours;
+    if (exactly) {
+        ours = *not_before;
+    } else {
+        long long k = listed_at.time_since_epoch().count() / slot + 1;
+        if (not_before) k = std::max(k, (not_before->time_since_epoch().count() + slot - 1) / slot);
+        while (k % n_ != rank) ++k;
+        ours = DbTime{milliseconds(k * slot)};
+    }
+    // Should two instances plan the same slot (their views differ for a moment) or the database
+    // not serialize lists, a small random delay keeps them from listing at the same instant.
     std::uniform_int_distribution<long long> part(
         0, std::min<long long>(options_.part.count(), slot / 20));
-    next_ = DbTime{milliseconds(k * slot + part(rng_))};
+    next_ = ours + milliseconds(part(rng_));
 
     // Looks between our lists, each just after another instance's slot: after the slot before
     // ours, to take over at once from an instance that stopped, and often enough that no gap
@@ -117,7 +126,8 @@ void Coordinator::plan(DbTime listed_at, std::vector<std::string> ranked,
     looks_.clear();
     std::uniform_int_distribution<long long> spread(0, 300);
     std::vector<Look> candidates;
-    for (long long m = listed_at.time_since_epoch().count() / slot + 1; m < k; ++m) {
+    for (long long m = listed_at.time_since_epoch().count() / slot + 1;
+         DbTime{milliseconds(m * slot)} < ours; ++m) {
         const DbTime slot_start{milliseconds(m * slot)};
         const DbTime at = slot_start + options_.settle + milliseconds(spread(rng_));
         if (at > listed_at + milliseconds(100)) candidates.push_back({at, slot_start, false});
@@ -132,8 +142,7 @@ void Coordinator::plan(DbTime listed_at, std::vector<std::string> ranked,
     }
     // The look after the slot just before ours: if that slot went without a list, ours is next,
     // so we list at once rather than wait for another look.
-    if (!looks_.empty() &&
-        looks_.back().slot + milliseconds(slot) == DbTime{milliseconds(k * slot)}) {
+    if (!looks_.empty() && looks_.back().after + milliseconds(slot) >= ours) {
         looks_.back().successor = true;
     }
 }
@@ -147,40 +156,28 @@ bool Coordinator::on_look(const repo::ClusterPeek& peek) {
     if (looks_.empty()) return false;
     const Look look = looks_.front();
     looks_.pop_front();
+    DbTime needed = look.after;  // a list must have been made since
     if (peek.last_leave && (!known_leave_ || *peek.last_leave > *known_leave_)) {
+        // Someone left: its jobs go to the first list made after it went (one made a moment
+        // later surely saw its row).
         known_leave_ = peek.last_leave;
-        // Someone left: its jobs go to the first list after it went. Unless a list came well
-        // after the departure (it saw the row and took them), that list is ours, now.
-        if (!peek.last_list || *peek.last_list < *peek.last_leave + options_.leave_seen) {
-            return true;
-        }
+        needed = std::max(needed, *peek.last_leave + options_.leave_seen);
     }
-    if (!peek.last_list || *peek.last_list < look.slot) {
-        // The slot's list never came. Its instance may be gone, or late, or planning from a
-        // view other than ours: whatever the reason, the cluster must not go two slots without
-        // a list. The instance whose slot comes next lists at once; the others look again a
-        // moment later, so several lookers do not all pay for a list. Who is alive is left to
-        // the lists: an instance that misses its cycle drops out of every plan.
-        if (look.successor) return true;
-        looks_.push_front({look.at + options_.recheck, look.slot, true});
-    }
+    if (peek.last_list && *peek.last_list >= needed) return false;
+    // No list since. The slot's instance may be gone, or late, or planning from a view other
+    // than ours: whatever the reason, the cluster must not go two slots without a list. The
+    // instance whose slot comes next lists at once; the others look again a moment later, so
+    // several lookers do not all pay for a list. Who is alive is left to the lists: an instance
+    // that misses its turns drops out of every plan.
+    if (look.successor) return true;
+    looks_.push_front({look.at + options_.recheck, needed, true});
     return false;
 }
 
-long long Coordinator::founding_slot_of(DbTime listed_at,
-                                        const std::map<std::string, DbTime>& first) const {
-    // The interval in which the earliest list we can see was made, ours included.
-    DbTime earliest = std::min(listed_at, *joined_at_);
-    for (const auto& [client, at] : first) earliest = std::min(earliest, at);
-    return earliest.time_since_epoch().count() / options_.cluster_interval.count();
-}
+milliseconds Coordinator::cycle_for(int n) const { return options_.cluster_interval * n; }
 
-long long Coordinator::slot_ms(int n) const {
-    return std::max<long long>(1, cycle_for(n).count() / n);
-}
-
-milliseconds Coordinator::cycle_for(int n) const {
-    return std::min<milliseconds>(options_.cluster_interval * n, options_.max_own_interval);
+milliseconds Coordinator::history() const {
+    return std::max(options_.history, 3 * cycle_for(n_) + 2 * options_.cluster_interval);
 }
 
 bool Coordinator::present_at(const std::string& client, DbTime at) const {

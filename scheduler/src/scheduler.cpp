@@ -17,9 +17,7 @@ namespace {
 CoordinatorOptions coordinator_options(const SchedulerOptions& options) {
     CoordinatorOptions c;
     c.cluster_interval = options.poll_interval;
-    c.max_own_interval = options.max_own_interval;
     c.window = options.window;
-    c.history = 3 * options.max_own_interval + 2 * options.poll_interval;
     return c;
 }
 
@@ -328,7 +326,7 @@ void Scheduler::stop(std::function<void()> on_drained) {
     }
     if (options_.coordinate && forgotten > 0) {
         // Jobs that were ours by coordination: tell the others, so they take them over now
-        // instead of after our missed turn. Without such jobs our missed slot is enough.
+        // instead of once overdue. Without such jobs, our missed turns are enough.
         lister_.post([](repo::JobsRepo& repo) {
             try {
                 repo.leave();

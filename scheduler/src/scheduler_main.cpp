@@ -45,7 +45,6 @@ struct Flags {
     long long jitter_ms = scheduler::SchedulerOptions{}.poll_jitter.count();
     long long lead_min_ms = scheduler::SchedulerOptions{}.lock_lead_min.count();
     long long lead_max_ms = scheduler::SchedulerOptions{}.lock_lead_max.count();
-    long long max_own_ms = scheduler::SchedulerOptions{}.max_own_interval.count();
     long long start_lead_ms = scheduler::SchedulerOptions{}.start_lead.count();
     bool no_coordination = false;
     std::size_t executors = 32, pool_min = 1, pool_max = 32;
@@ -76,9 +75,6 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_flag("--no-coordination", f.no_coordination,
                  "every instance lists every poll-interval and checks each job before locking it, "
                  "instead of sharing polls and jobs out through the database");
-    app.add_option("--max-own-interval", f.max_own_ms,
-                   "with coordination, the longest this instance waits between its own lists")
-        ->capture_default_str();
     app.add_option("--lock-lead-min", f.lead_min_ms,
                    "lock a job at least this many ms before RunAt")
         ->capture_default_str();
@@ -147,7 +143,6 @@ int main(int argc, char** argv) {
     options.worker_starts_jobs = f.worker.empty();
     options.start_lead = milliseconds(f.start_lead_ms);
     options.coordinate = !f.no_coordination;
-    options.max_own_interval = milliseconds(f.max_own_ms);
     if (options.poll_interval >= options.window || options.lock_lead_min > options.lock_lead_max ||
         options.lock_lead_max >= options.window || f.executors == 0 || f.start_lead_ms < 0 ||
         options.start_lead >= options.lock_lead_min) {

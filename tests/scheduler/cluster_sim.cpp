@@ -88,7 +88,7 @@ SimResult simulate(const SimOptions& o) {
     std::priority_queue<Event, std::vector<Event>, std::greater<>> events;
     std::uniform_int_distribution<long long> start(0, o.start_spread.count());
     for (int i = 0; i < o.instances; ++i)
-        events.push({t0 + milliseconds(start(rng)), Kind::Act, i});
+        events.push({t0 + o.start_offset + milliseconds(start(rng)), Kind::Act, i});
 
     std::uniform_int_distribution<long long> latency(o.latency_min.count(), o.latency_max.count());
     std::uniform_int_distribution<long long> spike(0, o.spike_max.count());

@@ -17,6 +17,7 @@ struct SimOptions {
     int instances = 5;
     std::uint64_t seed = 1;
     milliseconds start_spread{1'000};  // instances start at a random moment within this
+    milliseconds start_offset{0};      // after this, from a moment 3 s into a 9.7 s interval
     milliseconds latency_min{2};       // a statement's time to commit and answer
     milliseconds latency_max{30};
     double spike_chance = 0.02;  // a statement stalled by a busy machine, up to spike_max

@@ -45,7 +45,7 @@ struct Cluster {
     void list(const std::string& name, repo::DbTime at) {
         std::vector<repo::ListRecord> recent;
         for (const auto& r : log) {
-            if (r.at < at && r.at > at - 120s) recent.push_back(r);
+            if (r.at < at && r.at > at - CoordinatorOptions{}.history) recent.push_back(r);
         }
         nodes.at(name).on_list(at, recent);
         log.push_back({name, at, false});
@@ -188,7 +188,7 @@ TEST_CASE(
     a.on_list(now, rows);
     CHECK(a.instances() == 2);
     CHECK(a.owns(now - 1s, t0 - 600s, now));
-    // A cycle and a half after its last list, b is out of every plan.
+    // A cycle and half an interval after its last list, b is out of every plan.
     const repo::DbTime later = rows.back().at + 2 * I + I / 2 + 1s;
     a.on_list(later, rows);
     CHECK(a.instances() == 1);
@@ -225,11 +225,11 @@ TEST_CASE("a departure already taken over by a later list does not make a look l
     REQUIRE(look);
     // b left after a's list, and the slot's list came two seconds later: it took b's jobs.
     CHECK_FALSE(a.on_look({*look, *look - 100ms, *look - 2s}));
-    // Another departure, with no list since: a lists now.
+    // Another departure, after the slot's list, with no list since: a lists now.
     a.on_list(start + 3s, established({"b", "c"}, 3, start));
     look = a.next_look();
     REQUIRE(look);
-    CHECK(a.on_look({*look, start + 3s, *look - 1s}));
+    CHECK(a.on_look({*look, *look - 300ms, *look - 250ms}));
 }
 
 TEST_CASE(

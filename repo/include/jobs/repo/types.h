@@ -59,9 +59,12 @@ struct ClusterPeek {
 // measure its offset without another statement, and the lists instances made lately, so they
 // can space their polls and share the jobs out without talking to each other.
 struct ReadyJobs {
+    // The list's stamp, its QUERYLIST row's LogDate: the statement's moment, in ms, or a
+    // millisecond after the previous list's if that is later (lists are serialized, and no
+    // two share a stamp). Not a clock sample.
     DbTime db_now;
     // The database's clock read as late as the statement allows, in microseconds since the
-    // epoch: the tightest sample for an instance's clock (db_now is the statement's start, in ms).
+    // epoch: the tightest sample for an instance's clock.
     std::chrono::microseconds clock{0};
     std::vector<Job> jobs;
     std::vector<ListRecord> recent_lists;  // before this one, oldest first

@@ -19,14 +19,12 @@ struct CoordinatorOptions {
     // added with 10.1 s of notice is listed by the first list after its insertion, so this plus
     // the random part must stay below 10 s less the time to lock it.
     milliseconds cluster_interval{9'700};
-    // The longest cycle (one list per instance): beyond about 10 instances the cluster lists
-    // more often than cluster_interval, so each instance's lists stay within `history`.
-    milliseconds max_own_interval{100'000};
     milliseconds window{12'000};      // what a list covers ahead
     milliseconds overdue_grace{500};  // a job still free this long after RunAt is abandoned
-    // How far back lists are read: three of the longest cycles and more. A founder's second
-    // list may come two cycles after its first, and an instance that joined long ago must show
-    // a list older than that, or it would pass for a founder.
+    // How far back lists are read, at least: a joining instance must see the last list of each
+    // instance (one cycle of n intervals back, up to 32 instances). Once in a cluster of n, three
+    // cycles and two intervals: a founder's second list may come two cycles after its first,
+    // and an instance that joined long ago must show a list older than that.
     milliseconds history{320'000};
     // No instance goes longer than this without a list or a look of its own, so if every other
     // instance dies at once it notices within this much plus one interval, well inside 30 s.
@@ -75,7 +73,7 @@ class Coordinator {
     // When it should look next, if before its next list.
     std::optional<repo::DbTime> next_look() const;
     // How far back each list must read the log.
-    milliseconds history() const { return options_.history; }
+    milliseconds history() const;
     // Whether a job with this RunAt and CreateAt, seen in the list made at `listed_at`, is ours.
     bool owns(repo::DbTime run_at, repo::DbTime created_at, repo::DbTime listed_at) const;
 
@@ -86,25 +84,22 @@ class Coordinator {
     };
     struct Look {
         repo::DbTime at;
-        repo::DbTime slot;       // the slot whose list it checks
-        bool successor = false;  // lists at once if that slot's list is missing
+        repo::DbTime after;      // a list must have been made since: the slot's start
+        bool successor = false;  // lists at once if none was
     };
 
     bool present_at(const std::string& client, repo::DbTime at) const;
-    // One list per instance: n intervals, capped at max_own_interval.
+    // One list per instance: n intervals.
     milliseconds cycle_for(int n) const;
-    long long slot_ms(int n) const;
-    long long founding_slot_of(repo::DbTime listed_at,
-                               const std::map<std::string, repo::DbTime>& first) const;
     // Our next slot: the first by rank from `not_before` on, or exactly `not_before`.
     void plan(repo::DbTime listed_at, std::vector<std::string> ranked,
-              std::optional<long long> not_before, bool exactly);
+              std::optional<repo::DbTime> not_before, bool exactly);
 
     const std::string me_;
     const CoordinatorOptions options_;
     std::mt19937_64 rng_;
     std::vector<ListEntry> lists_;              // oldest first, this instance's last list included
-    std::map<std::string, repo::DbTime> gone_;  // instances that left or missed a slot, and when
+    std::map<std::string, repo::DbTime> gone_;  // instances that wrote LEAVE, and when
     std::optional<repo::DbTime> known_leave_;   // the latest departure already acted on
     std::optional<repo::DbTime> joined_at_;     // our first list
     bool forming_ = false;  // we joined with instances started together, in their first round

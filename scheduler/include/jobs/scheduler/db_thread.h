@@ -14,7 +14,7 @@ namespace jobs::scheduler {
 // A thread that owns one repository session (SOCI sessions are not thread-safe) and runs the
 // database calls posted to it in order, so the timer thread never blocks on the database.
 class DbThread {
-public:
+  public:
     explicit DbThread(std::unique_ptr<repo::JobsRepo> repo);
     ~DbThread();
     DbThread(const DbThread&) = delete;
@@ -24,7 +24,7 @@ public:
     // Runs what is already posted, then joins.
     void finish();
 
-private:
+  private:
     std::unique_ptr<repo::JobsRepo> repo_;
     boost::asio::io_context io_;
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;

@@ -27,9 +27,6 @@ struct SchedulerOptions {
     // Share the polling and the jobs out through the database (see coordinator.h). Off: every
     // instance lists every poll_interval and checks each job with GetJob before locking it.
     bool coordinate = true;
-    // With coordination: no instance waits longer than this between its own lists (between them
-    // it looks at the cluster every 22 s at most, one row each time).
-    milliseconds max_own_interval{100'000};
     // After a failed list (database away), try again after this.
     milliseconds retry_delay{1'000};
 };
