@@ -18,6 +18,15 @@ int needed_lists(const SimOptions& o, int instances) {
     return static_cast<int>(run / 9'700ms) + 1 + instances;
 }
 
+// n instances started together, lists serialized by the database, as on both backends.
+SimOptions serialized(int n, std::uint64_t seed) {
+    SimOptions o;
+    o.instances = n;
+    o.seed = seed;
+    o.serialized_lists = true;
+    return o;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -27,10 +36,7 @@ TEST_CASE(
         int lists = 0;
         int looks = 0;
         for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-            SimOptions o;
-            o.instances = n;
-            o.seed = seed;
-            o.serialized_lists = true;
+            SimOptions o = serialized(n, seed);
             const SimResult r = simulate(o);
             CAPTURE(n);
             CAPTURE(seed);
@@ -71,10 +77,7 @@ TEST_CASE("all instances but one killed at once: the survivor locks every job wi
     std::chrono::milliseconds worst{0};
     for (const int n : {3, 10}) {
         for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-            SimOptions o;
-            o.instances = n;
-            o.seed = seed;
-            o.serialized_lists = true;
+            SimOptions o = serialized(n, seed);
             for (int k = 0; k + 1 < n; ++k) {
                 o.kills.push_back({k, std::chrono::milliseconds(200'000 + 1'234 * seed)});
             }
@@ -93,10 +96,7 @@ TEST_CASE("all instances but one killed at once: the survivor locks every job wi
 TEST_CASE("instances killed one a minute: every job is locked, none more than 15 s late") {
     for (const int n : {3, 10}) {
         for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-            SimOptions o;
-            o.instances = n;
-            o.seed = seed;
-            o.serialized_lists = true;
+            SimOptions o = serialized(n, seed);
             for (int k = 0; k + 1 < n; ++k) {
                 o.kills.push_back(
                     {k, std::chrono::milliseconds(100'000 + 60'000 * k + 777 * seed)});
@@ -114,10 +114,7 @@ TEST_CASE(
     "instances started together across the start of an interval still list once per interval") {
     for (const int n : {3, 5, 10}) {
         for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-            SimOptions o;
-            o.instances = n;
-            o.seed = seed;
-            o.serialized_lists = true;
+            SimOptions o = serialized(n, seed);
             o.start_offset =
                 6'200ms;  // joins from 9.2 s into the run's first interval: 0.5 s before its end
             const SimResult r = simulate(o);
@@ -134,10 +131,7 @@ TEST_CASE(
 TEST_CASE("more than 10 instances: still one list per interval, and no lock races") {
     for (const int n : {12, 20}) {
         for (std::uint64_t seed = 1; seed <= 3; ++seed) {
-            SimOptions o;
-            o.instances = n;
-            o.seed = seed;
-            o.serialized_lists = true;
+            SimOptions o = serialized(n, seed);
             const SimResult r = simulate(o);
             CAPTURE(n);
             CAPTURE(seed);
@@ -152,10 +146,7 @@ TEST_CASE("more than 10 instances: still one list per interval, and no lock race
 
 TEST_CASE("two of ten instances killed at the same moment: every job is locked within 15 s") {
     for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-        SimOptions o;
-        o.instances = 10;
-        o.seed = seed;
-        o.serialized_lists = true;
+        SimOptions o = serialized(10, seed);
         o.kills = {{3, std::chrono::milliseconds(150'000 + 999 * seed)},
                    {4, std::chrono::milliseconds(150'000 + 999 * seed)}};
         const SimResult r = simulate(o);
