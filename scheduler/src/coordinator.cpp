@@ -30,8 +30,8 @@ void Coordinator::on_list(DbTime listed_at, const std::vector<repo::ListRecord>&
         lists_.push_back({r.at, client});
         if (client == me_) continue;
         last[client] = std::max(last[client], r.at);
-        first.try_emplace(client, r.at);
-        first[client] = std::min(first[client], r.at);
+        const auto [it, added] = first.try_emplace(client, r.at);
+        if (!added) it->second = std::min(it->second, r.at);
     }
     lists_.push_back({listed_at, me_});
     std::stable_sort(lists_.begin(), lists_.end(),

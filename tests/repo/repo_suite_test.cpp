@@ -150,7 +150,7 @@ TEST_CASE(
     };
     std::vector<std::vector<Seen>> seen(kThreads);
     std::vector<std::string> errors(kThreads);
-    const bool sqlite = jobs::test::test_db().label.find("sqlite") != std::string::npos;
+    const bool sqlite = jobs::test::speaks_sqlite(jobs::test::test_db());
     const std::chrono::microseconds breath = sqlite ? 10ms : 500us;
     const int kLists = sqlite ? 8 : 20;  // slow through the ODBC driver while contended
     const auto start = std::chrono::steady_clock::now() + 500ms;

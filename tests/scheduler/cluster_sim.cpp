@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "jobs/scheduler/coordinator.h"
+#include "jobs/scheduler/lock_timing.h"
+#include "jobs/scheduler/options.h"
 
 namespace jobs::scheduler::sim {
 
@@ -93,7 +95,7 @@ SimResult simulate(const SimOptions& o) {
     std::uniform_int_distribution<long long> latency(o.latency_min.count(), o.latency_max.count());
     std::uniform_int_distribution<long long> spike(0, o.spike_max.count());
     std::bernoulli_distribution spiked(o.spike_chance);
-    std::uniform_int_distribution<long long> lead(300, 1'700);
+    const SchedulerOptions scheduler;  // the lock leads of a default instance
     const CoordinatorOptions co;
     const DbTime end = t0 + o.since + o.duration + 40s;
     for (const auto& [i, at] : o.kills) nodes[static_cast<std::size_t>(i)].killed_at = t0 + at;
@@ -181,7 +183,7 @@ SimResult simulate(const SimOptions& o) {
             if (n.claimed.contains(j)) continue;
             if (!n.coordinator.owns(jobs[j].run_at, jobs[j].created, n.started)) continue;
             n.claimed.insert(j);
-            const DbTime lock_at = std::max(e.at, jobs[j].run_at - milliseconds(lead(rng)));
+            const DbTime lock_at = lock_time(jobs[j].run_at, e.at, scheduler, rng);
             events.push({lock_at, Kind::Lock, e.node, j});
         }
         schedule_next(e.node, e.at);

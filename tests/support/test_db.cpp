@@ -3,9 +3,9 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <cmath>
 #include <cstdio>
-#include <fmt/format.h>
 #include <cstdlib>
 #include <filesystem>
 #include <string_view>
@@ -22,9 +22,10 @@ std::string env(const char* name) {
 }
 
 TestDb load() {
-    const std::string label = env("JOBS_TEST_BACKEND").empty() ? "sqlite" : env("JOBS_TEST_BACKEND");
+    const std::string label =
+        env("JOBS_TEST_BACKEND").empty() ? "sqlite" : env("JOBS_TEST_BACKEND");
     if (label == "sqlite") return {label, "", false};
-    const char* variable = label == "postgresql"         ? "JOBS_TEST_POSTGRESQL"
+    const char* variable = label == "postgresql"        ? "JOBS_TEST_POSTGRESQL"
                            : label == "odbc-postgresql" ? "JOBS_TEST_ODBC_POSTGRESQL"
                            : label == "odbc-sqlite"     ? "JOBS_TEST_ODBC_SQLITE"
                                                         : nullptr;
@@ -63,8 +64,8 @@ namespace {
 
 // A new SQLite file per call, so tests cannot see each other's rows.
 struct TempDir {
-    std::filesystem::path path = std::filesystem::temp_directory_path() /
-                                 ("jobs-test-" + std::to_string(getpid()));
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("jobs-test-" + std::to_string(getpid()));
     TempDir() { std::filesystem::create_directories(path); }
     ~TempDir() {
         std::error_code ignored;
@@ -104,9 +105,9 @@ std::string empty_database() {
     return db.url + ";ConnSettings=SET search_path TO jobs_empty";
 }
 
-namespace {
-
 bool speaks_sqlite(const TestDb& db) { return db.label == "sqlite" || db.label == "odbc-sqlite"; }
+
+namespace {
 
 // libpq's conninfo inside a SOCI URL, for psql.
 std::string conninfo(const std::string& url) { return url.substr(url.find("://") + 3); }
@@ -119,18 +120,24 @@ void run_client(const std::string& command) {
 
 long long as_integer(const soci::row& r, std::size_t i) {
     switch (r.get_properties(i).get_data_type()) {
-        case soci::dt_integer: return r.get<int>(i);
-        case soci::dt_double: return std::llround(r.get<double>(i));
-        case soci::dt_string: return std::stoll(r.get<std::string>(i));
-        case soci::dt_unsigned_long_long: return static_cast<long long>(r.get<unsigned long long>(i));
-        default: return r.get<long long>(i);
+        case soci::dt_integer:
+            return r.get<int>(i);
+        case soci::dt_double:
+            return std::llround(r.get<double>(i));
+        case soci::dt_string:
+            return std::stoll(r.get<std::string>(i));
+        case soci::dt_unsigned_long_long:
+            return static_cast<long long>(r.get<unsigned long long>(i));
+        default:
+            return r.get<long long>(i);
     }
 }
 
 std::string database_from_schema_file() {
     const TestDb& db = test_db();
-    const std::string schema = std::string(JOBS_SOURCE_DIR) + (speaks_sqlite(db) ? "/sql/sqlite/schema.sql"
-                                                                                 : "/sql/postgresql/schema.sql");
+    const std::string schema =
+        std::string(JOBS_SOURCE_DIR) +
+        (speaks_sqlite(db) ? "/sql/sqlite/schema.sql" : "/sql/postgresql/schema.sql");
     if (db.label == "sqlite") {
         const std::string file = new_sqlite_file();
         run_client(fmt::format("sqlite3 '{}' < '{}' > /dev/null", file, schema));
@@ -139,8 +146,10 @@ std::string database_from_schema_file() {
     if (db.label == "postgresql") {
         // The empty schema, filled by psql from the file.
         const std::string url = empty_database();
-        run_client(fmt::format("PGOPTIONS='-csearch_path=jobs_empty' psql -q -v ON_ERROR_STOP=1 '{}' -f '{}' > /dev/null",
-                               conninfo(test_db().url), schema));
+        run_client(
+            fmt::format("PGOPTIONS='-csearch_path=jobs_empty' psql -q -v ON_ERROR_STOP=1 '{}' -f "
+                        "'{}' > /dev/null",
+                        conninfo(test_db().url), schema));
         return url;
     }
     return fresh_database();  // ODBC: the programs created it from the same file
@@ -149,13 +158,15 @@ std::string database_from_schema_file() {
 std::string insert_jobs_sql(int count, long long offset_ms) {
     if (speaks_sqlite(test_db())) {
         return fmt::format(
-            "INSERT INTO Jobs (RunAt) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+            "INSERT INTO Jobs (RunAt) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM "
+            "n "
             "WHERE i < {}) SELECT strftime('%Y-%m-%d %H:%M:%f', 'now', '{:+.3f} seconds') FROM n",
             count, static_cast<double>(offset_ms) / 1000.0);
     }
-    return fmt::format("INSERT INTO Jobs (RunAt) SELECT now() + interval '{} milliseconds' "
-                       "FROM generate_series(1, {})",
-                       offset_ms, count);
+    return fmt::format(
+        "INSERT INTO Jobs (RunAt) SELECT now() + interval '{} milliseconds' "
+        "FROM generate_series(1, {})",
+        offset_ms, count);
 }
 
 }  // namespace jobs::test

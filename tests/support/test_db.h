@@ -27,6 +27,8 @@ void pin_odbc_drivers();
 // Exits the process with 77 (CTest's "skipped") when the backend's variable is unset, or fails
 // when CI=true, where every backend must run.
 const TestDb& test_db();
+// SQLite natively or through ODBC: one file, one writer at a time.
+bool speaks_sqlite(const TestDb& db);
 // A URL to an empty database with the schema in place (fresh file, or the shared one reset).
 std::string fresh_database();
 // A URL to a database (or PostgreSQL schema) with no tables at all, for the schema tests.
