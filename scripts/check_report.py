@@ -30,6 +30,22 @@ def query_psql(conninfo, sql):
     return [tuple(line.split("\t")) for line in out.splitlines() if line]
 
 
+def print_breakdown(run, delay):
+    """Where the delay comes from: single jobs against jobs sharing their RunAt (the bursts), and
+    how many were marked started (the fencing write) only after their RunAt. Informative only."""
+    rows = run(f"SELECT g.n, j.d, j.s FROM (SELECT RunAt AS r, {delay} AS d, CASE WHEN StartedAt > "
+               "RunAt THEN 1 ELSE 0 END AS s FROM Jobs WHERE State = 2) j JOIN (SELECT RunAt AS r, "
+               "count(*) AS n FROM Jobs GROUP BY RunAt) g ON g.r = j.r")
+    for label, keep in (("alone", lambda n: n == 1), ("sharing RunAt", lambda n: n > 1)):
+        ds = sorted(round(float(d)) for n, d, _ in rows if keep(int(n)))
+        late = sum(int(s) for n, _, s in rows if keep(int(n)))
+        if not ds:
+            continue
+        pct = lambda q: ds[min(len(ds) - 1, int(q * len(ds)))]
+        print(f"jobs {label}: {len(ds)}, delay mean {sum(ds) / len(ds):.2f} ms, p50 {pct(0.5)}, "
+              f"p95 {pct(0.95)}, max {ds[-1]}; marked started after RunAt: {late}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", required=True)
@@ -79,6 +95,7 @@ def main():
     print(f"SQL: actions {mine['actions']}, states {mine['states']}, early lock {mine['early_lock']}, "
           f"early exec {mine['early_exec']}, delay exceed {mine['delay_exceed']}, average {average}, "
           f"stdev {stdev:.2f}, cost {mine['cost_score']}, duplicates {mine['duplicates']}, lost {mine['lost']}")
+    print_breakdown(run, delay)
     if mine["duplicates"] or mine["lost"] or mine["early_exec"]:
         failures.append("the database shows a job run twice, never run, or run early")
     if failures:

@@ -135,16 +135,14 @@ class PostgresqlBackend final : public Backend {
     }
 
     std::optional<Job> get(JobId id) override {
-        soci::rowset<soci::row> rows =
-            (sql().prepare
-                 << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid), "
-                    "j AS (SELECT Jobs.* FROM Jobs, p WHERE Jobs.Id = p.id), " +
-                        log_cte("p.id", "'QUERYJOB'", "(SELECT count(*) FROM j)") + " SELECT " +
-                        job_columns("j.") + " FROM j",
-             soci::use(id, "id"), soci::use(client_id(), "cid"));
-        std::optional<Job> job;
-        for (const auto& row : rows) job = read_job(row, 0);
-        return job;
+        soci::row row;
+        sql() << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid), "
+                 "j AS (SELECT Jobs.* FROM Jobs, p WHERE Jobs.Id = p.id), " +
+                     log_cte("p.id", "'QUERYJOB'", "(SELECT count(*) FROM j)") + " SELECT " +
+                     job_columns("j.") + " FROM j",
+            soci::use(id, "id"), soci::use(client_id(), "cid"), soci::into(row);
+        if (!sql().got_data()) return std::nullopt;
+        return read_job(row, 0);
     }
 
     LockRow lock(JobId id, LockToken token, std::chrono::milliseconds lease) override {
@@ -200,31 +198,29 @@ class PostgresqlBackend final : public Backend {
         soci::indicator result_ind = result_text ? soci::i_ok : soci::i_null;
         const LockToken token_value = token.value_or(0);
         soci::indicator token_ind = token ? soci::i_ok : soci::i_null;
-        soci::rowset<soci::row> rows =
-            (sql().prepare
-                 << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
-                    "CAST(:tok AS bigint) AS tok, CAST(:res AS text) AS res, "
-                    "CAST(:state AS integer) AS state, CAST(:action AS text) AS action), "
-                    "u AS (UPDATE Jobs SET State = p.state, ExecuteAt = now(), Result = p.res FROM "
-                    "p "
-                    "WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
-                    "(p.tok IS NULL OR Jobs.LockToken = p.tok) RETURNING Jobs.Id), " +
-                        log_cte("p.id",
-                                "CASE WHEN EXISTS (SELECT 1 FROM u) THEN p.action ELSE 'ERROR' END",
-                                "(SELECT count(*) FROM u)") +
-                        " SELECT CAST((SELECT count(*) FROM u) AS integer), Jobs.State, "
-                        "Jobs.LockToken, Jobs.LockedBy FROM p LEFT JOIN Jobs ON Jobs.Id = p.id",
-             soci::use(id, "id"), soci::use(client_id(), "cid"),
-             soci::use(token_value, token_ind, "tok"), soci::use(result_value, result_ind, "res"),
-             soci::use(state_value, "state"), soci::use(action_text, "action"));
+        // One round trip, stamped as it arrives: a prepared statement would first cost a parse
+        // round trip (and a DEALLOCATE after), delaying ExecuteAt, most in a burst.
+        soci::row row;
+        sql() << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
+                 "CAST(:tok AS bigint) AS tok, CAST(:res AS text) AS res, "
+                 "CAST(:state AS integer) AS state, CAST(:action AS text) AS action), "
+                 "u AS (UPDATE Jobs SET State = p.state, ExecuteAt = now(), Result = p.res FROM p "
+                 "WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
+                 "(p.tok IS NULL OR Jobs.LockToken = p.tok) RETURNING Jobs.Id), " +
+                     log_cte("p.id",
+                             "CASE WHEN EXISTS (SELECT 1 FROM u) THEN p.action ELSE 'ERROR' END",
+                             "(SELECT count(*) FROM u)") +
+                     " SELECT CAST((SELECT count(*) FROM u) AS integer), Jobs.State, "
+                     "Jobs.LockToken, Jobs.LockedBy FROM p LEFT JOIN Jobs ON Jobs.Id = p.id",
+            soci::use(id, "id"), soci::use(client_id(), "cid"),
+            soci::use(token_value, token_ind, "tok"), soci::use(result_value, result_ind, "res"),
+            soci::use(state_value, "state"), soci::use(action_text, "action"), soci::into(row);
         CompleteRow out;
-        for (const auto& row : rows) {
-            out.completed = column_i64(row, 0) == 1;
-            if (out.completed) break;
-            if (auto found = column_opt_i64(row, 1)) out.state = static_cast<int>(*found);
-            out.token = column_opt_i64(row, 2);
-            out.locked_by = column_opt_text(row, 3);
-        }
+        out.completed = column_i64(row, 0) == 1;
+        if (out.completed) return out;
+        if (auto found = column_opt_i64(row, 1)) out.state = static_cast<int>(*found);
+        out.token = column_opt_i64(row, 2);
+        out.locked_by = column_opt_text(row, 3);
         return out;
     }
 
