@@ -65,14 +65,17 @@ class PostgresqlBackend final : public Backend {
         // the same jobs, to lose half the lock races. Under the lock, the list reads after the
         // previous one committed, and stamps itself with its own statement's moment, made later
         // than the last list's by at least a millisecond: list order, LogDate order and
-        // visibility agree. The server aborts a holder stuck mid-way (idle in its transaction)
-        // and a waiter gives up rather than wait for ever. Without coordination (no history
-        // asked) nobody reads the lists, and nothing is serialized.
+        // visibility agree. The server aborts a holder stuck mid-way (idle in its transaction,
+        // or in the list itself: a statement timeout set here bounds the statements after this
+        // one), and a waiter gives up rather than wait for ever. The limits end with the
+        // transaction. Without coordination (no history asked) nobody reads the lists, and
+        // nothing is serialized.
         soci::transaction tx(sql());
         if (history_ms > 0) {
             sql() << "SELECT pg_advisory_xact_lock(727274002) FROM (SELECT "
                      "set_config('lock_timeout', '3s', true), "
-                     "set_config('idle_in_transaction_session_timeout', '5s', true)) AS s";
+                     "set_config('idle_in_transaction_session_timeout', '5s', true), "
+                     "set_config('statement_timeout', '5s', true)) AS s";
         }
         // Kind 1 rows: the clock, and the due jobs; kind 2 rows: the recent lists.
         soci::rowset<soci::row> rows =
