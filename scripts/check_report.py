@@ -30,15 +30,20 @@ def query_psql(conninfo, sql):
     return [tuple(line.split("\t")) for line in out.splitlines() if line]
 
 
-def print_breakdown(run, delay):
-    """Where the delay comes from: single jobs against jobs sharing their RunAt (the bursts), and
-    how many were marked started (the fencing write) only after their RunAt. Informative only."""
+def completed_delays(run, delay):
+    """(jobs sharing its RunAt, delay in ms, marked started after RunAt) of each completed job."""
     rows = run(f"SELECT g.n, j.d, j.s FROM (SELECT RunAt AS r, {delay} AS d, CASE WHEN StartedAt > "
                "RunAt THEN 1 ELSE 0 END AS s FROM Jobs WHERE State = 2) j JOIN (SELECT RunAt AS r, "
                "count(*) AS n FROM Jobs GROUP BY RunAt) g ON g.r = j.r")
+    return [(int(n), round(float(d)), int(s)) for n, d, s in rows]
+
+
+def print_breakdown(rows):
+    """Where the delay comes from: single jobs against jobs sharing their RunAt (the bursts), and
+    how many were marked started (the fencing write) only after their RunAt. Informative only."""
     for label, keep in (("alone", lambda n: n == 1), ("sharing RunAt", lambda n: n > 1)):
-        ds = sorted(round(float(d)) for n, d, _ in rows if keep(int(n)))
-        late = sum(int(s) for n, _, s in rows if keep(int(n)))
+        ds = sorted(d for n, d, _ in rows if keep(n))
+        late = sum(s for n, _, s in rows if keep(n))
         if not ds:
             continue
         pct = lambda q: ds[min(len(ds) - 1, int(q * len(ds)))]
@@ -70,7 +75,8 @@ def main():
         "early_exec": int(run("SELECT count(*) FROM Jobs WHERE RunAt > ExecuteAt")[0][0]),
         "delay_exceed": int(run(f"SELECT count(*) FROM Jobs WHERE State = 2 AND {delay} > 30000")[0][0]),
     }
-    delays = [round(float(d)) for (d,) in run(f"SELECT {delay} FROM Jobs WHERE State = 2")]
+    completed = completed_delays(run, delay)
+    delays = [d for _, d, _ in completed]
     mean = sum(delays) / len(delays)
     average = int(mean)
     stdev = math.sqrt(sum((d - mean) ** 2 for d in delays) / (len(delays) - 1))
@@ -95,7 +101,7 @@ def main():
     print(f"SQL: actions {mine['actions']}, states {mine['states']}, early lock {mine['early_lock']}, "
           f"early exec {mine['early_exec']}, delay exceed {mine['delay_exceed']}, average {average}, "
           f"stdev {stdev:.2f}, cost {mine['cost_score']}, duplicates {mine['duplicates']}, lost {mine['lost']}")
-    print_breakdown(run, delay)
+    print_breakdown(completed)
     if mine["duplicates"] or mine["lost"] or mine["early_exec"]:
         failures.append("the database shows a job run twice, never run, or run early")
     if failures:

@@ -201,8 +201,8 @@ class PostgresqlBackend final : public Backend {
         soci::indicator result_ind = result_text ? soci::i_ok : soci::i_null;
         const LockToken token_value = token.value_or(0);
         soci::indicator token_ind = token ? soci::i_ok : soci::i_null;
-        // One round trip, stamped as it arrives: a prepared statement would first cost a parse
-        // round trip (and a DEALLOCATE after), delaying ExecuteAt, most in a burst.
+        // A one-shot query: one round trip, where SOCI's prepared statement costs three (parse,
+        // execute, DEALLOCATE), the parse before ExecuteAt is stamped.
         soci::row row;
         sql() << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
                  "CAST(:tok AS bigint) AS tok, CAST(:res AS text) AS res, "
