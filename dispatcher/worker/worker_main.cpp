@@ -1,16 +1,22 @@
 // jobs-worker: the default pooled child. Reads "RUN <id> <token> <payload> [@<ns>]" lines on
 // stdin, marks the job started (fencing), waits for the given monotonic moment (RunAt: the
 // request comes early so the fencing write is off the critical path), runs the exercise's task
-// through its own repository connection (so the 5-permit limit is per child), completes the job
-// itself and answers "DONE <id>". Exits at end of input. The payload is data: it is never run,
-// opened or interpreted here.
+// (one of 5 permits per child process, 83 ms) and answers "OK <id>": its instance records the
+// completion, batched with the other tasks that ended at the same moment. If the instance
+// vanishes first (its end of the channel closes while it is no longer our parent), the worker
+// records the jobs it answered itself. Exits at end of input. The payload is data: it is never
+// run, opened or interpreted here.
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -19,8 +25,10 @@
 #include "jobs/dispatcher/line_protocol.h"
 #include "jobs/repo/error.h"
 #include "jobs/repo/jobs_repo.h"
+#include "jobs/repo/simulated_task.h"
 
 using namespace jobs;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -29,10 +37,11 @@ std::string env_or(const char* name, std::string fallback) {
     return value != nullptr && *value != '\0' ? value : fallback;
 }
 
-void answer(const dispatcher::TaskReply& reply) {
+// False when the instance is gone (its end of the channel closed).
+bool answer(const dispatcher::TaskReply& reply) {
     const std::string line = dispatcher::format_reply(reply);
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fflush(stdout);
+    return std::fwrite(line.data(), 1, line.size(), stdout) == line.size() &&
+           std::fflush(stdout) == 0;
 }
 
 // The scheduler's steady clock is CLOCK_MONOTONIC, shared by every process of the host.
@@ -43,11 +52,40 @@ void wait_until(std::int64_t monotonic_ns) {
     }
 }
 
+// A job answered OK whose completion the instance records.
+struct Answered {
+    repo::JobId id = 0;
+    repo::LockToken token = 0;
+    Clock::time_point at;
+};
+
+// The instance vanished (killed) after some of our answers: record those it may not have. A
+// job still locked with our token is ours to complete; one it completed is left alone.
+void record_orphans(repo::JobsRepo& jobs_repo, const std::deque<Answered>& answered) {
+    // Lets a completion the instance sent just before it died finish on the server first.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    for (const Answered& a : answered) {
+        try {
+            const auto job = jobs_repo.get_job(a.id);
+            if (!job || job->state != static_cast<int>(repo::JobState::Locked) ||
+                job->lock_token != a.token)
+                continue;
+            jobs_repo.complete_locked_job(a.id, a.token);
+            spdlog::warn("job {}: completed by its worker, its instance having vanished", a.id);
+        } catch (const std::exception& e) {
+            spdlog::error("job {}: cannot record its completion: {}", a.id, e.what());
+        }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     // stdout is the protocol channel: logs go to stderr.
     spdlog::set_default_logger(spdlog::stderr_color_mt("jobs-worker"));
+    // A vanished instance shows as a failed write, not as a signal that kills us mid-record.
+    std::signal(SIGPIPE, SIG_IGN);
+    const pid_t instance = getppid();
     CLI::App app{
         "jobs-worker: the default pooled child of jobs-scheduler (see dispatcher/README.md)"};
     std::string db = env_or("JOBS_WORKER_DB", std::string(repo::kDefaultUrl));
@@ -58,8 +96,8 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     std::unique_ptr<repo::JobsRepo> jobs_repo;
+    repo::RepoOptions options{.url = db, .client_id = client_id};
     try {
-        repo::RepoOptions options{.url = db, .client_id = client_id};
         // The instance checked the schema; a worker sends nothing until its first job.
         options.create_schema = false;
         options.check_schema = false;
@@ -73,26 +111,37 @@ int main(int argc, char** argv) {
     std::printf("READY\t%s\tjobs-worker\n", std::string(dispatcher::kProtocolVersion).c_str());
     std::fflush(stdout);
 
+    // Answers the instance may not have recorded yet. After a run lease, another instance would
+    // mark an unrecorded job interrupted anyway, so older ones are forgotten.
+    std::deque<Answered> answered;
     std::string line;
     while (std::getline(std::cin, line)) {
         const auto request = dispatcher::parse_request(line);
         if (!request) {
-            answer({dispatcher::ReplyKind::Failed, 0, "malformed request"});
+            if (!answer({dispatcher::ReplyKind::Failed, 0, "malformed request"})) break;
             continue;
         }
+        dispatcher::TaskReply reply{dispatcher::ReplyKind::Ok, request->job_id, {}};
         try {
             // Fencing first: a worker whose instance lost the lock never starts the task.
             if (!jobs_repo->start_locked_job(request->job_id, request->lock_token)) {
-                answer({dispatcher::ReplyKind::Skipped, request->job_id,
-                        "the lock was lost before the start"});
-                continue;
+                reply = {dispatcher::ReplyKind::Skipped, request->job_id,
+                         "the lock was lost before the start"};
+            } else {
+                if (request->not_before_ns) wait_until(*request->not_before_ns);
+                repo::run_simulated_task();
+                const auto now = Clock::now();
+                while (!answered.empty() && now - answered.front().at > options.run_lease)
+                    answered.pop_front();
+                answered.push_back({request->job_id, request->lock_token, now});
             }
-            if (request->not_before_ns) wait_until(*request->not_before_ns);
-            jobs_repo->process_locked_job(request->job_id, request->lock_token);
-            answer({dispatcher::ReplyKind::Done, request->job_id, {}});
         } catch (const std::exception& e) {
-            answer({dispatcher::ReplyKind::Failed, request->job_id, e.what()});
+            reply = {dispatcher::ReplyKind::Failed, request->job_id, e.what()};
         }
+        if (!answer(reply)) break;
     }
+    // End of input from a live instance: it closed us and records what we answered. From a
+    // vanished one (we were re-parented): nobody will, unless we do.
+    if (getppid() != instance && !answered.empty()) record_orphans(*jobs_repo, answered);
     return 0;
 }

@@ -4,6 +4,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <soci/soci.h>
 
@@ -54,6 +56,10 @@ class Backend {
     // ERROR when the caller does not hold the lock.
     virtual CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state,
                                const char* action, const std::optional<std::string>& result) = 0;
+    // Completes each job of `batch` under its token, logging COMPLETE or ERROR for each; returns
+    // the ones not completed, with what was found instead.
+    virtual std::vector<std::pair<JobId, CompleteRow>> finish_many(
+        const std::vector<Completion>& batch) = 0;
     // Returns nothing when run_at is sooner than now + MinPrepareTime on the database clock.
     virtual std::optional<JobId> create(DbTime run_at,
                                         const std::optional<std::string>& payload) = 0;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -175,6 +176,28 @@ void JobsRepo::complete_locked_job(JobId id, std::optional<LockToken> token,
         ErrorKind::NotLocked,
         fmt::format("ProcessLockedJob: job {} is not locked by this caller (state {}{})", id,
                     *row.state, row.locked_by ? ", locked by " + *row.locked_by : std::string()));
+}
+
+std::vector<JobId> JobsRepo::complete_locked_jobs(const std::vector<Completion>& batch) {
+    if (batch.empty()) return {};
+    std::vector<JobId> ids;
+    for (const auto& c : batch) ids.push_back(c.id);
+    std::sort(ids.begin(), ids.end());
+    if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
+        throw RepoError(ErrorKind::BadInput, "ProcessLockedJobs: a job given twice in one batch");
+    }
+    const auto unfinished =
+        with_retry("ProcessLockedJobs", true, [&] { return backend_->finish_many(batch); });
+    std::vector<JobId> refused;
+    for (const auto& [id, row] : unfinished) {
+        const auto given = std::find_if(batch.begin(), batch.end(),
+                                        [id = id](const Completion& c) { return c.id == id; });
+        // A retry after a lost reply finds its own completion.
+        const bool ours = given != batch.end() && row.token == given->token &&
+                          row.state == static_cast<int>(JobState::Completed);
+        if (!ours) refused.push_back(id);
+    }
+    return refused;
 }
 
 void JobsRepo::fail_locked_job(JobId id, LockToken token, JobState outcome,

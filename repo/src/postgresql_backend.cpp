@@ -3,6 +3,7 @@
 // and in its transaction, the lock that serializes lists. Parameters are bound once, in the
 // first CTE `p`, because SOCI's ODBC placeholders are positional.
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 
@@ -225,6 +226,44 @@ class PostgresqlBackend final : public Backend {
         out.token = column_opt_i64(row, 2);
         out.locked_by = column_opt_text(row, 3);
         return out;
+    }
+
+    std::vector<std::pair<JobId, CompleteRow>> finish_many(
+        const std::vector<Completion>& batch) override {
+        // The batch travels as one JSON parameter, so a burst's completions are one statement,
+        // planned once, committed once, with one ExecuteAt (the transaction's now()).
+        nlohmann::json rows = nlohmann::json::array();
+        for (const auto& c : batch) {
+            nlohmann::json result = nullptr;
+            if (c.result && !c.result->empty()) result = *c.result;
+            rows.push_back({{"id", c.id}, {"tok", c.token}, {"res", std::move(result)}});
+        }
+        const std::string batch_text = rows.dump();
+        std::string unfinished_text;
+        sql() << "WITH p AS (SELECT CAST(:cid AS text) AS cid, CAST(CAST(:batch AS text) AS json) "
+                 "AS batch), "
+                 "b AS (SELECT r.id, r.tok, r.res FROM p, "
+                 "json_to_recordset(p.batch) AS r(id bigint, tok bigint, res text)), "
+                 "u AS (UPDATE Jobs SET State = 2, ExecuteAt = now(), Result = b.res FROM b "
+                 "WHERE Jobs.Id = b.id AND Jobs.State = 1 AND Jobs.LockToken = b.tok "
+                 "RETURNING Jobs.Id), "
+                 "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT b.id, "
+                 "CASE WHEN u.Id IS NULL THEN 'ERROR' ELSE 'COMPLETE' END, p.cid, "
+                 "CASE WHEN u.Id IS NULL THEN 0 ELSE 1 END FROM p, b LEFT JOIN u ON u.Id = b.id) "
+                 "SELECT CAST(COALESCE(json_agg(json_build_array(b.id, Jobs.State, "
+                 "Jobs.LockToken, Jobs.LockedBy)) FILTER (WHERE u.Id IS NULL), '[]') AS text) "
+                 "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
+            soci::use(client_id(), "cid"), soci::use(batch_text, "batch"),
+            soci::into(unfinished_text);
+        std::vector<std::pair<JobId, CompleteRow>> unfinished;
+        for (const auto& item : nlohmann::json::parse(unfinished_text)) {
+            CompleteRow row;
+            if (!item[1].is_null()) row.state = item[1].get<int>();
+            if (!item[2].is_null()) row.token = item[2].get<LockToken>();
+            if (!item[3].is_null()) row.locked_by = item[3].get<std::string>();
+            unfinished.emplace_back(item[0].get<JobId>(), std::move(row));
+        }
+        return unfinished;
     }
 
     std::optional<JobId> create(DbTime run_at, const std::optional<std::string>& payload) override {

@@ -202,25 +202,25 @@ class SqliteBackend final : public Backend {
     CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state, const char* action,
                        const std::optional<std::string>& result_text) override {
         Transaction tx(sql());
-        const std::string result_value = result_text.value_or("");
-        soci::indicator result_ind = result_text ? soci::i_ok : soci::i_null;
-        const LockToken token_value = token.value_or(0);
-        const std::string query =
-            "UPDATE Jobs SET State = " + std::to_string(static_cast<int>(state)) +
-            ", ExecuteAt = " + kNow + ", Result = :res WHERE Id = :id AND State = 1" +
-            (token ? " AND LockToken = :tok" : "");
-        soci::statement update =
-            token ? (sql().prepare << query, soci::use(result_value, result_ind, "res"),
-                     soci::use(id, "id"), soci::use(token_value, "tok"))
-                  : (sql().prepare << query, soci::use(result_value, result_ind, "res"),
-                     soci::use(id, "id"));
-        update.execute(true);
-        CompleteRow row;
-        row.completed = update.get_affected_rows() == 1;
-        if (!row.completed) read_holder(id, row);
-        log(id, row.completed ? action : "ERROR", row.completed ? 1 : 0);
+        CompleteRow row = finish_in_transaction(id, token, state, action, result_text);
         tx.commit();
         return row;
+    }
+
+    std::vector<std::pair<JobId, CompleteRow>> finish_many(
+        const std::vector<Completion>& batch) override {
+        // One transaction: one write lock and one commit for the whole batch.
+        Transaction tx(sql());
+        std::vector<std::pair<JobId, CompleteRow>> unfinished;
+        for (const auto& c : batch) {
+            const std::optional<std::string> result =
+                c.result && !c.result->empty() ? c.result : std::nullopt;
+            CompleteRow row =
+                finish_in_transaction(c.id, c.token, JobState::Completed, "COMPLETE", result);
+            if (!row.completed) unfinished.emplace_back(c.id, std::move(row));
+        }
+        tx.commit();
+        return unfinished;
     }
 
     std::optional<JobId> create(DbTime run_at, const std::optional<std::string>& payload) override {
@@ -289,6 +289,29 @@ class SqliteBackend final : public Backend {
         int count = 0;
         sql() << "SELECT count(*) FROM Jobs WHERE Id = :id", soci::use(id, "id"), soci::into(count);
         return count > 0;
+    }
+
+    CompleteRow finish_in_transaction(JobId id, std::optional<LockToken> token, JobState state,
+                                      const char* action,
+                                      const std::optional<std::string>& result_text) {
+        const std::string result_value = result_text.value_or("");
+        soci::indicator result_ind = result_text ? soci::i_ok : soci::i_null;
+        const LockToken token_value = token.value_or(0);
+        const std::string query =
+            "UPDATE Jobs SET State = " + std::to_string(static_cast<int>(state)) +
+            ", ExecuteAt = " + kNow + ", Result = :res WHERE Id = :id AND State = 1" +
+            (token ? " AND LockToken = :tok" : "");
+        soci::statement update =
+            token ? (sql().prepare << query, soci::use(result_value, result_ind, "res"),
+                     soci::use(id, "id"), soci::use(token_value, "tok"))
+                  : (sql().prepare << query, soci::use(result_value, result_ind, "res"),
+                     soci::use(id, "id"));
+        update.execute(true);
+        CompleteRow row;
+        row.completed = update.get_affected_rows() == 1;
+        if (!row.completed) read_holder(id, row);
+        log(id, row.completed ? action : "ERROR", row.completed ? 1 : 0);
+        return row;
     }
 
     void read_holder(JobId id, CompleteRow& row) {

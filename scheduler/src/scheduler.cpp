@@ -25,7 +25,8 @@ CoordinatorOptions coordinator_options(const SchedulerOptions& options) {
 
 Scheduler::Scheduler(boost::asio::io_context& io, SchedulerOptions options,
                      std::unique_ptr<repo::JobsRepo> list_repo,
-                     std::unique_ptr<repo::JobsRepo> lock_repo, TaskQueue::Producer producer,
+                     std::unique_ptr<repo::JobsRepo> lock_repo,
+                     std::unique_ptr<repo::JobsRepo> complete_repo, TaskQueue::Producer producer,
                      std::function<void(std::size_t)> warm_workers)
     : io_(io),
       options_(options),
@@ -35,7 +36,8 @@ Scheduler::Scheduler(boost::asio::io_context& io, SchedulerOptions options,
       rng_(std::random_device{}()),
       poll_timer_(io),
       lister_(std::move(list_repo)),
-      locker_(std::move(lock_repo)) {}
+      locker_(std::move(lock_repo)),
+      completer_(std::move(complete_repo)) {}
 
 Scheduler::~Scheduler() = default;
 
@@ -397,14 +399,14 @@ void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& resu
             ++counters_.failed;
     }
     if (!failure && !completion) return;  // the worker completed the job itself
-    if (failure) spdlog::warn("job {}: {}", id, message);
-    locker_.post([id, token, failure, message, completion](repo::JobsRepo& repo) {
+    if (!failure) {
+        completer_.add({id, token, std::move(completion)});
+        return;
+    }
+    spdlog::warn("job {}: {}", id, message);
+    locker_.post([id, token, failure, message](repo::JobsRepo& repo) {
         try {
-            if (failure) {
-                repo.fail_locked_job(id, token, *failure, message);
-            } else {
-                repo.complete_locked_job(id, token, completion);
-            }
+            repo.fail_locked_job(id, token, *failure, message);
         } catch (const repo::RepoError& e) {
             spdlog::error("job {}: cannot record its outcome: {}", id, e.what());
         }
@@ -414,6 +416,7 @@ void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& resu
 void Scheduler::finish_database_work() {
     lister_.finish();
     locker_.finish();
+    completer_.finish();
 }
 
 SchedulerCounters Scheduler::counters() const {

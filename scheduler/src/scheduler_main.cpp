@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
 
     std::string url;
     std::string client_id = f.client_id.empty() ? repo::default_client_id() : f.client_id;
-    std::unique_ptr<repo::JobsRepo> list_repo, lock_repo;
+    std::unique_ptr<repo::JobsRepo> list_repo, lock_repo, complete_repo;
     try {
         url = repo::resolve_url(f.db);
         list_repo =
@@ -164,6 +164,10 @@ int main(int argc, char** argv) {
         repo::RepoOptions lock_options{.url = url, .client_id = client_id};
         lock_options.check_schema = false;
         lock_repo = std::make_unique<repo::JobsRepo>(lock_options);
+        // A task that ended must be recorded: ride out a database restart.
+        repo::RepoOptions complete_options = lock_options;
+        complete_options.retry_for = std::chrono::seconds(60);
+        complete_repo = std::make_unique<repo::JobsRepo>(complete_options);
     } catch (const repo::RepoError& e) {
         spdlog::error("{}", e.what());
         return e.kind() == repo::ErrorKind::BadInput ? 2 : 1;
@@ -188,7 +192,8 @@ int main(int argc, char** argv) {
     scheduler::TaskQueue queue(4096);
     dispatcher::ProcessPool pool(pool_options);
     scheduler::Scheduler sched(io, options, std::move(list_repo), std::move(lock_repo),
-                               queue.producer(), [&pool](std::size_t n) { pool.warm(n); });
+                               std::move(complete_repo), queue.producer(),
+                               [&pool](std::size_t n) { pool.warm(n); });
     dispatcher::Executors<scheduler::ReadyTask> executors(
         queue, f.executors, [&](scheduler::ReadyTask& task) {
             std::optional<std::int64_t> not_before;
@@ -221,10 +226,12 @@ int main(int argc, char** argv) {
 
     spdlog::info("handed over; waiting for running tasks");
     executors.join();
-    spdlog::info("tasks done; closing workers");
-    pool.drain();
-    spdlog::info("workers closed; finishing database writes");
+    // Outcomes first, workers after: a jobs-worker whose input closes while its instance lives
+    // takes the jobs it answered as recorded (it records them itself only if we vanished).
+    spdlog::info("tasks done; finishing database writes");
     sched.finish_database_work();
+    spdlog::info("outcomes recorded; closing workers");
+    pool.drain();
     const auto c = sched.counters();
     const auto p = pool.stats();
     spdlog::info(

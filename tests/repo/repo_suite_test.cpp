@@ -8,8 +8,12 @@
 #include <sstream>
 #include <thread>
 
+#include <soci/soci.h>
+
 #include "child_process.h"
+#include "jobs/repo/error.h"
 #include "jobs/repo/jobs_repo.h"
+#include "jobs/repo/session.h"
 #include "jobs/repo/simulated_task.h"
 #include "test_db.h"
 
@@ -287,6 +291,54 @@ TEST_CASE("ProcessLockedJob runs the task, then completes the job with ExecuteAt
     CHECK(*job->execute_at >= before + kTaskLength - 1ms);
     CHECK(*job->lock_at <= before);
     CHECK(repo.statistics().actions.at("COMPLETE") == 1);
+}
+
+TEST_CASE("a batch of completions completes each job under its own token, in one call") {
+    const std::string url = fresh_database();
+    JobsRepo repo(options_for(url));
+    const std::vector<JobId> ids = create_jobs(repo, 5);
+    std::vector<Lock> locks;
+    for (JobId id : ids) locks.push_back(repo.acquire_job_lock(id));
+    const std::string odd_result = "it's \"done\"\t\\ {\"json\": [1]} \xc3\xa9";
+    const DbTime before = repo.db_now();
+    // ids[3] with someone else's token and ids[4] not locked at all are refused; the rest are
+    // completed, each with its own result.
+    CHECK(repo.complete_locked_jobs({{ids[4], 0, std::nullopt}}).size() == 1);
+    repo.fail_locked_job(ids[4], locks[4].token, JobState::Failed, "taken out of the batch");
+    const std::vector<Completion> batch = {{ids[0], locks[0].token, odd_result},
+                                           {ids[1], locks[1].token, std::string()},
+                                           {ids[2], locks[2].token, std::nullopt},
+                                           {ids[3], locks[3].token + 1, std::nullopt},
+                                           {ids[4], locks[4].token, std::nullopt}};
+    const std::vector<JobId> refused = repo.complete_locked_jobs(batch);
+    CHECK(std::set<JobId>(refused.begin(), refused.end()) == std::set<JobId>{ids[3], ids[4]});
+    for (int i = 0; i < 3; ++i) {
+        const auto job = repo.get_job(ids[i]);
+        REQUIRE(job);
+        CHECK(job->state == static_cast<int>(JobState::Completed));
+        REQUIRE(job->execute_at);
+        CHECK(*job->execute_at >= before - 1ms);
+    }
+    CHECK(repo.get_job(ids[3])->state == static_cast<int>(JobState::Locked));
+    CHECK(repo.get_job(ids[4])->state == static_cast<int>(JobState::Failed));
+    auto sql = open_session(ConnectionUrl::parse(url));
+    std::string result;
+    soci::indicator ind = soci::i_ok;
+    *sql << "SELECT Result FROM Jobs WHERE Id = " + std::to_string(ids[0]), soci::into(result, ind);
+    CHECK(result == odd_result);
+    for (JobId id : {ids[1], ids[2]}) {
+        *sql << "SELECT Result FROM Jobs WHERE Id = " + std::to_string(id), soci::into(result, ind);
+        CHECK(ind == soci::i_null);
+    }
+    const Statistics stats = repo.statistics();
+    CHECK(stats.actions.at("COMPLETE") == 3);
+    CHECK(stats.actions.at("ERROR") == 3);
+    // A retry of the same batch (its reply lost) finds its own completions: only the jobs it
+    // never held are refused.
+    const std::vector<JobId> again = repo.complete_locked_jobs({batch[0], batch[3]});
+    CHECK(again == std::vector<JobId>{ids[3]});
+    CHECK_THROWS_AS(repo.complete_locked_jobs({batch[3], batch[3]}), RepoError);
+    CHECK(repo.complete_locked_jobs({}).empty());
 }
 
 TEST_CASE(

@@ -248,3 +248,40 @@ TEST_CASE(
         CHECK_MESSAGE(starts == 1, "job " << id);
     }
 }
+
+TEST_CASE("SIGKILL to an instance while its tasks run: its workers record every job, once" *
+          doctest::timeout(90)) {
+    const std::string url = test::database_from_schema_file();
+    auto sql = repo::open_session(repo::ConnectionUrl::parse(url));
+    const bool sqlite =
+        repo::dialect_of(*sql, repo::ConnectionUrl::parse(url)) == repo::Dialect::Sqlite;
+    const long long total = 10;
+    *sql << test::insert_jobs_sql(static_cast<int>(total), 11'000);  // one RunAt
+
+    Cluster cluster(url, 1);
+    // Every worker has its job and has started it (the requests come a little before RunAt):
+    // the instance dies before any task ends, so it records none of them.
+    const auto deadline = std::chrono::steady_clock::now() + 40s;
+    long long started = 0;
+    while (started < total && std::chrono::steady_clock::now() < deadline) {
+        *sql << "SELECT count(*) FROM Jobs WHERE StartedAt IS NOT NULL", soci::into(started);
+        if (started < total) std::this_thread::sleep_for(5ms);
+    }
+    REQUIRE(started == total);
+    cluster.kill(0);
+    long long completed_then = 0;
+    *sql << "SELECT count(*) FROM Jobs WHERE State = 2", soci::into(completed_then);
+    MESSAGE(completed_then << " of " << total << " jobs were recorded when the instance died");
+
+    REQUIRE(wait_until_done(*sql, total, 30s));
+    const auto jobs = read_jobs(*sql, sqlite);
+    REQUIRE(jobs.size() == static_cast<std::size_t>(total));
+    for (const auto& job : jobs) {
+        CHECK_MESSAGE(job.completes == 1, "job " << job.id);
+        CHECK_MESSAGE(job.delay_ms >= repo::kTaskLength.count(), "job " << job.id);
+    }
+    long long errors = 0;
+    *sql << "SELECT count(*) FROM WorkerLogs WHERE Action IN ('ERROR', 'INTERRUPTED')",
+        soci::into(errors);
+    CHECK(errors == 0);
+}

@@ -70,6 +70,14 @@ struct ReadyJobs {
     std::vector<ListRecord> recent_lists;  // before this one, oldest first
 };
 
+// A task that ended well, to be recorded under the lock its token names; an empty result is
+// stored as none.
+struct Completion {
+    JobId id = 0;
+    LockToken token = 0;
+    std::optional<std::string> result;
+};
+
 // "Lost the race" is an expected outcome, not an error.
 enum class LockOutcome { Won, Lost };
 

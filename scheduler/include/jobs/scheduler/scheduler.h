@@ -12,6 +12,7 @@
 #include "jobs/dispatcher/blocking_queue.h"
 #include "jobs/dispatcher/process_pool.h"
 #include "jobs/repo/jobs_repo.h"
+#include "jobs/scheduler/completer.h"
 #include "jobs/scheduler/coordinator.h"
 #include "jobs/scheduler/db_clock.h"
 #include "jobs/scheduler/db_thread.h"
@@ -38,12 +39,14 @@ struct SchedulerCounters {
 // One instance's scheduling: lists the jobs due within the window about once per window,
 // checks then locks each one a random lead before its RunAt, and hands it to the queue at its
 // RunAt on the database's clock. Timers run on `io` (one thread); database calls on two
-// DbThreads (listing, and checking/locking/reporting), so no timer waits on the database.
+// DbThreads (listing, and checking/locking/reporting failures) and a Completer (recording the
+// tasks that ended well, in batches), so no timer waits on the database.
 class Scheduler {
   public:
     Scheduler(boost::asio::io_context& io, SchedulerOptions options,
               std::unique_ptr<repo::JobsRepo> list_repo, std::unique_ptr<repo::JobsRepo> lock_repo,
-              TaskQueue::Producer producer, std::function<void(std::size_t)> warm_workers);
+              std::unique_ptr<repo::JobsRepo> complete_repo, TaskQueue::Producer producer,
+              std::function<void(std::size_t)> warm_workers);
     ~Scheduler();
     Scheduler(const Scheduler&) = delete;
     Scheduler& operator=(const Scheduler&) = delete;
@@ -99,6 +102,7 @@ class Scheduler {
     SchedulerCounters counters_;
     DbThread lister_;  // threads last: they stop before the state their work touches
     DbThread locker_;
+    Completer completer_;
 };
 
 }  // namespace jobs::scheduler
