@@ -207,6 +207,11 @@ std::vector<CallResult> ProcessPool::call_batch(const std::vector<std::string_vi
     return results;
 }
 
+void ProcessPool::close_then_reap(std::vector<std::unique_ptr<Child>>& children) {
+    for (auto& child : children) child->process->close_input();
+    children.clear();
+}
+
 void ProcessPool::warm(std::size_t count) {
     std::lock_guard lock(mutex_);
     warm_target_ = std::max(warm_target_, std::min(count, options_.max_size));
@@ -242,7 +247,7 @@ void ProcessPool::maintain() {
         size_ += missing;
         warm_target_ = 0;
         lock.unlock();
-        leaving.clear();  // closes and reaps outside the lock
+        close_then_reap(leaving);  // outside the lock
         // Start them all, then wait for each: the starts overlap instead of queuing.
         std::vector<std::unique_ptr<Child>> starting;
         for (std::size_t i = 0; i < missing; ++i) {
@@ -289,7 +294,7 @@ void ProcessPool::drain() {
         idle_.clear();
         size_ = 0;
     }
-    children.clear();  // EOF to each, then reap
+    close_then_reap(children);
 }
 
 PoolStats ProcessPool::stats() const {

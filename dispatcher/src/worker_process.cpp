@@ -71,8 +71,14 @@ WorkerProcess::WorkerProcess(const ChildOptions& options) {
 }
 
 WorkerProcess::~WorkerProcess() {
-    if (fd_ >= 0) close(fd_);  // EOF on stdin: a well-behaved worker exits now
+    close_input();  // EOF on stdin: a well-behaved worker exits now
     reap(std::chrono::milliseconds(2000));
+}
+
+void WorkerProcess::close_input() {
+    if (fd_ < 0) return;
+    close(fd_);
+    fd_ = -1;
 }
 
 IoStatus WorkerProcess::send(std::string_view data) {

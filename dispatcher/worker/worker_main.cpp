@@ -59,6 +59,18 @@ struct Answered {
     Clock::time_point at;
 };
 
+// A killed instance closes our channel a moment before the kernel re-parents us (its files go
+// before its exit is announced), so a live parent is asked again for a short while before it is
+// believed; a live instance that closed us costs that wait once, its children closing together.
+bool instance_vanished(pid_t instance) {
+    const auto until = Clock::now() + std::chrono::milliseconds(50);
+    for (;;) {
+        if (getppid() != instance) return true;
+        if (Clock::now() >= until) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
 // The instance vanished (killed) after some of our answers: record those it may not have. A
 // job still locked with our token is ours to complete; one it completed is left alone.
 void record_orphans(repo::JobsRepo& jobs_repo, const std::deque<Answered>& answered) {
@@ -142,6 +154,6 @@ int main(int argc, char** argv) {
     }
     // End of input from a live instance: it closed us and records what we answered. From a
     // vanished one (we were re-parented): nobody will, unless we do.
-    if (getppid() != instance && !answered.empty()) record_orphans(*jobs_repo, answered);
+    if (!answered.empty() && instance_vanished(instance)) record_orphans(*jobs_repo, answered);
     return 0;
 }

@@ -79,6 +79,8 @@ class ProcessPool {
     };
 
     std::unique_ptr<Child> acquire();
+    // EOF to every child first, then reaps each: their exits overlap instead of queuing.
+    static void close_then_reap(std::vector<std::unique_ptr<Child>>& children);
     // A child that said READY, or nothing (`result` then says why).
     std::unique_ptr<Child> acquire_ready(CallResult& result);
     void release(std::unique_ptr<Child> child);

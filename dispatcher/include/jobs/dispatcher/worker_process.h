@@ -38,6 +38,9 @@ class WorkerProcess {
     IoStatus read_line(std::string& line, std::optional<Clock::time_point> deadline);
     // True when an idle child has closed its end or written something unasked (both fatal).
     bool hung_up_or_chatty() const;
+    // EOF to the child now; the destructor then only reaps. Closing several children's input
+    // before reaping any lets them wind down together.
+    void close_input();
     void kill_now();
 
     pid_t pid() const { return pid_; }
