@@ -150,6 +150,27 @@ Lock JobsRepo::acquire_job_lock(JobId id) {
     return Lock{row.won ? LockOutcome::Won : LockOutcome::Lost, token};
 }
 
+std::vector<Lock> JobsRepo::acquire_job_locks(const std::vector<JobId>& ids) {
+    std::vector<Lock> locks;
+    locks.reserve(ids.size());
+    for (const JobId id : ids) {
+        try {
+            locks.push_back(acquire_job_lock(id));
+        } catch (const RepoError& e) {
+            if (e.kind() != ErrorKind::NotFound) throw;
+            locks.push_back(Lock{LockOutcome::Lost, 0});
+        }
+    }
+    return locks;
+}
+
+std::vector<bool> JobsRepo::start_locked_jobs(const std::vector<StartRequest>& starts) {
+    std::vector<bool> started;
+    started.reserve(starts.size());
+    for (const auto& s : starts) started.push_back(start_locked_job(s.id, s.token));
+    return started;
+}
+
 bool JobsRepo::start_locked_job(JobId id, LockToken token) {
     return with_retry("StartLockedJob", true,
                       [&] { return backend_->start(id, token, options_.run_lease); });

@@ -11,10 +11,7 @@ namespace {
 constexpr std::size_t kMaxBatch = 256;
 }  // namespace
 
-Completer::Completer(std::unique_ptr<repo::JobsRepo> repo)
-    : repo_(std::move(repo)), thread_([this] { run(); }) {}
-
-Completer::~Completer() { finish(); }
+Completer::Completer(std::unique_ptr<DbLane> lane) : lane_(std::move(lane)) {}
 
 void Completer::add(repo::Completion completion) {
     {
@@ -25,33 +22,28 @@ void Completer::add(repo::Completion completion) {
             return;
         }
         pending_.push_back(std::move(completion));
+        if (in_flight_) return;  // goes with the next batch
+        in_flight_ = true;
     }
-    arrived_.notify_one();
+    lane_->post([this](repo::JobStore& store) { record(store); });
 }
 
-void Completer::finish() {
-    {
-        std::lock_guard lock(mutex_);
-        closing_ = true;
-    }
-    arrived_.notify_one();
-    if (thread_.joinable()) thread_.join();
-}
-
-void Completer::run() {
+void Completer::record(repo::JobStore& store) {
     std::vector<repo::Completion> batch;
     for (;;) {
         {
-            std::unique_lock lock(mutex_);
-            arrived_.wait(lock, [this] { return closing_ || !pending_.empty(); });
-            if (pending_.empty()) return;  // closing, and everything recorded
-            const std::size_t take = std::min(pending_.size(), kMaxBatch);
+            std::lock_guard lock(mutex_);
+            if (pending_.empty()) {
+                in_flight_ = false;
+                return;
+            }
+            const auto take = static_cast<long>(std::min(pending_.size(), kMaxBatch));
             batch.assign(std::make_move_iterator(pending_.begin()),
                          std::make_move_iterator(pending_.begin() + take));
             pending_.erase(pending_.begin(), pending_.begin() + take);
         }
         try {
-            for (const repo::JobId id : repo_->complete_locked_jobs(batch)) {
+            for (const repo::JobId id : store.complete_locked_jobs(batch)) {
                 spdlog::error("job {}: cannot record its completion: its lock is no longer ours",
                               id);
             }
@@ -59,6 +51,14 @@ void Completer::run() {
             spdlog::error("cannot record the completion of {} jobs: {}", batch.size(), e.what());
         }
     }
+}
+
+void Completer::finish() {
+    {
+        std::lock_guard lock(mutex_);
+        closing_ = true;
+    }
+    lane_->finish();
 }
 
 }  // namespace jobs::scheduler

@@ -4,13 +4,13 @@
 
 namespace jobs::scheduler {
 
-DbThread::DbThread(std::unique_ptr<repo::JobsRepo> repo)
-    : repo_(std::move(repo)), guard_(io_.get_executor()), thread_([this] { io_.run(); }) {}
+DbThread::DbThread(std::unique_ptr<repo::JobStore> store)
+    : store_(std::move(store)), guard_(io_.get_executor()), thread_([this] { io_.run(); }) {}
 
 DbThread::~DbThread() { finish(); }
 
-void DbThread::post(std::function<void(repo::JobsRepo&)> work) {
-    boost::asio::post(io_, [this, work = std::move(work)] { work(*repo_); });
+void DbThread::post(std::function<void(repo::JobStore&)> work) {
+    boost::asio::post(io_, [this, work = std::move(work)] { work(*store_); });
 }
 
 void DbThread::finish() {

@@ -1,172 +1,230 @@
 #include "jobs/scheduler/scheduler.h"
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/post.hpp>
 
-#include "jobs/dispatcher/line_protocol.h"
 #include "jobs/repo/error.h"
 #include "jobs/scheduler/lock_timing.h"
+#include "jobs/scheduler/outcome.h"
 
 namespace jobs::scheduler {
 
-using Steady = DbClock::Steady;
 using namespace std::chrono_literals;
+using TimePoint = EventLoop::TimePoint;
 
 namespace {
 
-CoordinatorOptions coordinator_options(const SchedulerOptions& options) {
-    CoordinatorOptions c;
-    c.cluster_interval = options.poll_interval;
-    c.window = options.window;
-    return c;
-}
+// Finished jobs are kept this many windows after their RunAt: no list can return them later.
+constexpr int kForgetAfterWindows = 2;
+// Jobs due within this of each other need a worker each at about the same moment.
+constexpr std::chrono::milliseconds kBurstSpan{1'000};
+// A random first list within this, so instances started together do not list in lockstep.
+constexpr int kFirstListSpreadMs = 1'000;
 
 }  // namespace
 
-Scheduler::Scheduler(boost::asio::io_context& io, SchedulerOptions options,
-                     std::unique_ptr<repo::JobsRepo> list_repo,
-                     std::unique_ptr<repo::JobsRepo> lock_repo,
-                     std::unique_ptr<repo::JobsRepo> complete_repo, TaskQueue::Producer producer,
-                     std::function<void(std::size_t)> warm_workers)
-    : io_(io),
+Scheduler::Scheduler(EventLoop& loop, SchedulerOptions options, const std::string& client_id,
+                     Lanes lanes, TaskSink& sink, std::uint64_t seed)
+    : loop_(loop),
       options_(options),
-      producer_(std::move(producer)),
-      warm_workers_(std::move(warm_workers)),
-      coordinator_(list_repo->client_id(), coordinator_options(options), std::random_device{}()),
-      rng_(std::random_device{}()),
-      poll_timer_(io),
-      lister_(std::move(list_repo)),
-      locker_(std::move(lock_repo)),
-      completer_(std::move(complete_repo)) {}
-
-Scheduler::~Scheduler() = default;
+      sink_(sink),
+      policy_(make_poll_policy(options, client_id, seed)),
+      rng_(seed ^ 0x9e3779b97f4a7c15ULL),
+      lister_(std::move(lanes.list)),
+      locker_(std::move(lanes.lock)),
+      completer_(std::move(lanes.complete)) {}
 
 void Scheduler::start() {
-    // A random first moment, so instances started together do not list in lockstep.
-    std::uniform_int_distribution<int> first(0, 1000);
-    schedule_poll(Steady::now() + std::chrono::milliseconds(first(rng_)));
+    std::uniform_int_distribution<int> first(0, kFirstListSpreadMs);
+    schedule({NextPoll::Kind::List, loop_.now() + std::chrono::milliseconds(first(rng_))});
 }
 
-void Scheduler::poll() {
+void Scheduler::schedule(NextPoll next) {
     if (stopping_) return;
-    lister_.post([this](repo::JobsRepo& repo) {
-        const auto sent = Steady::now();
+    if (poll_timer_) loop_.cancel(*poll_timer_);
+    poll_timer_ = loop_.at(next.at, [this, kind = next.kind] {
+        poll_timer_.reset();
+        if (kind == NextPoll::Kind::Look) {
+            look();
+        } else {
+            list();
+        }
+    });
+}
+
+void Scheduler::schedule_next(TimePoint last_sent) { schedule(policy_->next(clock_, last_sent)); }
+
+void Scheduler::list() {
+    if (stopping_) return;
+    const auto history = policy_->history();
+    lister_->post([this, history](repo::JobStore& store) {
+        const auto sent = loop_.now();
         try {
-            const auto history = options_.coordinate ? coordinator_.history() : 0s;
-            auto ready = repo.get_ready_jobs(options_.window, history);
-            const auto received = Steady::now();
-            boost::asio::post(io_, [this, ready = std::move(ready), sent, received] {
+            auto ready = store.get_ready_jobs(options_.window, history);
+            const auto received = loop_.now();
+            loop_.post([this, ready = std::move(ready), sent, received] {
                 on_listed(ready, sent, received);
             });
         } catch (const repo::RepoError& e) {
             spdlog::error("listing failed: {}; retrying in {} ms", e.what(),
                           options_.retry_delay.count());
-            boost::asio::post(io_, [this] { schedule_poll(Steady::now() + options_.retry_delay); });
+            loop_.post([this] {
+                schedule({NextPoll::Kind::List, loop_.now() + options_.retry_delay});
+            });
         }
     });
 }
 
 void Scheduler::look() {
     if (stopping_) return;
-    lister_.post([this](repo::JobsRepo& repo) {
-        const auto sent = Steady::now();
+    lister_->post([this](repo::JobStore& store) {
+        const auto sent = loop_.now();
         try {
-            const repo::ClusterPeek peek = repo.peek_lists();
-            const auto received = Steady::now();
-            boost::asio::post(io_, [this, peek, sent, received] {
+            const repo::ClusterPeek peek = store.peek_lists();
+            const auto received = loop_.now();
+            loop_.post([this, peek, sent, received] {
                 if (stopping_) return;
                 clock_.add_sample(peek.clock, sent, received);
-                if (coordinator_.on_look(peek)) {
+                if (policy_->on_look(peek)) {
                     spdlog::info("the cluster missed a list or an instance left: listing now");
-                    poll();
+                    list();
                     return;
                 }
-                schedule_next();
+                schedule_next(last_sent_);
             });
         } catch (const repo::RepoError& e) {
             spdlog::error("looking at the cluster failed: {}; listing in {} ms", e.what(),
                           options_.retry_delay.count());
-            boost::asio::post(io_, [this] { schedule_poll(Steady::now() + options_.retry_delay); });
+            loop_.post([this] {
+                schedule({NextPoll::Kind::List, loop_.now() + options_.retry_delay});
+            });
         }
     });
 }
 
-void Scheduler::schedule_next() {
-    const auto look_at = coordinator_.next_look();
-    if (look_at && *look_at < coordinator_.next_list()) {
-        schedule_poll(clock_.steady_at(*look_at), true);
-        return;
-    }
-    schedule_poll(clock_.steady_at(coordinator_.next_list()));
-}
-
-void Scheduler::schedule_poll(Steady::time_point at, bool only_look) {
-    if (stopping_) return;
-    poll_timer_.expires_at(at);
-    poll_timer_.async_wait([this, only_look](const boost::system::error_code& ec) {
-        if (ec) return;
-        if (only_look) {
-            look();
-        } else {
-            poll();
-        }
-    });
-}
-
-void Scheduler::on_listed(const repo::ReadyJobs& ready, Steady::time_point sent,
-                          Steady::time_point received) {
+void Scheduler::on_listed(const repo::ReadyJobs& ready, TimePoint sent, TimePoint received) {
     if (stopping_) return;
     clock_.add_sample(ready.clock, sent, received);
-    const repo::DbTime now = clock_.now(Steady::now());
-    {
-        std::lock_guard lock(counters_mutex_);
-        counters_.listed += static_cast<long long>(ready.jobs.size());
-    }
-    // Forget finished jobs once no list can return them any more.
-    std::erase_if(jobs_, [&](const auto& item) {
-        return item.second.phase == Phase::Done &&
-               item.second.job.run_at < now - 2 * options_.window;
-    });
-    if (options_.coordinate) coordinator_.on_list(ready.db_now, ready.recent_lists);
+    last_sent_ = sent;
+    count(&SchedulerCounters::listed, static_cast<long long>(ready.jobs.size()));
+    tracker_.forget_done_before(clock_.now(loop_.now()) - kForgetAfterWindows * options_.window);
+    policy_->on_list(ready);
     int added = 0;
     for (const auto& job : ready.jobs) {
         if (job.state == static_cast<int>(repo::JobState::Locked) && job.started_at) {
             interrupt_stale(job);
             continue;
         }
-        // Another instance's, by the first list that covered it: leave it.
-        if (options_.coordinate && !coordinator_.owns(job.run_at, job.create_at, ready.db_now) &&
-            !jobs_.contains(job.id))
-            continue;
-        // New, or listed again after we let it go (its lease expired unstarted): plan it.
-        auto [it, inserted] = jobs_.try_emplace(job.id);
-        if (!inserted && it->second.phase != Phase::Done) continue;
-        it->second.job = job;
-        it->second.owned = options_.coordinate;
-        plan(it->second);
+        // Another instance's (by the first list that covered it): leave it, unless it is one
+        // we let go before and see again.
+        if (!policy_->takes(job, ready.db_now) && !tracker_.knows(job.id)) continue;
+        JobTracker::Entry* entry = tracker_.admit(job, policy_->locks_without_check());
+        if (entry == nullptr) continue;  // in hand already
+        plan(*entry);
         ++added;
     }
     spdlog::debug(
         "listed {} due jobs ({} ours); {} instances; round trip {} us", ready.jobs.size(), added,
-        coordinator_.instances(),
+        policy_->instances(),
         std::chrono::duration_cast<std::chrono::microseconds>(clock_.last_round_trip()).count());
-    if (options_.coordinate) {
-        schedule_next();
-    } else {
-        schedule_poll(next_poll(sent, options_, rng_));
-    }
+    schedule_next(sent);
 }
 
-void Scheduler::plan(Entry& entry) {
-    const repo::DbTime now = clock_.now(Steady::now());
+void Scheduler::plan(JobTracker::Entry& entry) {
+    const repo::DbTime now = clock_.now(loop_.now());
     const repo::DbTime check_at = lock_time(entry.job.run_at, now, options_, rng_);
     const repo::JobId id = entry.job.id;
-    entry.phase = Phase::Waiting;
-    entry.timer = std::make_unique<boost::asio::steady_timer>(io_, clock_.steady_at(check_at));
     // Known seconds ahead: start the workers a burst will need now, not at its RunAt.
-    if (entry.owned) warm_for(entry);
-    entry.timer->async_wait([this, id](const boost::system::error_code& ec) {
-        if (!ec) check(id);
+    if (entry.owned) warm_for(entry.job);
+    entry.timer = loop_.at(clock_.steady_at(check_at), [this, id] { check(id); });
+}
+
+void Scheduler::check(repo::JobId id) {
+    const JobTracker::Entry* entry = tracker_.begin_check(id);
+    if (entry == nullptr) return;
+    // A lower bound of the database's now: a lease that ended before it has surely ended.
+    const repo::DbTime db_now = clock_.now(loop_.now());
+    const bool owned = entry->owned;
+    locker_->post([this, id, db_now, owned](repo::JobStore& store) {
+        bool won = false;
+        repo::LockToken token = 0;
+        try {
+            bool try_lock = owned;  // ours by coordination and free when listed
+            if (!owned) {
+                // A one-row read (cost 1) first: a lost race costs a failed lock (cost 10).
+                const auto job = store.get_job(id);
+                const bool free = job && job->state == static_cast<int>(repo::JobState::Created);
+                const bool abandoned =
+                    job && job->state == static_cast<int>(repo::JobState::Locked) &&
+                    !job->started_at && job->lease_until && *job->lease_until < db_now;
+                try_lock = free || abandoned;
+            }
+            if (try_lock) {
+                const repo::Lock lock = store.acquire_job_locks({id}).front();
+                won = lock.outcome == repo::LockOutcome::Won;
+                token = lock.token;
+            }
+        } catch (const repo::RepoError& e) {
+            // Not locked by us (or unknown): another instance, or our next list, will run it.
+            spdlog::warn("job {}: check/lock failed: {}", id, e.what());
+        }
+        loop_.post([this, id, won, token] { on_checked(id, won, token); });
+    });
+}
+
+void Scheduler::on_checked(repo::JobId id, bool won, repo::LockToken token) {
+    count(&SchedulerCounters::checked);
+    count(won ? &SchedulerCounters::locked : &SchedulerCounters::lost);
+    JobTracker::Entry* entry = tracker_.on_checked(id, won, token);
+    if (entry == nullptr) {
+        maybe_drained();
+        return;
+    }
+    // Locked: it runs at RunAt even if we are stopping, so it is never left locked.
+    warm_for(entry->job);
+    const auto lead =
+        options_.worker_starts_jobs ? options_.start_lead : std::chrono::milliseconds(0);
+    entry->timer =
+        loop_.at(clock_.steady_at(entry->job.run_at) - lead, [this, id] { hand_over(id); });
+}
+
+void Scheduler::hand_over(repo::JobId id) {
+    const JobTracker::HandOver decision = tracker_.hand_over(id, options_.worker_starts_jobs);
+    if (decision == JobTracker::HandOver::None) return;
+    const JobTracker::Entry& entry = *tracker_.find(id);
+    ReadyTask task{entry.job, entry.token, std::nullopt};
+    switch (decision) {
+        case JobTracker::HandOver::None:
+            return;
+        case JobTracker::HandOver::Refuse:
+            report(task, {dispatcher::CallStatus::StartFailed, {}, *refusal(entry.job)});
+            break;
+        case JobTracker::HandOver::Fence:
+            count(&SchedulerCounters::handed);
+            fence_then_push(std::move(task));
+            break;
+        case JobTracker::HandOver::Push:
+            count(&SchedulerCounters::handed);
+            task.not_before = clock_.steady_at(entry.job.run_at);
+            sink_.push(std::move(task));
+            break;
+    }
+    maybe_drained();
+}
+
+void Scheduler::fence_then_push(ReadyTask task) {
+    // A plain worker cannot fence: the push waits for the start to be won.
+    locker_->post([this, task = std::move(task)](repo::JobStore& store) mutable {
+        bool started = false;
+        try {
+            started = store.start_locked_jobs({{task.job.id, task.token}}).front();
+        } catch (const repo::RepoError& e) {
+            spdlog::warn("job {}: cannot start: {}", task.job.id, e.what());
+        }
+        loop_.post([this, started, task = std::move(task)]() mutable {
+            tracker_.on_started(task.job.id);
+            if (started) sink_.push(std::move(task));
+            maybe_drained();
+        });
     });
 }
 
@@ -175,10 +233,10 @@ void Scheduler::interrupt_stale(const repo::Job& job) {
     // It is never started again; it is recorded as interrupted.
     const repo::JobId id = job.id;
     const repo::LockToken token = job.lock_token.value_or(0);
-    locker_.post([id, token](repo::JobsRepo& repo) {
+    locker_->post([id, token](repo::JobStore& store) {
         try {
-            repo.fail_locked_job(id, token, repo::JobState::Interrupted,
-                                 "started, but its instance stopped before reporting an outcome");
+            store.fail_locked_job(id, token, repo::JobState::Interrupted,
+                                  "started, but its instance stopped before reporting an outcome");
             spdlog::warn("job {}: marked interrupted (its instance vanished mid-task)", id);
         } catch (const repo::RepoError& e) {
             spdlog::info("job {}: not marked interrupted: {}", id, e.what());
@@ -186,125 +244,8 @@ void Scheduler::interrupt_stale(const repo::Job& job) {
     });
 }
 
-void Scheduler::check(repo::JobId id) {
-    auto it = jobs_.find(id);
-    if (it == jobs_.end() || it->second.phase != Phase::Waiting || stopping_) return;
-    it->second.phase = Phase::Checking;
-    ++checks_in_flight_;
-    // A lower bound of the database's now: a lease that ended before it has surely ended.
-    const repo::DbTime db_now = clock_.now(Steady::now());
-    const bool owned = it->second.owned;
-    locker_.post([this, id, db_now, owned](repo::JobsRepo& repo) {
-        bool won = false;
-        repo::LockToken token = 0;
-        try {
-            if (owned) {
-                // Ours by coordination and free when listed: lock it straight away.
-                const repo::Lock lock = repo.acquire_job_lock(id);
-                won = lock.outcome == repo::LockOutcome::Won;
-                token = lock.token;
-                boost::asio::post(io_, [this, id, won, token] { on_checked(id, won, token); });
-                return;
-            }
-            // A one-row read (cost 1) first: a lost race costs a failed lock (cost 10).
-            const auto job = repo.get_job(id);
-            const bool free = job && job->state == static_cast<int>(repo::JobState::Created);
-            const bool abandoned = job && job->state == static_cast<int>(repo::JobState::Locked) &&
-                                   !job->started_at && job->lease_until &&
-                                   *job->lease_until < db_now;
-            if (free || abandoned) {
-                const repo::Lock lock = repo.acquire_job_lock(id);
-                won = lock.outcome == repo::LockOutcome::Won;
-                token = lock.token;
-            }
-        } catch (const repo::RepoError& e) {
-            // Not locked by us (or unknown): another instance, or our next list, will run it.
-            spdlog::warn("job {}: check/lock failed: {}", id, e.what());
-        }
-        boost::asio::post(io_, [this, id, won, token] { on_checked(id, won, token); });
-    });
-}
-
-void Scheduler::on_checked(repo::JobId id, bool won, repo::LockToken token) {
-    --checks_in_flight_;
-    auto it = jobs_.find(id);
-    if (it == jobs_.end()) return;
-    Entry& entry = it->second;
-    {
-        std::lock_guard lock(counters_mutex_);
-        ++counters_.checked;
-        ++(won ? counters_.locked : counters_.lost);
-    }
-    if (!won) {
-        entry.phase = Phase::Done;
-        maybe_drained();
-        return;
-    }
-    // Locked: it runs at RunAt even if we are stopping, so it is never left locked.
-    entry.phase = Phase::Locked;
-    entry.token = token;
-    warm_for(entry);
-    const auto lead =
-        options_.worker_starts_jobs ? options_.start_lead : std::chrono::milliseconds(0);
-    entry.timer->expires_at(clock_.steady_at(entry.job.run_at) - lead);
-    entry.timer->async_wait([this, id](const boost::system::error_code&) { hand_over(id); });
-}
-
-void Scheduler::hand_over(repo::JobId id) {
-    auto it = jobs_.find(id);
-    if (it == jobs_.end() || it->second.phase != Phase::Locked) return;
-    Entry& entry = it->second;
-    entry.phase = Phase::Done;
-    if (entry.job.payload && entry.job.payload->size() > repo::kMaxPayloadBytes) {
-        // Refused, not run: a worker must never be handed more than the documented limit.
-        const ReadyTask task{entry.job, entry.token};
-        report(task,
-               {dispatcher::CallStatus::StartFailed,
-                {},
-                "payload of " + std::to_string(entry.job.payload->size()) + " bytes exceeds the " +
-                    std::to_string(repo::kMaxPayloadBytes) + " byte limit; not run"});
-        maybe_drained();
-        return;
-    }
-    {
-        std::lock_guard lock(counters_mutex_);
-        ++counters_.handed;
-    }
-    if (!options_.worker_starts_jobs) {
-        // Fencing before an arbitrary worker runs it: the push waits for the start to be won.
-        ++checks_in_flight_;
-        locker_.post(
-            [this, task = ReadyTask{entry.job, entry.token}](repo::JobsRepo& repo) mutable {
-                bool started = false;
-                try {
-                    started = repo.start_locked_job(task.job.id, task.token);
-                } catch (const repo::RepoError& e) {
-                    spdlog::warn("job {}: cannot start: {}", task.job.id, e.what());
-                }
-                boost::asio::post(io_, [this, started, task = std::move(task)]() mutable {
-                    --checks_in_flight_;
-                    if (started) producer_.push(std::move(task));
-                    maybe_drained();
-                });
-            });
-        return;
-    }
-    producer_.push(ReadyTask{entry.job, entry.token, clock_.steady_at(entry.job.run_at)});
-    maybe_drained();
-}
-
-void Scheduler::warm_for(const Entry& entry) {
-    // Jobs locked for about the same moment will need a child each: start them now, not at RunAt.
-    std::size_t together = 0;
-    for (const auto& [id, other] : jobs_) {
-        const bool coming =
-            other.phase == Phase::Locked || (other.owned && other.phase != Phase::Done);
-        if (coming && other.job.run_at - entry.job.run_at < 1s &&
-            entry.job.run_at - other.job.run_at < 1s) {
-            ++together;
-        }
-    }
-    warm_workers_(together);
+void Scheduler::warm_for(const repo::Job& job) {
+    sink_.warm(tracker_.due_together(job.run_at, kBurstSpan));
 }
 
 void Scheduler::stop(std::function<void()> on_drained) {
@@ -314,40 +255,29 @@ void Scheduler::stop(std::function<void()> on_drained) {
     }
     stopping_ = true;
     on_drained_ = std::move(on_drained);
-    poll_timer_.cancel();
-    std::size_t forgotten = 0;
-    std::size_t locked = 0;
-    for (auto& [id, entry] : jobs_) {
-        if (entry.phase == Phase::Waiting) {
-            entry.timer->cancel();
-            entry.phase = Phase::Done;
-            ++forgotten;
-        } else if (entry.phase == Phase::Locked) {
-            ++locked;
-        }
-    }
-    if (options_.coordinate && forgotten > 0) {
+    if (poll_timer_) loop_.cancel(*poll_timer_);
+    poll_timer_.reset();
+    const JobTracker::Stopping s = tracker_.stop();
+    for (const EventLoop::TimerId timer : s.cancel) loop_.cancel(timer);
+    if (policy_->announces_leave() && s.let_go > 0) {
         // Jobs that were ours by coordination: tell the others, so they take them over now
         // instead of once overdue. Without such jobs, our missed turns are enough.
-        lister_.post([](repo::JobsRepo& repo) {
+        lister_->post([](repo::JobStore& store) {
             try {
-                repo.leave();
+                store.leave();
             } catch (const repo::RepoError& e) {
                 spdlog::warn("could not announce leaving: {}", e.what());
             }
         });
     }
     spdlog::info("stopping: {} unlocked jobs left to other instances, {} locked jobs still to run",
-                 forgotten, locked);
+                 s.let_go, s.locked);
     maybe_drained();
 }
 
 void Scheduler::maybe_drained() {
-    if (!stopping_ || !on_drained_ || checks_in_flight_ > 0) return;
-    for (const auto& [id, entry] : jobs_) {
-        if (entry.phase == Phase::Locked || entry.phase == Phase::Checking) return;
-    }
-    producer_.reset();  // closes the queue: executors finish what is queued and stop
+    if (!stopping_ || !on_drained_ || tracker_.busy()) return;
+    sink_.close();  // executors finish what is queued and stop
     auto done = std::move(on_drained_);
     on_drained_ = nullptr;
     done();
@@ -355,58 +285,38 @@ void Scheduler::maybe_drained() {
 
 void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& result) {
     const repo::JobId id = task.job.id;
-    const repo::LockToken token = task.token;
-    std::optional<repo::JobState> failure;
-    std::string message = result.detail;
-    std::optional<std::string> completion;
-    switch (result.status) {
-        case dispatcher::CallStatus::Replied: {
-            const auto reply = dispatcher::parse_reply(result.reply);
-            if (!reply || reply->job_id != id) {
-                failure = repo::JobState::Failed;
-                message = "worker replied with garbage: " + result.reply.substr(0, 200);
-            } else if (reply->kind == dispatcher::ReplyKind::Ok) {
-                completion = reply->text;
-            } else if (reply->kind == dispatcher::ReplyKind::Failed) {
-                failure = repo::JobState::Failed;
-                message = reply->text;
-            } else if (reply->kind == dispatcher::ReplyKind::Skipped) {
-                // Not started: the lock lapsed (a slow start, the database away). The job stays
-                // for whoever takes it over next; nothing to record.
-                spdlog::warn("job {}: not started: {}", id, reply->text);
-                std::lock_guard lock(counters_mutex_);
-                ++counters_.skipped;
-                return;
-            }
-            break;
-        }
-        case dispatcher::CallStatus::ChildDied:
-            failure = repo::JobState::Interrupted;
-            break;
-        case dispatcher::CallStatus::TimedOut:
-        case dispatcher::CallStatus::StartFailed:
-        case dispatcher::CallStatus::Stopped:
-            failure = repo::JobState::Failed;
-            break;
+    const Outcome outcome = classify(id, result);
+    switch (outcome.kind) {
+        case Outcome::Kind::NotStarted:
+            // The lock lapsed (a slow start, the database away): the job stays for whoever
+            // takes it over next; nothing to record.
+            spdlog::warn("job {}: not started: {}", id, outcome.text);
+            count(&SchedulerCounters::skipped);
+            return;
+        case Outcome::Kind::RecordedByWorker:
+            count(&SchedulerCounters::done);
+            return;
+        case Outcome::Kind::Completed:
+            count(&SchedulerCounters::done);
+            completer_.add({id, task.token, outcome.text});
+            return;
+        case Outcome::Kind::Failed:
+            count(&SchedulerCounters::failed);
+            record_failure(id, task.token, repo::JobState::Failed, outcome.text);
+            return;
+        case Outcome::Kind::Interrupted:
+            count(&SchedulerCounters::interrupted);
+            record_failure(id, task.token, repo::JobState::Interrupted, outcome.text);
+            return;
     }
-    {
-        std::lock_guard lock(counters_mutex_);
-        if (!failure)
-            ++counters_.done;
-        else if (*failure == repo::JobState::Interrupted)
-            ++counters_.interrupted;
-        else
-            ++counters_.failed;
-    }
-    if (!failure && !completion) return;  // the worker completed the job itself
-    if (!failure) {
-        completer_.add({id, token, std::move(completion)});
-        return;
-    }
+}
+
+void Scheduler::record_failure(repo::JobId id, repo::LockToken token, repo::JobState state,
+                               const std::string& message) {
     spdlog::warn("job {}: {}", id, message);
-    locker_.post([id, token, failure, message](repo::JobsRepo& repo) {
+    locker_->post([id, token, state, message](repo::JobStore& store) {
         try {
-            repo.fail_locked_job(id, token, *failure, message);
+            store.fail_locked_job(id, token, state, message);
         } catch (const repo::RepoError& e) {
             spdlog::error("job {}: cannot record its outcome: {}", id, e.what());
         }
@@ -414,9 +324,14 @@ void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& resu
 }
 
 void Scheduler::finish_database_work() {
-    lister_.finish();
-    locker_.finish();
+    lister_->finish();
+    locker_->finish();
     completer_.finish();
+}
+
+void Scheduler::count(long long SchedulerCounters::*counter, long long by) {
+    std::lock_guard lock(counters_mutex_);
+    counters_.*counter += by;
 }
 
 SchedulerCounters Scheduler::counters() const {

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <random>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -18,12 +19,18 @@
 #include "jobs/dispatcher/program_path.h"
 #include "jobs/repo/error.h"
 #include "jobs/repo/jobs_repo.h"
+#include "jobs/scheduler/asio_loop.h"
+#include "jobs/scheduler/db_thread.h"
+#include "jobs/scheduler/queue_sink.h"
 #include "jobs/scheduler/scheduler.h"
 
 using namespace jobs;
 using std::chrono::milliseconds;
 
 namespace {
+
+// Due jobs waiting for an executor: far more than a burst, so the timer thread never waits.
+constexpr std::size_t kQueueCapacity = 4096;
 
 std::vector<int> parse_cpus(const std::string& text) {
     std::vector<int> cpus;
@@ -143,12 +150,16 @@ int main(int argc, char** argv) {
     options.worker_starts_jobs = f.worker.empty();
     options.start_lead = milliseconds(f.start_lead_ms);
     options.coordinate = !f.no_coordination;
-    if (options.poll_interval >= options.window || options.lock_lead_min > options.lock_lead_max ||
-        options.lock_lead_max >= options.window || f.executors == 0 || f.start_lead_ms < 0 ||
-        options.start_lead >= options.lock_lead_min) {
-        std::cerr << "jobs-scheduler: need poll-interval < window, lock-lead-min <= lock-lead-max "
-                     "< window, "
-                     "0 <= start-lead < lock-lead-min, executors > 0\n";
+    if (const auto error = scheduler::validate(options)) {
+        std::cerr << "jobs-scheduler: " << *error << "\n";
+        return 2;
+    }
+    if (f.executors == 0) {
+        std::cerr << "jobs-scheduler: executors must be at least 1\n";
+        return 2;
+    }
+    if (f.pool_min > f.pool_max) {
+        std::cerr << "jobs-scheduler: pool-min must be at most pool-max\n";
         return 2;
     }
 
@@ -184,16 +195,20 @@ int main(int argc, char** argv) {
     if (!f.cpus.empty()) pool_options.child.cpus = parse_cpus(f.cpus);
     pool_options.child.nice = f.nice;
     pool_options.min_size = f.pool_min;
-    pool_options.max_size = std::max(f.pool_max, f.pool_min);
+    pool_options.max_size = f.pool_max;
     pool_options.idle_timeout = milliseconds(f.idle_ms);
     pool_options.task_timeout = milliseconds(f.task_timeout_ms);
     pool_options.start_timeout = milliseconds(f.start_timeout_ms);
 
-    scheduler::TaskQueue queue(4096);
+    scheduler::TaskQueue queue(kQueueCapacity);
     dispatcher::ProcessPool pool(pool_options);
-    scheduler::Scheduler sched(io, options, std::move(list_repo), std::move(lock_repo),
-                               std::move(complete_repo), queue.producer(),
-                               [&pool](std::size_t n) { pool.warm(n); });
+    scheduler::QueueSink sink(queue, pool);
+    scheduler::AsioLoop loop(io);
+    scheduler::Lanes lanes{std::make_unique<scheduler::DbThread>(std::move(list_repo)),
+                           std::make_unique<scheduler::DbThread>(std::move(lock_repo)),
+                           std::make_unique<scheduler::DbThread>(std::move(complete_repo))};
+    scheduler::Scheduler sched(loop, options, client_id, std::move(lanes), sink,
+                               std::random_device{}());
     dispatcher::Executors<scheduler::ReadyTask> executors(
         queue, f.executors, [&](scheduler::ReadyTask& task) {
             std::optional<std::int64_t> not_before;

@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "jobs/repo/admin_store.h"
 #include "jobs/repo/connection_url.h"
+#include "jobs/repo/job_store.h"
 #include "jobs/repo/types.h"
 
 namespace jobs::repo {
@@ -33,10 +35,11 @@ struct RepoOptions {
 
 class Backend;  // one per SQL dialect; see src/
 
-// The exercise's JobsRepo: the only path to the database. One SOCI session per object, so one
-// object per thread. Every call is one round trip (on SQLite, one transaction) that also writes
-// its WorkerLogs row under this object's ClientId.
-class JobsRepo {
+// The exercise's JobsRepo: the only path to the database, both an instance's JobStore and the
+// harness's AdminStore. One SOCI session per object, so one object per thread. Every call is one
+// round trip (on SQLite, one transaction) that also writes its WorkerLogs row under this
+// object's ClientId.
+class JobsRepo final : public JobStore, public AdminStore {
   public:
     explicit JobsRepo(RepoOptions options);
     ~JobsRepo();
@@ -45,26 +48,31 @@ class JobsRepo {
 
     // State = 0 (or a lapsed lock) and RunAt < now + window, by RunAt; with the QUERYLIST rows
     // of the last `history`. Logs QUERYLIST (rows returned).
-    ReadyJobs get_ready_jobs(std::chrono::milliseconds window,
-                             std::chrono::milliseconds history = std::chrono::milliseconds(0));
+    ReadyJobs get_ready_jobs(
+        std::chrono::milliseconds window,
+        std::chrono::milliseconds history = std::chrono::milliseconds(0)) override;
     // When the cluster last listed and last saw an instance leave: one row, so an instance can
     // check between its own lists that the others still list. Logs QUERYLAST (weighed like
     // QUERYJOB, a one-row read).
-    ClusterPeek peek_lists();
+    ClusterPeek peek_lists() override;
     // Announces that this instance stops listing, so the others take its jobs over at once
     // instead of waiting for it to miss its turn. Logs LEAVE (weighed as a write: 10).
-    void leave();
+    void leave() override;
     // One job, or nothing. Logs QUERYJOB (rows returned).
-    std::optional<Job> get_job(JobId id);
+    std::optional<Job> get_job(JobId id) override;
     // State 0 -> 1 if still 0; exactly one concurrent caller wins. Logs ACQUIRE_SUCCESS or
     // ACQUIRE_FAILURE. Throws RepoError(NotFound) for an unknown id.
     Lock acquire_job_lock(JobId id);
+    // One acquire_job_lock per id, an unknown id Lost: one statement each for now.
+    std::vector<Lock> acquire_job_locks(const std::vector<JobId>& ids) override;
     // Fencing: marks the job started, only if `token` still holds an unexpired lock (or this
     // caller already started it). A task must not begin unless this returns true: an instance
     // that lost its lease, even one that wakes up late, cannot win it. Logs START or
     // START_FAILURE (weighed like ACQUIRE_SUCCESS and ACQUIRE_FAILURE: it is the lock's second
     // half).
     bool start_locked_job(JobId id, LockToken token);
+    // One start_locked_job per request: one statement each for now.
+    std::vector<bool> start_locked_jobs(const std::vector<StartRequest>& starts) override;
     // The simulated task (one of 5 permits per process, 83 ms), then State 1 -> 2 with
     // ExecuteAt stamped. With a token, only the lock that token names may complete the job.
     // Logs COMPLETE, or ERROR and throws RepoError(NotLocked / NotFound).
@@ -78,19 +86,20 @@ class JobsRepo {
     // jobs it could not complete (not locked with that token); a retry finding a job already
     // completed under its token counts it as completed. Throws RepoError(BadInput) for an id
     // given twice.
-    std::vector<JobId> complete_locked_jobs(const std::vector<Completion>& batch);
+    std::vector<JobId> complete_locked_jobs(const std::vector<Completion>& batch) override;
     // Ends a locked job whose task failed (JobState::Failed) or whose worker died mid-task
     // (JobState::Interrupted): it is never run again. Logs FAILED or INTERRUPTED.
-    void fail_locked_job(JobId id, LockToken token, JobState outcome, const std::string& message);
+    void fail_locked_job(JobId id, LockToken token, JobState outcome,
+                         const std::string& message) override;
     // Refuses run_at < now + MinPrepareTime (database clock) with RepoError(BadInput). Logs CREATE.
-    JobId create_job(DbTime run_at, std::optional<std::string> payload = std::nullopt);
+    JobId create_job(DbTime run_at, std::optional<std::string> payload = std::nullopt) override;
 
     // For the harness: not logged.
-    void reset();
-    Statistics statistics();
-    DbTime db_now();
+    void reset() override;
+    Statistics statistics() override;
+    DbTime db_now() override;
 
-    const std::string& client_id() const noexcept { return options_.client_id; }
+    const std::string& client_id() const noexcept override { return options_.client_id; }
     // "sqlite3", "postgresql", "odbc/sqlite3" or "odbc/postgresql".
     std::string backend_name() const;
 

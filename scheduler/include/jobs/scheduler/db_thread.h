@@ -7,25 +7,24 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "jobs/repo/jobs_repo.h"
+#include "jobs/repo/job_store.h"
+#include "jobs/scheduler/db_lane.h"
 
 namespace jobs::scheduler {
 
-// A thread that owns one repository session (SOCI sessions are not thread-safe) and runs the
-// database calls posted to it in order, so the timer thread never blocks on the database.
-class DbThread {
+// A lane with a thread of its own that owns one store (a SOCI session is not thread-safe).
+class DbThread final : public DbLane {
   public:
-    explicit DbThread(std::unique_ptr<repo::JobsRepo> repo);
-    ~DbThread();
+    explicit DbThread(std::unique_ptr<repo::JobStore> store);
+    ~DbThread() override;
     DbThread(const DbThread&) = delete;
     DbThread& operator=(const DbThread&) = delete;
 
-    void post(std::function<void(repo::JobsRepo&)> work);
-    // Runs what is already posted, then joins.
-    void finish();
+    void post(std::function<void(repo::JobStore&)> work) override;
+    void finish() override;
 
   private:
-    std::unique_ptr<repo::JobsRepo> repo_;
+    std::unique_ptr<repo::JobStore> store_;
     boost::asio::io_context io_;
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
     std::thread thread_;  // last: joined before the session it uses is closed

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
+#include <string>
 
 namespace jobs::scheduler {
 
@@ -17,8 +19,8 @@ struct SchedulerOptions {
     // instances do not collide (the exercise's best: 1 s +- 700 ms).
     milliseconds lock_lead_min{300};
     milliseconds lock_lead_max{1'700};
-    // Who writes the fencing start: the default jobs-worker does it itself, just before its
-    // task; for other workers the scheduler does it before handing the job over.
+    // Who writes the fencing start: a worker that declares it does (jobs-worker does, just
+    // before its task); for any other worker the scheduler does, before handing the job over.
     bool worker_starts_jobs = true;
     // Such a worker gets the job this long before RunAt with the moment to begin, so its
     // fencing write is done by then and the task begins at RunAt itself, not a round trip (or,
@@ -30,5 +32,9 @@ struct SchedulerOptions {
     // After a failed list (database away), try again after this.
     milliseconds retry_delay{1'000};
 };
+
+// The one check of a set of options: what is wrong with them, in words a user of the command
+// line understands, or nothing. Nothing is clamped or corrected anywhere else.
+std::optional<std::string> validate(const SchedulerOptions& options);
 
 }  // namespace jobs::scheduler

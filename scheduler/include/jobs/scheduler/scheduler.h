@@ -1,59 +1,53 @@
 #pragma once
 
-#include <chrono>
+#include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
+#include <mutex>
 #include <random>
+#include <string>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-
-#include "jobs/dispatcher/blocking_queue.h"
 #include "jobs/dispatcher/process_pool.h"
-#include "jobs/repo/jobs_repo.h"
 #include "jobs/scheduler/completer.h"
-#include "jobs/scheduler/coordinator.h"
 #include "jobs/scheduler/db_clock.h"
-#include "jobs/scheduler/db_thread.h"
+#include "jobs/scheduler/db_lane.h"
+#include "jobs/scheduler/event_loop.h"
+#include "jobs/scheduler/job_tracker.h"
 #include "jobs/scheduler/options.h"
+#include "jobs/scheduler/poll_policy.h"
+#include "jobs/scheduler/task_sink.h"
 
 namespace jobs::scheduler {
-
-// A locked job, due now, on its way to an executor.
-struct ReadyTask {
-    repo::Job job;
-    repo::LockToken token = 0;
-    // Handed over early (see SchedulerOptions::start_lead): the task must not begin before
-    // this steady time. Empty: due now.
-    std::optional<DbClock::Steady::time_point> not_before;
-};
-
-using TaskQueue = dispatcher::BlockingQueue<ReadyTask>;
 
 struct SchedulerCounters {
     long long listed = 0, checked = 0, skipped = 0, locked = 0, lost = 0, handed = 0;
     long long done = 0, failed = 0, interrupted = 0;
 };
 
-// One instance's scheduling: lists the jobs due within the window about once per window,
-// checks then locks each one a random lead before its RunAt, and hands it to the queue at its
-// RunAt on the database's clock. Timers run on `io` (one thread); database calls on two
-// DbThreads (listing, and checking/locking/reporting failures) and a Completer (recording the
-// tasks that ended well, in batches), so no timer waits on the database.
+// The database lanes of one instance: lists and looks; checks, locks, fencing starts and
+// failures; completions (batched by the Completer). Each its own session, so a slow list never
+// holds up a lock.
+struct Lanes {
+    std::unique_ptr<DbLane> list;
+    std::unique_ptr<DbLane> lock;
+    std::unique_ptr<DbLane> complete;
+};
+
+// One instance's scheduling, a thin shell over its parts: the poll policy says when to list or
+// look and which listed jobs to take; the tracker takes each job through its phases; the clock
+// turns database times into steady ones; outcome.h reads the workers' replies. The shell sends
+// what they decide to the lanes, the timers and the sink. Every handler runs on the loop's
+// thread; only report() is called from the executors.
 class Scheduler {
   public:
-    Scheduler(boost::asio::io_context& io, SchedulerOptions options,
-              std::unique_ptr<repo::JobsRepo> list_repo, std::unique_ptr<repo::JobsRepo> lock_repo,
-              std::unique_ptr<repo::JobsRepo> complete_repo, TaskQueue::Producer producer,
-              std::function<void(std::size_t)> warm_workers);
-    ~Scheduler();
+    Scheduler(EventLoop& loop, SchedulerOptions options, const std::string& client_id, Lanes lanes,
+              TaskSink& sink, std::uint64_t seed);
     Scheduler(const Scheduler&) = delete;
     Scheduler& operator=(const Scheduler&) = delete;
 
     void start();
-    // On the io thread. Stops listing and forgets unlocked jobs (they stay free for others);
-    // locked ones still run at their RunAt. Then the queue closes and `on_drained` is called.
+    // Loop thread. Stops listing and lets unlocked jobs go (they stay free for others);
+    // locked ones still run at their RunAt. Then the sink closes and `on_drained` is called.
     // A second call only logs.
     void stop(std::function<void()> on_drained);
     // From executor threads: the outcome of a task, recorded in the database.
@@ -63,45 +57,40 @@ class Scheduler {
     SchedulerCounters counters() const;
 
   private:
-    enum class Phase { Waiting, Checking, Locked, Done };
-    struct Entry {
-        Phase phase = Phase::Waiting;
-        repo::Job job;
-        repo::LockToken token = 0;
-        bool owned = false;  // ours by coordination: lock it without a GetJob first
-        std::unique_ptr<boost::asio::steady_timer> timer;
-    };
-
-    void poll();
-    void on_listed(const repo::ReadyJobs& ready, DbClock::Steady::time_point sent,
-                   DbClock::Steady::time_point received);
+    void list();
     void look();
-    void schedule_next();
-    void schedule_poll(DbClock::Steady::time_point at, bool only_look = false);
-    void plan(Entry& entry);
+    void on_listed(const repo::ReadyJobs& ready, EventLoop::TimePoint sent,
+                   EventLoop::TimePoint received);
+    void schedule(NextPoll next);
+    void schedule_next(EventLoop::TimePoint last_sent);
+    void plan(JobTracker::Entry& entry);
     void check(repo::JobId id);
-    void interrupt_stale(const repo::Job& job);
     void on_checked(repo::JobId id, bool won, repo::LockToken token);
     void hand_over(repo::JobId id);
-    void warm_for(const Entry& entry);
+    void fence_then_push(ReadyTask task);
+    void interrupt_stale(const repo::Job& job);
+    void record_failure(repo::JobId id, repo::LockToken token, repo::JobState state,
+                        const std::string& message);
+    void warm_for(const repo::Job& job);
     void maybe_drained();
+    void count(long long SchedulerCounters::*counter, long long by = 1);
 
-    boost::asio::io_context& io_;
+    EventLoop& loop_;
     const SchedulerOptions options_;
-    TaskQueue::Producer producer_;
-    std::function<void(std::size_t)> warm_workers_;
+    TaskSink& sink_;
     std::function<void()> on_drained_;
     DbClock clock_;
-    Coordinator coordinator_;
+    std::unique_ptr<PollPolicy> policy_;
+    JobTracker tracker_;
     std::mt19937_64 rng_;
-    boost::asio::steady_timer poll_timer_;
-    std::map<repo::JobId, Entry> jobs_;
+    std::optional<EventLoop::TimerId> poll_timer_;
+    EventLoop::TimePoint last_sent_{};
     bool stopping_ = false;
-    int checks_in_flight_ = 0;
     mutable std::mutex counters_mutex_;
-    SchedulerCounters counters_;
-    DbThread lister_;  // threads last: they stop before the state their work touches
-    DbThread locker_;
+    SchedulerCounters counters_;  // guarded by counters_mutex_: report() runs on executors
+    // Lanes last: they finish before the state their work touches goes.
+    std::unique_ptr<DbLane> lister_;
+    std::unique_ptr<DbLane> locker_;
     Completer completer_;
 };
 

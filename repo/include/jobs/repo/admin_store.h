@@ -1,0 +1,25 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "jobs/repo/types.h"
+
+namespace jobs::repo {
+
+// What the harness and operators do to the database, apart from scheduling: none of it is an
+// instance's call, so none of it is in JobStore. Only CreateJob is logged (CREATE).
+class AdminStore {
+  public:
+    virtual ~AdminStore() = default;
+
+    // Refuses run_at < now + MinPrepareTime (database clock) with RepoError(BadInput).
+    virtual JobId create_job(DbTime run_at, std::optional<std::string> payload) = 0;
+    // Empties both tables.
+    virtual void reset() = 0;
+    // The figures the harness scores a run with.
+    virtual Statistics statistics() = 0;
+    virtual DbTime db_now() = 0;
+};
+
+}  // namespace jobs::repo

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jobs/repo/types.h"
+
+namespace jobs::repo {
+
+// A fencing start asked for a locked job: see JobStore::start_locked_jobs.
+struct StartRequest {
+    JobId id = 0;
+    LockToken token = 0;
+};
+
+// Exactly the calls a scheduler instance makes, each logged in WorkerLogs under the store's
+// ClientId. JobsRepo implements it over SQL; the scheduler's tests implement it in memory, so
+// the real scheduler runs in virtual time. Calls that a busy instance makes for many jobs at
+// once take and return batches; an outcome such as a lost lock race is a return value, and
+// only a failure of the store itself (RepoError) is thrown.
+class JobStore {
+  public:
+    virtual ~JobStore() = default;
+
+    virtual const std::string& client_id() const noexcept = 0;
+    // State = 0 (or a lapsed lock) and RunAt < now + window, by RunAt; with the lists and
+    // departures of the last `history`. QUERYLIST.
+    virtual ReadyJobs get_ready_jobs(std::chrono::milliseconds window,
+                                     std::chrono::milliseconds history) = 0;
+    // When the cluster last listed and last saw an instance leave. QUERYLAST.
+    virtual ClusterPeek peek_lists() = 0;
+    // One job, or nothing. QUERYJOB.
+    virtual std::optional<Job> get_job(JobId id) = 0;
+    // State 0 -> 1 for each job still free (or whose lock lapsed unstarted), one outcome per
+    // id in order; an unknown id is Lost. ACQUIRE_SUCCESS / ACQUIRE_FAILURE per job.
+    virtual std::vector<Lock> acquire_job_locks(const std::vector<JobId>& ids) = 0;
+    // Fencing: each job is marked started only if its token still holds an unexpired lock (or
+    // already started it); a task must not begin unless its entry is true. START /
+    // START_FAILURE per job.
+    virtual std::vector<bool> start_locked_jobs(const std::vector<StartRequest>& starts) = 0;
+    // Completes each job under the lock its token names; returns the ones it could not.
+    // COMPLETE / ERROR per job.
+    virtual std::vector<JobId> complete_locked_jobs(const std::vector<Completion>& batch) = 0;
+    // Ends a locked job as Failed or Interrupted; it is never run again. FAILED / INTERRUPTED.
+    virtual void fail_locked_job(JobId id, LockToken token, JobState outcome,
+                                 const std::string& message) = 0;
+    // This instance stops listing: the others take its jobs over at once. LEAVE.
+    virtual void leave() = 0;
+};
+
+}  // namespace jobs::repo
