@@ -1,3 +1,3 @@
-// dispatcher_tests: the dispatcher's and the scheduler's timing unit tests. No database.
+// dispatcher_tests and scheduler_tests: unit tests, no database.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>

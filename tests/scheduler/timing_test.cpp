@@ -233,12 +233,22 @@ TEST_CASE("a job whose lock time has passed, or that is overdue, is locked now")
     }
 }
 
-TEST_CASE("a lead range given upside down falls back to the minimum lead") {
-    SchedulerOptions options;
-    options.lock_lead_min = 800ms;
-    options.lock_lead_max = 200ms;
-    std::mt19937_64 rng(7);
-    for (int i = 0; i < 100; ++i) CHECK(lock_time(kNow + 60s, kNow, options, rng) == kNow + 60s - 800ms);
+TEST_CASE("options that cannot work are refused with the reason, never clamped") {
+    CHECK_FALSE(validate(SchedulerOptions{}));
+    SchedulerOptions upside_down;
+    upside_down.lock_lead_min = 800ms;
+    upside_down.lock_lead_max = 200ms;
+    REQUIRE(validate(upside_down));
+    CHECK(validate(upside_down)->find("lock-lead-min") != std::string::npos);
+    SchedulerOptions slow;
+    slow.poll_interval = slow.window;
+    CHECK(validate(slow));
+    SchedulerOptions early;
+    early.start_lead = early.lock_lead_min;
+    CHECK(validate(early));
+    SchedulerOptions jumpy;
+    jumpy.poll_jitter = jumpy.poll_interval;
+    CHECK(validate(jumpy));
 }
 
 TEST_CASE("the next poll comes an interval after the last one was sent, less a random jitter") {

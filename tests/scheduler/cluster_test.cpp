@@ -1,0 +1,192 @@
+// The real Scheduler, many instances of it, over one in-memory database in virtual time
+// (sim/cluster.h): the exercise's whole 10-minute load per case, each case in a fraction of a
+// second. What must hold of every run: each job's task begun once, never before RunAt, within
+// 30 s of it; a cluster that lost nobody begins every task on time, lists once per interval and
+// never loses a lock race.
+#include <doctest/doctest.h>
+
+#include "sim/cluster.h"
+
+using namespace jobs::scheduler::sim;
+using namespace std::chrono_literals;
+
+namespace {
+
+ClusterOptions cluster(int n, std::uint64_t seed) {
+    ClusterOptions o;
+    o.instances = n;
+    o.seed = seed;
+    return o;
+}
+
+// The hard rules, whatever happened to the instances.
+void check_hard_rules(const ClusterResult& r) {
+    CHECK(r.jobs > 1'500);
+    CHECK(r.ran_twice == 0);
+    CHECK(r.early == 0);
+    CHECK(r.late_30s == 0);
+    CHECK(r.never_ran == 0);
+    CHECK(r.unfinished == 0);
+    CHECK(r.completed + r.interrupted == r.jobs);
+}
+
+// And of a cluster that lost no instance.
+void check_clean_run(const ClusterOptions& o, const ClusterResult& r) {
+    check_hard_rules(r);
+    CHECK(r.completed == r.jobs);
+    CHECK(r.lock_failures == 0);
+    CHECK(r.start_failures == 0);
+    CHECK(r.checks == 0);  // owners lock without a GetJob
+    CHECK(r.errors == 0);
+    CHECK(r.lists <= lists_needed(o) + 1);
+    CHECK(r.looks <= o.instances * 40);
+    // Statement stalls (2 % of them, up to 400 ms) may delay a few fencing starts past RunAt.
+    CHECK(r.late_starts * 100 <= r.jobs);
+}
+
+void describe(const char* what, const ClusterOptions& o, const ClusterResult& r) {
+    // Run with -s to see them.
+    MESSAGE(what << ": " << o.instances << " instances, seed " << o.seed << ": " << r.jobs
+                 << " jobs, " << r.lists << " lists, " << r.looks << " looks, COST " << r.cost
+                 << ", delay " << r.delay_average << " + " << r.delay_stdev << " ms, worst start "
+                 << r.worst_start.count() << " ms after RunAt, " << r.interrupted
+                 << " interrupted, " << r.events << " events");
+}
+
+}  // namespace
+
+TEST_CASE(
+    "instances started together, 1 to 10 of them, run every job once and on time, list once per "
+    "interval and never race for a lock") {
+    for (const int n : {1, 2, 3, 5, 8, 10}) {
+        for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+            const ClusterOptions o = cluster(n, seed);
+            const ClusterResult r = run_cluster(o);
+            CAPTURE(n);
+            CAPTURE(seed);
+            check_clean_run(o, r);
+            describe("started together", o, r);
+        }
+    }
+}
+
+TEST_CASE("a precise run: the delay is the task's 83 ms and the completion's round trip") {
+    ClusterOptions o = cluster(5, 7);
+    o.latency.spike_chance = 0;
+    const ClusterResult r = run_cluster(o);
+    check_clean_run(o, r);
+    CHECK(r.late_starts == 0);
+    CHECK(r.worst_start <= 1ms);
+    CHECK(r.delay_average >= 83);
+    CHECK(r.delay_average + r.delay_stdev <= 83 + 2 * 30);
+    describe("no stalls", o, r);
+}
+
+TEST_CASE("instances started together across the start of an interval still list once per "
+          "interval") {
+    for (const int n : {3, 5, 10}) {
+        for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+            ClusterOptions o = cluster(n, seed);
+            o.start_offset = 6'200ms;
+            const ClusterResult r = run_cluster(o);
+            CAPTURE(n);
+            CAPTURE(seed);
+            check_clean_run(o, r);
+        }
+    }
+}
+
+TEST_CASE("more than 10 instances: still one list per interval, and no lock races") {
+    for (const int n : {12, 20}) {
+        const ClusterOptions o = cluster(n, 1);
+        const ClusterResult r = run_cluster(o);
+        CAPTURE(n);
+        check_clean_run(o, r);
+        describe("large", o, r);
+    }
+}
+
+TEST_CASE("all instances but one killed at once: the survivor runs every job within 30 s, none "
+          "twice") {
+    for (const int n : {3, 10}) {
+        for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+            ClusterOptions o = cluster(n, seed);
+            for (int k = 0; k + 1 < n; ++k) o.kills.push_back({k, milliseconds(200'000 + 1'234 * seed)});
+            const ClusterResult r = run_cluster(o);
+            CAPTURE(n);
+            CAPTURE(seed);
+            check_hard_rules(r);
+            CHECK(r.worst_start <= 25s);
+            describe("all but one killed", o, r);
+        }
+    }
+}
+
+TEST_CASE("instances killed one a minute: every job runs once, none more than 15 s late") {
+    for (const int n : {3, 10}) {
+        for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+            ClusterOptions o = cluster(n, seed);
+            for (int k = 0; k + 1 < n; ++k) {
+                o.kills.push_back({k, milliseconds(100'000 + 40'000 * k + 777 * seed)});
+            }
+            const ClusterResult r = run_cluster(o);
+            CAPTURE(n);
+            CAPTURE(seed);
+            check_hard_rules(r);
+            CHECK(r.worst_start <= 15s);
+        }
+    }
+}
+
+TEST_CASE("two of ten instances killed at the same moment: their slots are listed by their "
+          "successors, every job within 15 s") {
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+        ClusterOptions o = cluster(10, seed);
+        o.kills = {{3, milliseconds(150'000 + 999 * seed)}, {4, milliseconds(150'000 + 999 * seed)}};
+        const ClusterResult r = run_cluster(o);
+        CAPTURE(seed);
+        check_hard_rules(r);
+        CHECK(r.worst_start <= 15s);
+        CHECK(r.lists <= lists_needed(o) + 4);
+    }
+}
+
+TEST_CASE("two of five instances stopped with SIGINT: they announce it, and the others take "
+          "their jobs over on time") {
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+        ClusterOptions o = cluster(5, seed);
+        o.stops = {{0, milliseconds(200'000 + 777 * seed)}, {1, milliseconds(400'000 + 777 * seed)}};
+        const ClusterResult r = run_cluster(o);
+        CAPTURE(seed);
+        check_hard_rules(r);
+        CHECK(r.completed == r.jobs);
+        CHECK(r.leaves >= 1);
+        CHECK(r.lock_failures == 0);
+        CHECK(r.worst_start <= 2s);
+        describe("two stopped", o, r);
+    }
+}
+
+TEST_CASE("without coordination every instance lists every interval and checks before it locks: "
+          "still each job once, none early") {
+    ClusterOptions o = cluster(3, 1);
+    o.scheduler.coordinate = false;
+    const ClusterResult r = run_cluster(o);
+    check_hard_rules(r);
+    CHECK(r.completed == r.jobs);
+    CHECK(r.checks > 0);
+    CHECK(r.lists >= 3 * 60);
+    describe("no coordination", o, r);
+}
+
+TEST_CASE("with a plain worker the scheduler writes the fencing start: each job once, on time") {
+    ClusterOptions o = cluster(3, 2);
+    o.fencing_workers = false;
+    o.latency.spike_chance = 0;
+    const ClusterResult r = run_cluster(o);
+    check_hard_rules(r);
+    CHECK(r.completed == r.jobs);
+    CHECK(r.lock_failures == 0);
+    // The start's round trip now sits between RunAt and the task.
+    CHECK(r.worst_start <= 31ms);
+}

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "jobs/scheduler/options.h"
+#include "sim_lane.h"
+
+// N real Schedulers over one in-memory database on a virtual clock, under the exercise's load
+// (SPEC section 5): a 10-minute run in well under a second. What they did is read back from the
+// database and from the workers, as the harness reads a real run.
+namespace jobs::scheduler::sim {
+
+struct ClusterOptions {
+    int instances = 5;
+    std::uint64_t seed = 1;
+    SchedulerOptions scheduler;
+    bool fencing_workers = true;       // jobs-worker; false: a plain worker, fenced by the scheduler
+    milliseconds start_spread{1'000};  // instances start at a random moment within this
+    milliseconds start_offset{0};      // after this
+    Latency latency;
+    // SIGKILL (no goodbye) and SIGINT (a graceful stop), at these moments from the start:
+    // {instance, when}.
+    std::vector<std::pair<int, milliseconds>> kills;
+    std::vector<std::pair<int, milliseconds>> stops;
+    milliseconds since{30'000};  // the load: jobs from `since` for `duration`, then 40 s more
+    milliseconds duration{600'000};
+    milliseconds task{83};
+};
+
+struct ClusterResult {
+    int jobs = 0;
+    int completed = 0;
+    int interrupted = 0;     // its task began, then its instance and worker were killed
+    int unfinished = 0;      // not completed nor interrupted at the end
+    int ran_twice = 0;       // a task begun more than once
+    int never_ran = 0;
+    int early = 0;           // a task begun before RunAt
+    int late_30s = 0;        // a task begun more than MaxDelayTime after RunAt
+    int late_starts = 0;     // a task begun more than 10 ms after RunAt
+    milliseconds worst_start{0};  // the latest start of a task after its RunAt
+    double delay_average = 0;     // ExecuteAt - RunAt of completed jobs, as the harness reports
+    double delay_stdev = 0;
+    long long lists = 0, looks = 0, checks = 0, lock_failures = 0, start_failures = 0;
+    long long leaves = 0, errors = 0;
+    long long cost = 0;
+    std::uint64_t events = 0;
+};
+
+ClusterResult run_cluster(const ClusterOptions& options);
+
+// Lists a cluster that lost no instance needs: one per interval over the run and its tail, and
+// one more per instance for joining.
+long long lists_needed(const ClusterOptions& options);
+
+}  // namespace jobs::scheduler::sim

@@ -1,0 +1,200 @@
+#include "memory_store.h"
+
+#include <algorithm>
+
+#include "jobs/repo/error.h"
+
+namespace jobs::scheduler::sim {
+
+using repo::Action;
+using repo::DbTime;
+using repo::JobState;
+
+MemoryDatabase::MemoryDatabase(VirtualWorld& world, DbTime db_at_start)
+    : world_(world), steady_at_start_(world.now()), db_at_start_(db_at_start) {}
+
+DbTime MemoryDatabase::now() const {
+    return db_at_start_ + std::chrono::floor<milliseconds>(world_.now() - steady_at_start_);
+}
+
+std::chrono::microseconds MemoryDatabase::clock() const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(db_at_start_.time_since_epoch()) +
+           std::chrono::floor<std::chrono::microseconds>(world_.now() - steady_at_start_);
+}
+
+void MemoryDatabase::log(Action action, const std::string& client, DbTime at) {
+    ++counts_[action];
+    if (action == Action::QueryList || action == Action::Leave) {
+        lists_.push_back({action, client, at});
+    }
+}
+
+repo::JobId MemoryDatabase::create_job(DbTime run_at) {
+    const repo::JobId id = next_id_++;
+    repo::Job job;
+    job.id = id;
+    job.run_at = run_at;
+    job.create_at = now();
+    job.state = JobState::Created;
+    jobs_.emplace(id, job);
+    ++counts_[Action::Create];
+    return id;
+}
+
+repo::ReadyJobs MemoryDatabase::list(const std::string& client, milliseconds window,
+                                     milliseconds history) {
+    const DbTime at_now = now();
+    DbTime t = at_now;
+    for (auto it = lists_.rbegin(); it != lists_.rend(); ++it) {
+        if (it->action != Action::QueryList) continue;
+        t = std::max(t, it->at + milliseconds(1));
+        break;
+    }
+    repo::ReadyJobs ready;
+    ready.db_now = t;
+    ready.clock = clock();
+    for (const auto& [id, job] : jobs_) {
+        const bool open = job.state == JobState::Created ||
+                          (job.state == JobState::Locked && job.lease_until &&
+                           *job.lease_until < at_now);
+        if (open && job.run_at < t + window) ready.jobs.push_back(job);
+    }
+    std::stable_sort(ready.jobs.begin(), ready.jobs.end(),
+                     [](const auto& a, const auto& b) { return a.run_at < b.run_at; });
+    for (const LogRow& row : lists_) {
+        if (row.at > t - history) {
+            ready.recent_lists.push_back({row.client, row.at, row.action == Action::Leave});
+        }
+    }
+    log(Action::QueryList, client, t);
+    return ready;
+}
+
+repo::ClusterPeek MemoryDatabase::peek(const std::string& client) {
+    repo::ClusterPeek peek{now(), {}, {}, clock()};
+    for (const LogRow& row : lists_) {
+        auto& last = row.action == Action::Leave ? peek.last_leave : peek.last_list;
+        last = std::max(last.value_or(row.at), row.at);
+    }
+    log(Action::QueryLast, client, now());
+    return peek;
+}
+
+std::optional<repo::Job> MemoryDatabase::get(const std::string& client, repo::JobId id) {
+    log(Action::QueryJob, client, now());
+    const auto it = jobs_.find(id);
+    if (it == jobs_.end()) return std::nullopt;
+    return it->second;
+}
+
+repo::Lock MemoryDatabase::lock(const std::string& client, repo::JobId id, repo::LockToken token) {
+    const DbTime t = now();
+    const auto it = jobs_.find(id);
+    repo::Job* job = it == jobs_.end() ? nullptr : &it->second;
+    const bool free =
+        job != nullptr &&
+        (job->state == JobState::Created ||
+         (job->state == JobState::Locked &&
+          (job->lock_token == token ||
+           (!job->started_at && job->lease_until && *job->lease_until < t))));
+    if (!free) {
+        log(Action::AcquireFailure, client, t);
+        return {repo::LockOutcome::Lost, token};
+    }
+    job->state = JobState::Locked;
+    job->lock_at = t;
+    job->locked_by = client;
+    job->lock_token = token;
+    job->lease_until = t + lease;
+    log(Action::AcquireSuccess, client, t);
+    return {repo::LockOutcome::Won, token};
+}
+
+bool MemoryDatabase::start(const std::string& client, repo::JobId id, repo::LockToken token) {
+    const DbTime t = now();
+    const auto it = jobs_.find(id);
+    repo::Job* job = it == jobs_.end() ? nullptr : &it->second;
+    const bool ours = job != nullptr && job->state == JobState::Locked &&
+                      job->lock_token == token &&
+                      (job->started_at || (job->lease_until && *job->lease_until > t));
+    if (!ours) {
+        log(Action::StartFailure, client, t);
+        return false;
+    }
+    if (!job->started_at) job->started_at = t;
+    job->lease_until = t + run_lease;
+    log(Action::Start, client, t);
+    return true;
+}
+
+bool MemoryDatabase::complete(const std::string& client, const repo::Completion& c) {
+    const DbTime t = now();
+    const auto it = jobs_.find(c.id);
+    repo::Job* job = it == jobs_.end() ? nullptr : &it->second;
+    if (job == nullptr || job->state != JobState::Locked || job->lock_token != c.token) {
+        log(Action::Error, client, t);
+        return false;
+    }
+    job->state = JobState::Completed;
+    job->execute_at = t;
+    log(Action::Complete, client, t);
+    return true;
+}
+
+bool MemoryDatabase::fail(const std::string& client, repo::JobId id, repo::LockToken token,
+                          JobState state) {
+    const DbTime t = now();
+    const auto it = jobs_.find(id);
+    repo::Job* job = it == jobs_.end() ? nullptr : &it->second;
+    if (job == nullptr || job->state != JobState::Locked || job->lock_token != token) {
+        log(Action::Error, client, t);
+        return false;
+    }
+    job->state = state;
+    job->execute_at = t;
+    log(state == JobState::Failed ? Action::Failed : Action::Interrupted, client, t);
+    return true;
+}
+
+void MemoryDatabase::leave(const std::string& client) { log(Action::Leave, client, now()); }
+
+long long MemoryDatabase::count(Action action) const {
+    const auto it = counts_.find(action);
+    return it == counts_.end() ? 0 : it->second;
+}
+
+long long MemoryDatabase::cost() const {
+    long long cost = 0;
+    for (const auto& [action, n] : counts_) cost += repo::action_weight(action) * n;
+    return cost;
+}
+
+std::vector<repo::Lock> MemoryStore::acquire_job_locks(const std::vector<repo::JobId>& ids) {
+    std::vector<repo::Lock> locks;
+    for (const repo::JobId id : ids) locks.push_back(db_.lock(client_id_, id, db_.new_token()));
+    return locks;
+}
+
+std::vector<bool> MemoryStore::start_locked_jobs(const std::vector<repo::StartRequest>& starts) {
+    std::vector<bool> started;
+    for (const auto& s : starts) started.push_back(db_.start(client_id_, s.id, s.token));
+    return started;
+}
+
+std::vector<repo::JobId> MemoryStore::complete_locked_jobs(
+    const std::vector<repo::Completion>& batch) {
+    std::vector<repo::JobId> refused;
+    for (const auto& c : batch) {
+        if (!db_.complete(client_id_, c)) refused.push_back(c.id);
+    }
+    return refused;
+}
+
+void MemoryStore::fail_locked_job(repo::JobId id, repo::LockToken token, repo::JobState outcome,
+                                  const std::string&) {
+    if (!db_.fail(client_id_, id, token, outcome)) {
+        throw repo::RepoError(repo::ErrorKind::NotLocked, "job not locked by this caller");
+    }
+}
+
+}  // namespace jobs::scheduler::sim

@@ -1,0 +1,47 @@
+#include "sim_workers.h"
+
+#include "jobs/dispatcher/line_protocol.h"
+
+namespace jobs::scheduler::sim {
+
+SimWorkers::SimWorkers(VirtualWorld& world, int owner, MemoryDatabase& db,
+                       const std::string& client, bool fences, LatencyDraw latency,
+                       TaskRuns& runs, milliseconds task)
+    : world_(world),
+      owner_(owner),
+      db_(db),
+      store_(db, client),
+      fences_(fences),
+      latency_(latency),
+      runs_(runs),
+      task_(task) {}
+
+void SimWorkers::push(ReadyTask task) {
+    if (!fences_) {
+        run(task);
+        return;
+    }
+    world_.at(world_.now() + latency_.next(), owner_, [this, task] {
+        if (!store_.start_locked_jobs({{task.job.id, task.token}}).front()) {
+            answer(task, dispatcher::format_reply({dispatcher::ReplyKind::Skipped, task.job.id,
+                                                   "the lock was lost before the start"}));
+            return;
+        }
+        world_.at(task.not_before.value_or(world_.now()), owner_, [this, task] { run(task); });
+    });
+}
+
+void SimWorkers::run(const ReadyTask& task) {
+    runs_[task.job.id].push_back(db_.now());
+    world_.at(world_.now() + task_, owner_, [this, task] {
+        answer(task, dispatcher::format_reply({dispatcher::ReplyKind::Ok, task.job.id, {}}));
+    });
+}
+
+void SimWorkers::answer(const ReadyTask& task, const std::string& line) {
+    // The pool hands the reply over without its line end.
+    const std::string reply = line.substr(0, line.find('\n'));
+    scheduler_->report(task, {dispatcher::CallStatus::Replied, reply, {}});
+}
+
+}  // namespace jobs::scheduler::sim
