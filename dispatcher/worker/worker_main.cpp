@@ -79,7 +79,7 @@ void record_orphans(repo::JobsRepo& jobs_repo, const std::deque<Answered>& answe
     for (const Answered& a : answered) {
         try {
             const auto job = jobs_repo.get_job(a.id);
-            if (!job || job->state != static_cast<int>(repo::JobState::Locked) ||
+            if (!job || job->state != repo::JobState::Locked ||
                 job->lock_token != a.token)
                 continue;
             jobs_repo.complete_locked_job(a.id, a.token);

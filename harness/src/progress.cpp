@@ -31,21 +31,33 @@ std::string Progress::line() {
     const auto stats = repo_->statistics();
     long long created = 0;
     for (const auto& [state, count] : stats.states) created += count;
-    const auto state = [&](int s) { return stats.states.count(s) ? stats.states.at(s) : 0LL; };
+    const auto state = [&](repo::JobState s) {
+        const auto it = stats.states.find(static_cast<int>(s));
+        return it == stats.states.end() ? 0LL : it->second;
+    };
     auto delays = stats.delays_ms;
     std::sort(delays.begin(), delays.end());
     long long sum = 0;
     for (const long long d : delays) sum += d;
     const auto pick = [&](double p) {
-        return delays.empty() ? 0LL : delays[std::min(delays.size() - 1, static_cast<std::size_t>(p * static_cast<double>(delays.size())))];
+        return delays.empty()
+                   ? 0LL
+                   : delays[std::min(
+                         delays.size() - 1,
+                         static_cast<std::size_t>(p * static_cast<double>(delays.size())))];
     };
-    const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(Steady::now() - begin_).count();
-    const auto left = std::max<long long>(0, std::chrono::duration_cast<std::chrono::seconds>(end_ - Steady::now()).count());
-    return fmt::format("[{:>4}s elapsed, {:>4}s left] jobs {:>5}: waiting {:>5} locked {:>3} completed {:>5} | delay avg {} ms "
-                       "p95 {} ms max {} ms | early exec {}",
-                       elapsed, left, created, state(0), state(1), state(2),
-                       delays.empty() ? 0 : sum / static_cast<long long>(delays.size()), pick(0.95),
-                       delays.empty() ? 0 : delays.back(), stats.early_exec);
+    const auto elapsed =
+        std::chrono::duration_cast<std::chrono::seconds>(Steady::now() - begin_).count();
+    const auto left = std::max<long long>(
+        0, std::chrono::duration_cast<std::chrono::seconds>(end_ - Steady::now()).count());
+    return fmt::format(
+        "[{:>4}s elapsed, {:>4}s left] jobs {:>5}: waiting {:>5} locked {:>3} completed {:>5} | "
+        "delay avg {} ms "
+        "p95 {} ms max {} ms | early exec {}",
+        elapsed, left, created, state(repo::JobState::Created), state(repo::JobState::Locked),
+        state(repo::JobState::Completed),
+        delays.empty() ? 0 : sum / static_cast<long long>(delays.size()), pick(0.95),
+        delays.empty() ? 0 : delays.back(), stats.early_exec);
 }
 
 void Progress::loop() {

@@ -6,16 +6,23 @@
 
 #include <fmt/format.h>
 
+#include "jobs/repo/action.h"
+#include "jobs/repo/exercise.h"
+
 namespace jobs::harness {
 namespace {
 
-long long count_of(const std::map<std::string, long long>& m, const std::string& key) {
-    const auto it = m.find(key);
+using repo::Action;
+
+long long count_of(const std::map<std::string, long long>& m, Action action) {
+    const auto it = m.find(std::string(repo::action_name(action)));
     return it == m.end() ? 0 : it->second;
 }
 
-long long state_count(const std::map<int, long long>& m, int key) {
-    const auto it = m.find(key);
+using repo::JobState;
+
+long long state_count(const std::map<int, long long>& m, JobState state) {
+    const auto it = m.find(static_cast<int>(state));
     return it == m.end() ? 0 : it->second;
 }
 
@@ -29,33 +36,21 @@ long long percentile(const std::vector<long long>& sorted, double p) {
 
 }  // namespace
 
-long long action_weight(const std::string& action) {
-    if (action == "QUERYLIST") return 100;
-    // Writes that can fail or are not a job's own lock or completion; LEAVE announces a departure.
-    if (action == "ACQUIRE_FAILURE" || action == "FAILED" || action == "INTERRUPTED" ||
-        action == "ERROR" || action == "LEAVE") {
-        return 10;
-    }
-    // One-row reads; QUERYLAST is the look between lists at when the cluster last listed.
-    if (action == "QUERYJOB" || action == "CONNECT" || action == "QUERYLAST") return 1;
-    return 0;  // CREATE (the harness's), ACQUIRE_SUCCESS and COMPLETE (a job's own lock and
-               // completion)
-}
-
 Report make_report(const repo::Statistics& stats, bool interrupted_allowed) {
     Report r;
     r.actions = stats.actions;
     r.states = stats.states;
     for (const auto& [state, count] : stats.states) r.created += count;
-    r.completed = state_count(stats.states, 2);
+    r.completed = state_count(stats.states, JobState::Completed);
     r.early_lock = stats.early_lock;
     r.early_exec = stats.early_exec;
     r.delay_exceed = stats.delay_exceed;
     r.late_created = stats.late_created;
     r.duplicates = stats.duplicates;
-    r.lost = state_count(stats.states, 0) + state_count(stats.states, 1);
-    r.failed = state_count(stats.states, 3);
-    r.interrupted = state_count(stats.states, 4);
+    r.lost =
+        state_count(stats.states, JobState::Created) + state_count(stats.states, JobState::Locked);
+    r.failed = state_count(stats.states, JobState::Failed);
+    r.interrupted = state_count(stats.states, JobState::Interrupted);
 
     std::vector<long long> delays = stats.delays_ms;
     std::sort(delays.begin(), delays.end());
@@ -75,7 +70,9 @@ Report make_report(const repo::Statistics& stats, bool interrupted_allowed) {
         r.p99 = percentile(delays, 99);
         r.max = delays.back();
     }
-    for (const auto& [action, count] : stats.actions) r.cost_score += action_weight(action) * count;
+    for (const auto& [action, count] : stats.actions) {
+        r.cost_score += repo::action_weight(action) * count;
+    }
     r.efficient_score = static_cast<double>(r.delay_average) + r.delay_stdev;
 
     std::vector<std::string> reasons;
@@ -86,15 +83,17 @@ Report make_report(const repo::Statistics& stats, bool interrupted_allowed) {
     if (r.duplicates > 0)
         reasons.push_back(fmt::format("{} jobs ran more than once", r.duplicates));
     if (r.lost > 0) reasons.push_back(fmt::format("{} jobs never ran", r.lost));
-    if (count_of(r.actions, "COMPLETE") != r.completed) {
+    if (count_of(r.actions, Action::Complete) != r.completed) {
         reasons.push_back(fmt::format("{} completions logged for {} completed jobs",
-                                      count_of(r.actions, "COMPLETE"), r.completed));
+                                      count_of(r.actions, Action::Complete), r.completed));
     }
     if (r.early_exec > 0) reasons.push_back(fmt::format("{} executed early", r.early_exec));
     if (r.delay_exceed > 0)
-        reasons.push_back(fmt::format("{} exceeded the 30 s delay", r.delay_exceed));
+        reasons.push_back(fmt::format("{} exceeded the {} s delay", r.delay_exceed,
+                                      repo::kMaxDelayTime.count() / 1000));
     if (r.late_created > 0)
-        reasons.push_back(fmt::format("{} created with less than 10 s notice", r.late_created));
+        reasons.push_back(fmt::format("{} created with less than {} s notice", r.late_created,
+                                      repo::kMinPrepareTime.count() / 1000));
     r.pass = reasons.empty();
     r.verdict = r.pass ? "pass" : fmt::format("{}", fmt::join(reasons, "; "));
     return r;
@@ -102,7 +101,10 @@ Report make_report(const repo::Statistics& stats, bool interrupted_allowed) {
 
 nlohmann::json to_json(const Report& r) {
     nlohmann::json states = nlohmann::json::object();
-    for (const int s : {0, 1, 2}) states[std::to_string(s)] = state_count(r.states, s);
+    // The exercise's three states are always present, as its report had them.
+    for (const JobState s : {JobState::Created, JobState::Locked, JobState::Completed}) {
+        states[std::to_string(static_cast<int>(s))] = state_count(r.states, s);
+    }
     for (const auto& [s, count] : r.states) states[std::to_string(s)] = count;
     return {
         {"mode", r.mode},
@@ -140,13 +142,14 @@ std::string csv_header() {
 }
 
 std::string csv_row(const Report& r, const std::string& runner) {
-    const auto a = [&](const char* k) { return count_of(r.actions, k); };
+    const auto a = [&](Action action) { return count_of(r.actions, action); };
     return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{:.2f},{},{},{},{},{:.2f}", runner,
-                       r.mode, a("CREATE"), a("ACQUIRE_SUCCESS"), a("ACQUIRE_FAILURE"),
-                       a("COMPLETE"), a("QUERYJOB"), a("QUERYLIST"), state_count(r.states, 0),
-                       state_count(r.states, 1), state_count(r.states, 2), r.delay_average,
-                       r.delay_stdev, r.delay_exceed, r.early_lock, r.early_exec, r.cost_score,
-                       r.efficient_score);
+                       r.mode, a(Action::Create), a(Action::AcquireSuccess),
+                       a(Action::AcquireFailure), a(Action::Complete), a(Action::QueryJob),
+                       a(Action::QueryList), state_count(r.states, JobState::Created),
+                       state_count(r.states, JobState::Locked),
+                       state_count(r.states, JobState::Completed), r.delay_average, r.delay_stdev,
+                       r.delay_exceed, r.early_lock, r.early_exec, r.cost_score, r.efficient_score);
 }
 
 std::string to_text(const Report& r) {
@@ -155,14 +158,16 @@ std::string to_text(const Report& r) {
         r.instances, r.backend);
     for (const auto& [action, count] : r.actions) {
         out += fmt::format("- {:<18} {:>8}   (weight {})\n", action + ":", count,
-                           action_weight(action));
+                           repo::action_weight(action));
     }
     out += "\n--(state count)-----------\n";
     out += fmt::format(
         "- COUNT(CREATE):     {:>8}\n- COUNT(LOCK):       {:>8}\n- COUNT(COMPLETE):   {:>8}\n",
-        state_count(r.states, 0), state_count(r.states, 1), state_count(r.states, 2));
+        state_count(r.states, JobState::Created), state_count(r.states, JobState::Locked),
+        state_count(r.states, JobState::Completed));
     for (const auto& [s, count] : r.states) {
-        if (s > 2) out += fmt::format("- COUNT(STATE {}):    {:>8}\n", s, count);
+        if (s > static_cast<int>(JobState::Completed))
+            out += fmt::format("- COUNT(STATE {}):    {:>8}\n", s, count);
     }
     out += "\n--(statistics)------------\n";
     out += fmt::format("- DELAY(Average):    {:>8} ms\n- DELAY(Stdev):      {:>11.2f} ms\n",

@@ -27,25 +27,28 @@ repo::RepoOptions harness_repo(const std::string& url, const std::string& who) {
     return options;
 }
 
-// Step 4, on its own thread and session: a job at now + 10.1 s every 1-3 s.
+// Step 4, on its own thread and session: a job kLiveNotice ahead after each random pause.
 class LiveLoad {
-public:
+  public:
     LiveLoad(const std::string& url, LoadProfile profile, unsigned seed)
-        : repo_(harness_repo(url, "harness-live")), profile_(profile), rng_(seed), thread_([this] { loop(); }) {}
+        : repo_(harness_repo(url, "harness-live")),
+          profile_(profile),
+          rng_(seed),
+          thread_([this] { loop(); }) {}
     ~LiveLoad() { join(); }
     void join() {
         if (thread_.joinable()) thread_.join();
     }
     int created() const { return created_; }
 
-private:
+  private:
     void loop() {
         for (;;) {
             std::this_thread::sleep_for(live_pause(rng_));
             try {
                 const repo::DbTime now = repo_.db_now();
                 if (!live_continues(profile_, now)) return;
-                repo_.create_job(now + kLiveNotice);
+                repo_.create_job(now + repo::kLiveNotice);
                 ++created_;
             } catch (const repo::RepoError& e) {
                 spdlog::error("live load: {}", e.what());
@@ -74,36 +77,45 @@ RunResult run_load(const RunOptions& options) {
     const Steady::time_point now_steady = Steady::now();
     const LoadProfile profile{now + std::chrono::seconds(options.since_s),
                               now + std::chrono::seconds(options.since_s + options.duration_s)};
-    std::printf("- now:   %s\n- since: %s\n- until: %s\n", when(now).c_str(), when(profile.since).c_str(),
-                when(profile.until).c_str());
+    std::printf("- now:   %s\n- since: %s\n- until: %s\n", when(now).c_str(),
+                when(profile.since).c_str(), when(profile.until).c_str());
     int per_step[5] = {0, 0, 0, 0, 0};
     for (const auto& job : initial_jobs(profile, rng)) {
         repo.create_job(job.run_at);
         ++per_step[static_cast<int>(job.step)];
     }
-    std::printf("- step 1, every 3 s:        %d jobs\n- step 2, 20 every 13 s:    %d jobs\n"
-                "- step 3, every 1-3 s:      %d jobs\n- step 4, live every 1-3 s: under way\n",
-                per_step[1], per_step[2], per_step[3]);
+    std::printf(
+        "- step 1, every 3 s:        %d jobs\n- step 2, 20 every 13 s:    %d jobs\n"
+        "- step 3, every 1-3 s:      %d jobs\n- step 4, live every 1-3 s: under way\n",
+        per_step[1], per_step[2], per_step[3]);
     std::fflush(stdout);
 
     const auto to_steady = [&](repo::DbTime t) { return now_steady + (t - now); };
-    const auto end = to_steady(profile.until) + repo::kMaxDelayTime + repo::kMinPrepareTime;
-    LaunchOptions launch{options.mode, options.instances, options.scheduler, options.url,
-                         options.scheduler_args, options.log_dir, ""};
+    const auto end = to_steady(profile.until) + repo::kScoreTail;
+    LaunchOptions launch{options.mode,
+                         options.instances,
+                         options.scheduler,
+                         options.url,
+                         options.scheduler_args,
+                         options.log_dir,
+                         ""};
     std::unique_ptr<Launcher> launcher;
     if (options.instances > 0) {
         launcher = std::make_unique<Launcher>(launch, to_steady(profile.until));
         launcher->start();
-        std::printf("Started %s (logs in %s/).\n", mode_label(options.mode, options.instances).c_str(),
-                    options.log_dir.c_str());
+        std::printf("Started %s (logs in %s/).\n",
+                    mode_label(options.mode, options.instances).c_str(), options.log_dir.c_str());
     } else {
-        std::printf("No instances started (--instances 0): start them yourself against this database.\n");
+        std::printf(
+            "No instances started (--instances 0): start them yourself against this database.\n");
     }
     std::fflush(stdout);
     {
         LiveLoad live(options.url, profile, seed + 1);
         std::unique_ptr<Progress> progress;
-        if (options.progress) progress = std::make_unique<Progress>(harness_repo(options.url, "harness-progress"), now_steady, end);
+        if (options.progress)
+            progress = std::make_unique<Progress>(harness_repo(options.url, "harness-progress"),
+                                                  now_steady, end);
         std::this_thread::sleep_until(end);
         live.join();
         if (progress) progress->stop();
@@ -116,17 +128,21 @@ RunResult run_load(const RunOptions& options) {
     }
 
     RunResult result = score_database(options.url, options.mode == Mode::Kill9);
-    result.report.mode = options.instances > 0 ? mode_label(options.mode, options.instances) : "EXTERNAL";
+    result.report.mode =
+        options.instances > 0 ? mode_label(options.mode, options.instances) : "EXTERNAL";
     result.report.instances = options.instances;
     if (launched.bad_exits > 0) {
         result.report.pass = false;
-        result.report.verdict = (result.report.verdict == "pass" ? "" : result.report.verdict + "; ") +
-                                fmt::format("{} instances did not exit 0 within {} ms of SIGINT", launched.bad_exits,
-                                            Launcher::kStopLimit.count());
+        result.report.verdict =
+            (result.report.verdict == "pass" ? "" : result.report.verdict + "; ") +
+            fmt::format("{} instances did not exit 0 within {} ms of SIGINT", launched.bad_exits,
+                        Launcher::kStopLimit.count());
     }
     if (launcher) {
-        std::printf("Instances: %d started, %d stopped with SIGINT (slowest %lld ms), %d killed with SIGKILL.\n",
-                    launched.started, launched.interrupted, launched.slowest_stop_ms, launched.killed);
+        std::printf(
+            "Instances: %d started, %d stopped with SIGINT (slowest %lld ms), %d killed with "
+            "SIGKILL.\n",
+            launched.started, launched.interrupted, launched.slowest_stop_ms, launched.killed);
     }
     return result;
 }

@@ -54,12 +54,14 @@ Failure Backend::classify(const soci::soci_error& e) const {
 void Backend::reconnect() { sql_->reconnect(); }
 
 void Backend::log_connect(int statements) {
-    *sql_ << "INSERT INTO WorkerLogs (Action, ClientId, Results) VALUES ('CONNECT', :cid, :n)",
+    *sql_ << "INSERT INTO WorkerLogs (Action, ClientId, Results) VALUES (" +
+                 sql_literal(Action::Connect) + ", :cid, :n)",
         soci::use(client_id_, "cid"), soci::use(statements, "n");
 }
 
 void Backend::leave() {
-    *sql_ << "INSERT INTO WorkerLogs (Action, ClientId) VALUES ('LEAVE', :cid)",
+    *sql_ << "INSERT INTO WorkerLogs (Action, ClientId) VALUES (" + sql_literal(Action::Leave) +
+                 ", :cid)",
         soci::use(client_id_, "cid");
 }
 
@@ -74,61 +76,62 @@ int Backend::create_or_verify(int tables, bool create, std::string_view script,
     return statements;
 }
 
-long long column_i64(const soci::row& row, std::size_t i) {
-    const auto value = column_opt_i64(row, i);
-    if (!value)
-        throw RepoError(ErrorKind::Database, "unexpected NULL in column " + std::to_string(i));
+long long column_i64(const soci::row& row, const std::string& name) {
+    const auto value = column_opt_i64(row, name);
+    if (!value) throw RepoError(ErrorKind::Database, "unexpected NULL in column " + name);
     return *value;
 }
 
-std::optional<long long> column_opt_i64(const soci::row& row, std::size_t i) {
-    if (row.get_indicator(i) == soci::i_null) return std::nullopt;
+std::optional<long long> column_opt_i64(const soci::row& row, const std::string& name) {
+    if (row.get_indicator(name) == soci::i_null) return std::nullopt;
     // Drivers disagree on the type of an expression column (ODBC's SQLite driver says text).
-    switch (row.get_properties(i).get_data_type()) {
+    switch (row.get_properties(name).get_data_type()) {
         case soci::dt_integer:
-            return row.get<int>(i);
+            return row.get<int>(name);
         case soci::dt_long_long:
-            return row.get<long long>(i);
+            return row.get<long long>(name);
         case soci::dt_unsigned_long_long:
-            return static_cast<long long>(row.get<unsigned long long>(i));
+            return static_cast<long long>(row.get<unsigned long long>(name));
         case soci::dt_double:
-            return static_cast<long long>(row.get<double>(i));
+            return static_cast<long long>(row.get<double>(name));
         case soci::dt_string: {
-            const std::string text = row.get<std::string>(i);
+            const std::string text = row.get<std::string>(name);
             long long value = 0;
             const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
             if (ec != std::errc{}) {
                 throw RepoError(ErrorKind::Database,
-                                "column " + std::to_string(i) + " is not a number: '" + text + "'");
+                                "column " + name + " is not a number: '" + text + "'");
             }
             (void)end;
             return value;
         }
         default:
-            throw RepoError(ErrorKind::Database,
-                            "column " + std::to_string(i) + " has an unexpected type");
+            throw RepoError(ErrorKind::Database, "column " + name + " has an unexpected type");
     }
 }
 
-std::optional<std::string> column_opt_text(const soci::row& row, std::size_t i) {
-    if (row.get_indicator(i) == soci::i_null) return std::nullopt;
-    if (row.get_properties(i).get_data_type() == soci::dt_string) return row.get<std::string>(i);
-    return std::to_string(column_i64(row, i));
+std::optional<std::string> column_opt_text(const soci::row& row, const std::string& name) {
+    if (row.get_indicator(name) == soci::i_null) return std::nullopt;
+    if (row.get_properties(name).get_data_type() == soci::dt_string) {
+        return row.get<std::string>(name);
+    }
+    return std::to_string(column_i64(row, name));
 }
 
-Job read_job(const soci::row& row, std::size_t first) {
+Job read_job(const soci::row& row) {
+    namespace c = job_column;
     Job job;
-    job.id = column_i64(row, first);
-    job.run_at = from_ms(column_i64(row, first + 1));
-    job.create_at = from_ms(column_i64(row, first + 2));
-    if (auto v = column_opt_i64(row, first + 3)) job.lock_at = from_ms(*v);
-    if (auto v = column_opt_i64(row, first + 4)) job.execute_at = from_ms(*v);
-    job.state = static_cast<int>(column_i64(row, first + 5));
-    job.locked_by = column_opt_text(row, first + 6);
-    job.lock_token = column_opt_i64(row, first + 7);
-    job.payload = column_opt_text(row, first + 8);
-    if (auto v = column_opt_i64(row, first + 9)) job.started_at = from_ms(*v);
-    if (auto v = column_opt_i64(row, first + 10)) job.lease_until = from_ms(*v);
+    job.id = column_i64(row, c::kId);
+    job.run_at = from_ms(column_i64(row, c::kRunAt));
+    job.create_at = from_ms(column_i64(row, c::kCreateAt));
+    if (auto v = column_opt_i64(row, c::kLockAt)) job.lock_at = from_ms(*v);
+    if (auto v = column_opt_i64(row, c::kExecuteAt)) job.execute_at = from_ms(*v);
+    job.state = static_cast<JobState>(column_i64(row, c::kState));
+    job.locked_by = column_opt_text(row, c::kLockedBy);
+    job.lock_token = column_opt_i64(row, c::kLockToken);
+    job.payload = column_opt_text(row, c::kPayload);
+    if (auto v = column_opt_i64(row, c::kStartedAt)) job.started_at = from_ms(*v);
+    if (auto v = column_opt_i64(row, c::kLeaseUntil)) job.lease_until = from_ms(*v);
     return job;
 }
 
@@ -136,32 +139,38 @@ Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
                            const std::string& run_at_ms_expr,
                            const std::string& late_created_cond) {
     Statistics stats;
-    soci::rowset<soci::row> actions = sql.prepare
-                                      << "SELECT Action, count(*) FROM WorkerLogs GROUP BY Action";
-    for (const auto& row : actions) stats.actions[row.get<std::string>(0)] = column_i64(row, 1);
-    soci::rowset<soci::row> states = sql.prepare
-                                     << "SELECT State, count(*) FROM Jobs GROUP BY State";
-    for (const auto& row : states)
-        stats.states[static_cast<int>(column_i64(row, 0))] = column_i64(row, 1);
+    soci::rowset<soci::row> actions =
+        sql.prepare << "SELECT Action AS action, count(*) AS n FROM WorkerLogs GROUP BY Action";
+    for (const auto& row : actions) {
+        stats.actions[row.get<std::string>("action")] = column_i64(row, "n");
+    }
+    soci::rowset<soci::row> states =
+        sql.prepare << "SELECT State AS state, count(*) AS n FROM Jobs GROUP BY State";
+    for (const auto& row : states) {
+        stats.states[static_cast<int>(column_i64(row, "state"))] = column_i64(row, "n");
+    }
     const auto count = [&](const std::string& where) {
-        soci::rowset<soci::row> rows = sql.prepare << "SELECT count(*) FROM Jobs WHERE " + where;
-        return column_i64(*rows.begin(), 0);
+        soci::rowset<soci::row> rows = sql.prepare
+                                       << "SELECT count(*) AS n FROM Jobs WHERE " + where;
+        return column_i64(*rows.begin(), "n");
     };
     stats.early_lock = count("RunAt > LockAt");
     stats.early_exec = count("RunAt > ExecuteAt");
-    stats.delay_exceed = count("State = 2 AND " + delay_ms_expr + " > 30000");
+    stats.delay_exceed =
+        count("State = 2 AND " + delay_ms_expr + " > " + std::to_string(kMaxDelayTime.count()));
     stats.late_created = count(late_created_cond);
     // A task leaves one COMPLETE, or an ERROR when it ran without holding the lock: two of them
     // for one job mean it ran twice.
-    stats.duplicates = count(
-        "Id IN (SELECT JobId FROM WorkerLogs WHERE Action IN ('COMPLETE', 'ERROR') "
-        "AND JobId IS NOT NULL GROUP BY JobId HAVING count(*) > 1)");
+    stats.duplicates = count("Id IN (SELECT JobId FROM WorkerLogs WHERE Action IN (" +
+                             sql_literal(Action::Complete) + ", " + sql_literal(Action::Error) +
+                             ") AND JobId IS NOT NULL GROUP BY JobId HAVING count(*) > 1)");
     soci::rowset<soci::row> delays = sql.prepare
-                                     << "SELECT " + delay_ms_expr + ", " + run_at_ms_expr +
+                                     << "SELECT " + as(delay_ms_expr, "delay_ms") + ", " +
+                                            as(run_at_ms_expr, "run_at_ms") +
                                             " FROM Jobs WHERE State = 2 ORDER BY RunAt, Id";
     for (const auto& row : delays) {
-        stats.delays_ms.push_back(column_i64(row, 0));
-        stats.run_at_ms.push_back(column_i64(row, 1));
+        stats.delays_ms.push_back(column_i64(row, "delay_ms"));
+        stats.run_at_ms.push_back(column_i64(row, "run_at_ms"));
     }
     return stats;
 }

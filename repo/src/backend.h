@@ -9,6 +9,7 @@
 
 #include <soci/soci.h>
 
+#include "jobs/repo/action.h"
 #include "jobs/repo/connection_url.h"
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/repo/session.h"
@@ -25,7 +26,7 @@ struct LockRow {
 
 struct CompleteRow {
     bool completed = false;          // this call moved the job 1 -> 2
-    std::optional<int> state;        // the job's state when it did not
+    std::optional<JobState> state;   // the job's state when it did not
     std::optional<LockToken> token;  // the job's token when it did not
     std::optional<std::string> locked_by;
 };
@@ -55,7 +56,7 @@ class Backend {
     // State 1 -> `state` (Completed, Failed or Interrupted) under the lock; logs `action`, or
     // ERROR when the caller does not hold the lock.
     virtual CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state,
-                               const char* action, const std::optional<std::string>& result) = 0;
+                               Action action, const std::optional<std::string>& result) = 0;
     // Completes each job of `batch` under its token, logging COMPLETE or ERROR for each; returns
     // the ones not completed, with what was found instead.
     virtual std::vector<std::pair<JobId, CompleteRow>> finish_many(
@@ -92,12 +93,33 @@ std::unique_ptr<Backend> make_postgresql_backend(ConnectionUrl url,
                                                  std::unique_ptr<soci::session> sql,
                                                  std::string client_id);
 
-// Column helpers shared by both dialects: each query selects times as epoch milliseconds.
-long long column_i64(const soci::row& row, std::size_t i);
-std::optional<long long> column_opt_i64(const soci::row& row, std::size_t i);
-std::optional<std::string> column_opt_text(const soci::row& row, std::size_t i);
-// Reads the job columns starting at `first`, in the order of kJobColumns.
-Job read_job(const soci::row& row, std::size_t first);
+// Column helpers shared by both dialects, reading a column by its alias (lower case: PostgreSQL
+// folds unquoted names); each query selects times as epoch milliseconds.
+long long column_i64(const soci::row& row, const std::string& name);
+std::optional<long long> column_opt_i64(const soci::row& row, const std::string& name);
+std::optional<std::string> column_opt_text(const soci::row& row, const std::string& name);
+
+// The aliases every dialect's job SELECT gives its columns, read back by read_job.
+namespace job_column {
+inline const std::string kId = "id";
+inline const std::string kRunAt = "run_at";
+inline const std::string kCreateAt = "create_at";
+inline const std::string kLockAt = "lock_at";
+inline const std::string kExecuteAt = "execute_at";
+inline const std::string kState = "state";
+inline const std::string kLockedBy = "locked_by";
+inline const std::string kLockToken = "lock_token";
+inline const std::string kPayload = "payload";
+inline const std::string kStartedAt = "started_at";
+inline const std::string kLeaseUntil = "lease_until";
+}  // namespace job_column
+
+// "expression AS alias".
+inline std::string as(const std::string& expression, const std::string& alias) {
+    return expression + " AS " + alias;
+}
+// The one mapping from a job row to a Job, by the aliases above.
+Job read_job(const soci::row& row);
 // The harness's figures; only the delay and notice arithmetic differ between dialects.
 Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
                            const std::string& run_at_ms_expr, const std::string& late_created_cond);
@@ -105,6 +127,12 @@ Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
 // Checks that an existing schema has every column this version reads and writes; `tables` is how
 // many of Jobs and WorkerLogs exist. Returns the statements sent; throws RepoError(Schema).
 int verify_schema_columns(soci::session& sql, int tables, const char* schema_file);
+
+// An action's name as an SQL literal, for statements that match or write a fixed action: formatted
+// in, the statement text stays what it always was (action names need no escaping).
+inline std::string sql_literal(Action action) {
+    return "'" + std::string(action_name(action)) + "'";
+}
 
 inline DbTime from_ms(long long ms) { return DbTime{std::chrono::milliseconds{ms}}; }
 inline long long to_ms(DbTime t) { return t.time_since_epoch().count(); }

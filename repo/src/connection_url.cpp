@@ -12,7 +12,8 @@ ConnectionUrl ConnectionUrl::parse(std::string_view url) {
     if (sep == std::string_view::npos) {
         throw RepoError(ErrorKind::BadInput,
                         "malformed database URL (expected backend://connection, e.g. "
-                        "sqlite3://db=jobs.db): '" + std::string(url) + "'");
+                        "sqlite3://db=jobs.db): '" +
+                            std::string(url) + "'");
     }
     const std::string_view scheme = url.substr(0, sep);
     ConnectionUrl result;
@@ -37,9 +38,12 @@ ConnectionUrl ConnectionUrl::parse(std::string_view url) {
 
 std::string ConnectionUrl::backend_name() const {
     switch (backend) {
-        case BackendKind::Sqlite3: return "sqlite3";
-        case BackendKind::Postgresql: return "postgresql";
-        case BackendKind::Odbc: return "odbc";
+        case BackendKind::Sqlite3:
+            return "sqlite3";
+        case BackendKind::Postgresql:
+            return "postgresql";
+        case BackendKind::Odbc:
+            return "odbc";
     }
     return "unknown";
 }

@@ -184,7 +184,7 @@ void JobsRepo::process_locked_job(JobId id, std::optional<LockToken> token) {
 void JobsRepo::complete_locked_job(JobId id, std::optional<LockToken> token,
                                    std::optional<std::string> result) {
     const CompleteRow row = with_retry("ProcessLockedJob", true, [&] {
-        return backend_->finish(id, token, JobState::Completed, "COMPLETE", result);
+        return backend_->finish(id, token, JobState::Completed, Action::Complete, result);
     });
     if (row.completed) return;
     if (!row.state) {
@@ -192,11 +192,12 @@ void JobsRepo::complete_locked_job(JobId id, std::optional<LockToken> token,
     }
     // A retry after a lost reply finds the job already completed under our own lock.
     const bool ours = token ? row.token == token : row.locked_by == options_.client_id;
-    if (*row.state == static_cast<int>(JobState::Completed) && ours) return;
+    if (*row.state == JobState::Completed && ours) return;
     throw RepoError(
         ErrorKind::NotLocked,
         fmt::format("ProcessLockedJob: job {} is not locked by this caller (state {}{})", id,
-                    *row.state, row.locked_by ? ", locked by " + *row.locked_by : std::string()));
+                    static_cast<int>(*row.state),
+                    row.locked_by ? ", locked by " + *row.locked_by : std::string()));
 }
 
 std::vector<JobId> JobsRepo::complete_locked_jobs(const std::vector<Completion>& batch) {
@@ -214,8 +215,8 @@ std::vector<JobId> JobsRepo::complete_locked_jobs(const std::vector<Completion>&
         const auto given = std::find_if(batch.begin(), batch.end(),
                                         [id = id](const Completion& c) { return c.id == id; });
         // A retry after a lost reply finds its own completion.
-        const bool ours = given != batch.end() && row.token == given->token &&
-                          row.state == static_cast<int>(JobState::Completed);
+        const bool ours =
+            given != batch.end() && row.token == given->token && row.state == JobState::Completed;
         if (!ours) refused.push_back(id);
     }
     return refused;
@@ -227,12 +228,14 @@ void JobsRepo::fail_locked_job(JobId id, LockToken token, JobState outcome,
         throw RepoError(ErrorKind::BadInput,
                         "fail_locked_job: outcome must be Failed or Interrupted");
     }
-    const char* action = outcome == JobState::Failed ? "FAILED" : "INTERRUPTED";
+    const Action action = outcome == JobState::Failed ? Action::Failed : Action::Interrupted;
+    // The action's name is the call's name in errors, as it always was.
+    const std::string call(action_name(action));
     const CompleteRow row = with_retry(
-        action, true, [&] { return backend_->finish(id, token, outcome, action, message); });
-    if (row.completed || (row.state == static_cast<int>(outcome) && row.token == token)) return;
+        call.c_str(), true, [&] { return backend_->finish(id, token, outcome, action, message); });
+    if (row.completed || (row.state == outcome && row.token == token)) return;
     throw RepoError(ErrorKind::NotLocked,
-                    fmt::format("{}: job {} is not locked by this caller", action, id));
+                    fmt::format("{}: job {} is not locked by this caller", call, id));
 }
 
 JobId JobsRepo::create_job(DbTime run_at, std::optional<std::string> payload) {

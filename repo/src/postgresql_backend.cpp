@@ -22,10 +22,59 @@ std::string ms(const std::string& column) {
 const std::string kClockUs =
     "CAST(floor(extract(epoch FROM clock_timestamp()) * 1000000) AS bigint)";
 
+const std::string kMinPrepareInterval =
+    "interval '" + std::to_string(kMinPrepareTime.count()) + " milliseconds'";
+
+// The job columns under the aliases read_job reads.
 std::string job_columns(const std::string& t) {
-    return t + "Id, " + ms(t + "RunAt") + ", " + ms(t + "CreateAt") + ", " + ms(t + "LockAt") +
-           ", " + ms(t + "ExecuteAt") + ", " + t + "State, " + t + "LockedBy, " + t +
-           "LockToken, " + t + "Payload, " + ms(t + "StartedAt") + ", " + ms(t + "LeaseUntil");
+    namespace c = job_column;
+    return as(t + "Id", c::kId) + ", " + as(ms(t + "RunAt"), c::kRunAt) + ", " +
+           as(ms(t + "CreateAt"), c::kCreateAt) + ", " + as(ms(t + "LockAt"), c::kLockAt) + ", " +
+           as(ms(t + "ExecuteAt"), c::kExecuteAt) + ", " + as(t + "State", c::kState) + ", " +
+           as(t + "LockedBy", c::kLockedBy) + ", " + as(t + "LockToken", c::kLockToken) + ", " +
+           as(t + "Payload", c::kPayload) + ", " + as(ms(t + "StartedAt"), c::kStartedAt) + ", " +
+           as(ms(t + "LeaseUntil"), c::kLeaseUntil);
+}
+
+// The list: one statement on the hot path, its text composed once. Kind 1 rows: the clock, and
+// the due jobs; kind 2 rows: the recent lists (3: a departure).
+const std::string& list_statement() {
+    static const std::string text =
+        "WITH p AS (SELECT CAST(:win AS double precision) AS win, "
+        "CAST(:hist AS double precision) AS hist, CAST(:cid AS text) AS cid), "
+        "n AS (SELECT GREATEST(date_trunc('milliseconds', statement_timestamp()), "
+        "(SELECT max(LogDate) + interval '1 millisecond' FROM WorkerLogs WHERE "
+        "Action = " +
+        sql_literal(Action::QueryList) +
+        ")) AS t, statement_timestamp() AS now), "
+        "j AS (SELECT Jobs.* FROM Jobs, n, p WHERE Jobs.State < 2 AND "
+        "Jobs.RunAt < n.t + p.win * interval '1 millisecond' AND "
+        "(Jobs.State = 0 OR Jobs.LeaseUntil < n.now)), "
+        "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results, LogDate) "
+        "SELECT "
+        "NULL, " +
+        sql_literal(Action::QueryList) +
+        ", p.cid, (SELECT count(*) FROM j), n.t FROM p, n)"
+        ", h AS (SELECT CASE WHEN WorkerLogs.Action = " +
+        sql_literal(Action::Leave) +
+        " THEN 3 ELSE 2 END AS "
+        "kind, "
+        "WorkerLogs.ClientId AS client, WorkerLogs.LogDate AS at "
+        "FROM WorkerLogs, n, p WHERE WorkerLogs.Action IN (" +
+        sql_literal(Action::QueryList) + ", " + sql_literal(Action::Leave) +
+        ") "
+        "AND "
+        "WorkerLogs.LogDate > n.t - p.hist * interval '1 millisecond') "
+        "SELECT 1 AS kind, " +
+        as(ms("n.t"), "list_at") + ", " + job_columns("j.") + ", NULL AS client, NULL AS at, " +
+        as(kClockUs, "clock") +
+        " FROM n LEFT JOIN j ON true UNION ALL "
+        "SELECT h.kind, " +
+        ms("n.t") +
+        ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        "NULL, NULL, NULL, h.client, " +
+        ms("h.at") + ", " + kClockUs + " FROM n, h ORDER BY 1, 4, 3, 15";  // kind, run_at, id, at
+    return text;
 }
 
 // A log row inserted from inside a statement; `action` and `results` are SQL expressions.
@@ -33,6 +82,12 @@ std::string log_cte(const std::string& job_id, const std::string& action,
                     const std::string& results) {
     return "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT " + job_id +
            ", " + action + ", p.cid, " + results + " FROM p)";
+}
+
+// The action a statement logs: `won` when its update `u` changed a row, else `lost`.
+std::string either(Action won, Action lost) {
+    return "CASE WHEN EXISTS (SELECT 1 FROM u) THEN " + sql_literal(won) + " ELSE " +
+           sql_literal(lost) + " END";
 }
 
 class PostgresqlBackend final : public Backend {
@@ -78,47 +133,22 @@ class PostgresqlBackend final : public Backend {
                      "set_config('idle_in_transaction_session_timeout', '5s', true), "
                      "set_config('statement_timeout', '5s', true)) AS s";
         }
-        // Kind 1 rows: the clock, and the due jobs; kind 2 rows: the recent lists.
         soci::rowset<soci::row> rows =
-            (sql().prepare
-                 << "WITH p AS (SELECT CAST(:win AS double precision) AS win, "
-                    "CAST(:hist AS double precision) AS hist, CAST(:cid AS text) AS cid), "
-                    "n AS (SELECT GREATEST(date_trunc('milliseconds', statement_timestamp()), "
-                    "(SELECT max(LogDate) + interval '1 millisecond' FROM WorkerLogs WHERE "
-                    "Action = 'QUERYLIST')) AS t, statement_timestamp() AS now), "
-                    "j AS (SELECT Jobs.* FROM Jobs, n, p WHERE Jobs.State < 2 AND "
-                    "Jobs.RunAt < n.t + p.win * interval '1 millisecond' AND "
-                    "(Jobs.State = 0 OR Jobs.LeaseUntil < n.now)), "
-                    "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results, LogDate) "
-                    "SELECT "
-                    "NULL, 'QUERYLIST', p.cid, (SELECT count(*) FROM j), n.t FROM p, n)"
-                    ", h AS (SELECT CASE WHEN WorkerLogs.Action = 'LEAVE' THEN 3 ELSE 2 END AS "
-                    "kind, "
-                    "WorkerLogs.ClientId AS client, WorkerLogs.LogDate AS at "
-                    "FROM WorkerLogs, n, p WHERE WorkerLogs.Action IN ('QUERYLIST', 'LEAVE') "
-                    "AND "
-                    "WorkerLogs.LogDate > n.t - p.hist * interval '1 millisecond') "
-                    "SELECT 1, " +
-                        ms("n.t") + ", " + job_columns("j.") + ", NULL, NULL, " + kClockUs +
-                        " FROM n LEFT JOIN j ON true UNION ALL "
-                        "SELECT h.kind, " +
-                        ms("n.t") +
-                        ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-                        "NULL, NULL, NULL, h.client, " +
-                        ms("h.at") + ", " + kClockUs + " FROM n, h ORDER BY 1, 4, 3, 15",
-             soci::use(window_ms, "win"), soci::use(history_ms, "hist"),
-             soci::use(client_id(), "cid"));
+            (sql().prepare << list_statement(), soci::use(window_ms, "win"),
+             soci::use(history_ms, "hist"), soci::use(client_id(), "cid"));
         ReadyJobs result;
         for (const auto& row : rows) {
-            result.db_now = from_ms(column_i64(row, 1));
-            result.clock = std::max(result.clock, std::chrono::microseconds(column_i64(row, 15)));
-            if (const long long kind = column_i64(row, 0); kind != 1) {
+            result.db_now = from_ms(column_i64(row, "list_at"));
+            result.clock =
+                std::max(result.clock, std::chrono::microseconds(column_i64(row, "clock")));
+            if (const long long kind = column_i64(row, "kind"); kind != 1) {
                 result.recent_lists.push_back(
-                    {row.get<std::string>(13), from_ms(column_i64(row, 14)), kind == 3});
+                    {row.get<std::string>("client"), from_ms(column_i64(row, "at")), kind == 3});
                 continue;
             }
-            if (row.get_indicator(2) == soci::i_null) continue;  // no due job: the clock row only
-            result.jobs.push_back(read_job(row, 2));
+            // No due job: the clock row only.
+            if (row.get_indicator(job_column::kId) == soci::i_null) continue;
+            result.jobs.push_back(read_job(row));
         }
         tx.commit();
         return result;
@@ -127,14 +157,19 @@ class PostgresqlBackend final : public Backend {
     ClusterPeek peek() override {
         soci::row row;
         sql() << "WITH p AS (SELECT CAST(:cid AS text) AS cid), " +
-                     log_cte("NULL", "'QUERYLAST'", "1") + " SELECT " + ms("now()") + ", (SELECT " +
-                     ms("max(LogDate)") + " FROM WorkerLogs WHERE Action = 'QUERYLIST'), (SELECT " +
-                     ms("max(LogDate)") + " FROM WorkerLogs WHERE Action = 'LEAVE'), " + kClockUs,
+                     log_cte("NULL", sql_literal(Action::QueryLast), "1") + " SELECT " +
+                     as(ms("now()"), "now_ms") + ", (SELECT " + ms("max(LogDate)") +
+                     " FROM WorkerLogs WHERE Action = " + sql_literal(Action::QueryList) +
+                     ") AS last_list, (SELECT " + ms("max(LogDate)") +
+                     " FROM WorkerLogs WHERE Action = " + sql_literal(Action::Leave) +
+                     ") AS last_leave, " + as(kClockUs, "clock"),
             soci::use(client_id(), "cid"), soci::into(row);
-        ClusterPeek peek{
-            from_ms(column_i64(row, 0)), {}, {}, std::chrono::microseconds(column_i64(row, 3))};
-        if (auto at = column_opt_i64(row, 1)) peek.last_list = from_ms(*at);
-        if (auto at = column_opt_i64(row, 2)) peek.last_leave = from_ms(*at);
+        ClusterPeek peek{from_ms(column_i64(row, "now_ms")),
+                         {},
+                         {},
+                         std::chrono::microseconds(column_i64(row, "clock"))};
+        if (auto at = column_opt_i64(row, "last_list")) peek.last_list = from_ms(*at);
+        if (auto at = column_opt_i64(row, "last_leave")) peek.last_leave = from_ms(*at);
         return peek;
     }
 
@@ -142,11 +177,11 @@ class PostgresqlBackend final : public Backend {
         soci::row row;
         sql() << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid), "
                  "j AS (SELECT Jobs.* FROM Jobs, p WHERE Jobs.Id = p.id), " +
-                     log_cte("p.id", "'QUERYJOB'", "(SELECT count(*) FROM j)") + " SELECT " +
-                     job_columns("j.") + " FROM j",
+                     log_cte("p.id", sql_literal(Action::QueryJob), "(SELECT count(*) FROM j)") +
+                     " SELECT " + job_columns("j.") + " FROM j",
             soci::use(id, "id"), soci::use(client_id(), "cid"), soci::into(row);
         if (!sql().got_data()) return std::nullopt;
-        return read_job(row, 0);
+        return read_job(row);
     }
 
     LockRow lock(JobId id, LockToken token, std::chrono::milliseconds lease) override {
@@ -164,9 +199,7 @@ class PostgresqlBackend final : public Backend {
                  "FROM p WHERE Jobs.Id = p.id AND (Jobs.State = 0 OR "
                  "(Jobs.State = 1 AND (Jobs.LockToken = p.tok OR "
                  "(Jobs.StartedAt IS NULL AND Jobs.LeaseUntil < now())))) RETURNING Jobs.Id), " +
-                     log_cte("p.id",
-                             "CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'ACQUIRE_SUCCESS' "
-                             "ELSE 'ACQUIRE_FAILURE' END",
+                     log_cte("p.id", either(Action::AcquireSuccess, Action::AcquireFailure),
                              "(SELECT count(*) FROM u)") +
                      " SELECT CAST((SELECT count(*) FROM u) AS integer), "
                      "CAST((SELECT count(*) FROM Jobs, p WHERE Jobs.Id = p.id) AS integer)",
@@ -184,20 +217,18 @@ class PostgresqlBackend final : public Backend {
                  "LeaseUntil = now() + p.lease * interval '1 millisecond' FROM p "
                  "WHERE Jobs.Id = p.id AND Jobs.State = 1 AND Jobs.LockToken = p.tok AND "
                  "(Jobs.StartedAt IS NOT NULL OR Jobs.LeaseUntil > now()) RETURNING Jobs.Id), " +
-                     log_cte(
-                         "p.id",
-                         "CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'START' ELSE 'START_FAILURE' END",
-                         "(SELECT count(*) FROM u)") +
+                     log_cte("p.id", either(Action::Start, Action::StartFailure),
+                             "(SELECT count(*) FROM u)") +
                      " SELECT CAST((SELECT count(*) FROM u) AS integer)",
             soci::use(id, "id"), soci::use(client_id(), "cid"), soci::use(token, "tok"),
             soci::use(lease_ms, "lease"), soci::into(started);
         return started == 1;
     }
 
-    CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state, const char* action,
+    CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state, Action action,
                        const std::optional<std::string>& result_text) override {
         const int state_value = static_cast<int>(state);
-        const std::string action_text = action;
+        const std::string action_text(action_name(action));
         const std::string result_value = result_text.value_or("");
         soci::indicator result_ind = result_text ? soci::i_ok : soci::i_null;
         const LockToken token_value = token.value_or(0);
@@ -212,19 +243,25 @@ class PostgresqlBackend final : public Backend {
                  "WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
                  "(p.tok IS NULL OR Jobs.LockToken = p.tok) RETURNING Jobs.Id), " +
                      log_cte("p.id",
-                             "CASE WHEN EXISTS (SELECT 1 FROM u) THEN p.action ELSE 'ERROR' END",
+                             "CASE WHEN EXISTS (SELECT 1 FROM u) THEN p.action ELSE " +
+                                 sql_literal(Action::Error) + " END",
                              "(SELECT count(*) FROM u)") +
-                     " SELECT CAST((SELECT count(*) FROM u) AS integer), Jobs.State, "
-                     "Jobs.LockToken, Jobs.LockedBy FROM p LEFT JOIN Jobs ON Jobs.Id = p.id",
+                     " SELECT CAST((SELECT count(*) FROM u) AS integer) AS completed, " +
+                     as("Jobs.State", job_column::kState) + ", " +
+                     as("Jobs.LockToken", job_column::kLockToken) + ", " +
+                     as("Jobs.LockedBy", job_column::kLockedBy) +
+                     " FROM p LEFT JOIN Jobs ON Jobs.Id = p.id",
             soci::use(id, "id"), soci::use(client_id(), "cid"),
             soci::use(token_value, token_ind, "tok"), soci::use(result_value, result_ind, "res"),
             soci::use(state_value, "state"), soci::use(action_text, "action"), soci::into(row);
         CompleteRow out;
-        out.completed = column_i64(row, 0) == 1;
+        out.completed = column_i64(row, "completed") == 1;
         if (out.completed) return out;
-        if (auto found = column_opt_i64(row, 1)) out.state = static_cast<int>(*found);
-        out.token = column_opt_i64(row, 2);
-        out.locked_by = column_opt_text(row, 3);
+        if (auto found = column_opt_i64(row, job_column::kState)) {
+            out.state = static_cast<JobState>(*found);
+        }
+        out.token = column_opt_i64(row, job_column::kLockToken);
+        out.locked_by = column_opt_text(row, job_column::kLockedBy);
         return out;
     }
 
@@ -240,28 +277,35 @@ class PostgresqlBackend final : public Backend {
         }
         const std::string batch_text = rows.dump();
         std::string unfinished_text;
-        sql() << "WITH p AS (SELECT CAST(:cid AS text) AS cid, CAST(CAST(:batch AS text) AS json) "
-                 "AS batch), "
-                 "b AS (SELECT r.id, r.tok, r.res FROM p, "
-                 "json_to_recordset(p.batch) AS r(id bigint, tok bigint, res text)), "
-                 "u AS (UPDATE Jobs SET State = 2, ExecuteAt = now(), Result = b.res FROM b "
-                 "WHERE Jobs.Id = b.id AND Jobs.State = 1 AND Jobs.LockToken = b.tok "
-                 "RETURNING Jobs.Id), "
-                 "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT b.id, "
-                 "CASE WHEN u.Id IS NULL THEN 'ERROR' ELSE 'COMPLETE' END, p.cid, "
-                 "CASE WHEN u.Id IS NULL THEN 0 ELSE 1 END FROM p, b LEFT JOIN u ON u.Id = b.id) "
-                 "SELECT CAST(COALESCE(json_agg(json_build_array(b.id, Jobs.State, "
-                 "Jobs.LockToken, Jobs.LockedBy)) FILTER (WHERE u.Id IS NULL), '[]') AS text) "
-                 "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
+        sql()
+            << "WITH p AS (SELECT CAST(:cid AS text) AS cid, CAST(CAST(:batch AS text) AS json) "
+               "AS batch), "
+               "b AS (SELECT r.id, r.tok, r.res FROM p, "
+               "json_to_recordset(p.batch) AS r(id bigint, tok bigint, res text)), "
+               "u AS (UPDATE Jobs SET State = 2, ExecuteAt = now(), Result = b.res FROM b "
+               "WHERE Jobs.Id = b.id AND Jobs.State = 1 AND Jobs.LockToken = b.tok "
+               "RETURNING Jobs.Id), "
+               "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT b.id, "
+               "CASE WHEN u.Id IS NULL THEN " +
+                   sql_literal(Action::Error) + " ELSE " + sql_literal(Action::Complete) +
+                   " END, p.cid, "
+                   "CASE WHEN u.Id IS NULL THEN 0 ELSE 1 END FROM p, b LEFT JOIN u ON u.Id = b.id) "
+                   "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'state', "
+                   "Jobs.State, 'lock_token', Jobs.LockToken, 'locked_by', Jobs.LockedBy)) "
+                   "FILTER (WHERE u.Id IS NULL), '[]') AS text) "
+                   "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
             soci::use(client_id(), "cid"), soci::use(batch_text, "batch"),
             soci::into(unfinished_text);
         std::vector<std::pair<JobId, CompleteRow>> unfinished;
         for (const auto& item : nlohmann::json::parse(unfinished_text)) {
             CompleteRow row;
-            if (!item[1].is_null()) row.state = item[1].get<int>();
-            if (!item[2].is_null()) row.token = item[2].get<LockToken>();
-            if (!item[3].is_null()) row.locked_by = item[3].get<std::string>();
-            unfinished.emplace_back(item[0].get<JobId>(), std::move(row));
+            const auto& state = item.at("state");
+            const auto& token = item.at("lock_token");
+            const auto& locked_by = item.at("locked_by");
+            if (!state.is_null()) row.state = static_cast<JobState>(state.get<int>());
+            if (!token.is_null()) row.token = token.get<LockToken>();
+            if (!locked_by.is_null()) row.locked_by = locked_by.get<std::string>();
+            unfinished.emplace_back(item.at("id").get<JobId>(), std::move(row));
         }
         return unfinished;
     }
@@ -276,10 +320,14 @@ class PostgresqlBackend final : public Backend {
                  "interval '1 millisecond' AS r, CAST(:pl AS text) AS pl, CAST(:cid AS text) AS "
                  "cid), "
                  "i AS (INSERT INTO Jobs (RunAt, Payload) SELECT p.r, p.pl FROM p "
-                 "WHERE p.r >= now() + interval '10 seconds' RETURNING Id), "
-                 "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) "
-                 "SELECT i.Id, 'CREATE', p.cid, 1 FROM i, p) "
-                 "SELECT (SELECT Id FROM i)",
+                 "WHERE p.r >= now() + " +
+                     kMinPrepareInterval +
+                     " RETURNING Id), "
+                     "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) "
+                     "SELECT i.Id, " +
+                     sql_literal(Action::Create) +
+                     ", p.cid, 1 FROM i, p) "
+                     "SELECT (SELECT Id FROM i)",
             soci::use(run_at_ms, "r"), soci::use(payload_value, payload_ind, "pl"),
             soci::use(client_id(), "cid"), soci::into(id, id_ind);
         if (id_ind == soci::i_null) return std::nullopt;
@@ -290,7 +338,7 @@ class PostgresqlBackend final : public Backend {
 
     Statistics statistics() override {
         return read_statistics(sql(), ms("ExecuteAt") + " - " + ms("RunAt"), ms("RunAt"),
-                               "CreateAt > RunAt - interval '10 seconds'");
+                               "CreateAt > RunAt - " + kMinPrepareInterval);
     }
 
     DbTime now() override {

@@ -22,11 +22,15 @@ std::string ms(const std::string& column) {
 // from its 64-bit value instead. Tokens use all 63 bits.
 std::string big(const std::string& column) { return "(" + column + " + 0)"; }
 
+// The job columns under the aliases read_job reads.
 std::string job_columns(const std::string& t) {
-    return big(t + "Id") + ", " + ms(t + "RunAt") + ", " + ms(t + "CreateAt") + ", " +
-           ms(t + "LockAt") + ", " + ms(t + "ExecuteAt") + ", " + t + "State, " + t + "LockedBy, " +
-           big(t + "LockToken") + ", " + t + "Payload, " + ms(t + "StartedAt") + ", " +
-           ms(t + "LeaseUntil");
+    namespace c = job_column;
+    return as(big(t + "Id"), c::kId) + ", " + as(ms(t + "RunAt"), c::kRunAt) + ", " +
+           as(ms(t + "CreateAt"), c::kCreateAt) + ", " + as(ms(t + "LockAt"), c::kLockAt) + ", " +
+           as(ms(t + "ExecuteAt"), c::kExecuteAt) + ", " + as(t + "State", c::kState) + ", " +
+           as(t + "LockedBy", c::kLockedBy) + ", " + as(big(t + "LockToken"), c::kLockToken) +
+           ", " + as(t + "Payload", c::kPayload) + ", " + as(ms(t + "StartedAt"), c::kStartedAt) +
+           ", " + as(ms(t + "LeaseUntil"), c::kLeaseUntil);
 }
 
 // "+12.345 seconds": SQLite's date modifier for a positive offset.
@@ -83,15 +87,16 @@ class SqliteBackend final : public Backend {
         Transaction tx(sql());
         const std::string bound = seconds_modifier(window);
         soci::rowset<soci::row> rows =
-            (sql().prepare << "SELECT n.t, " + job_columns("j.") +
-                                  ", n.stamp, n.clock FROM (SELECT " + ms("s.stamp") +
+            (sql().prepare << "SELECT n.t AS list_at, " + job_columns("j.") +
+                                  ", n.stamp AS stamp, n.clock AS clock FROM (SELECT " +
+                                  ms("s.stamp") +
                                   " AS t, strftime('%Y-%m-%d %H:%M:%f', 'now', :bound) AS b, " +
                                   kNow + " AS now_text, s.stamp, " + ms("'now'") +
                                   " AS clock FROM (SELECT max(" + kNow +
                                   ", coalesce((SELECT strftime('%Y-%m-%d %H:%M:%f', "
                                   "max(LogDate), '+0.001 seconds') FROM WorkerLogs WHERE "
-                                  "Action = 'QUERYLIST'), " +
-                                  kNow +
+                                  "Action = " +
+                                  sql_literal(Action::QueryList) + "), " + kNow +
                                   ")) AS stamp) AS s) AS n "
                                   "LEFT JOIN Jobs AS j ON j.State < 2 AND j.RunAt < n.b AND "
                                   "(j.State = 0 OR j.LeaseUntil < n.now_text) "
@@ -101,32 +106,38 @@ class SqliteBackend final : public Backend {
         int count = 0;
         std::string listed_at;
         for (const auto& row : rows) {
-            result.db_now = from_ms(column_i64(row, 0));
-            listed_at = row.get<std::string>(12);
-            result.clock = std::chrono::milliseconds(column_i64(row, 13));  // ms only in SQLite
-            if (row.get_indicator(1) == soci::i_null) continue;  // no due job: the clock row only
+            result.db_now = from_ms(column_i64(row, "list_at"));
+            listed_at = row.get<std::string>("stamp");
+            result.clock =
+                std::chrono::milliseconds(column_i64(row, "clock"));  // ms only in SQLite
+            // No due job: the clock row only.
+            if (row.get_indicator(job_column::kId) == soci::i_null) continue;
             ++count;
-            if (row.get_indicator(2) == soci::i_null) continue;  // unreadable RunAt: skip it
-            result.jobs.push_back(read_job(row, 1));
+            // An unreadable RunAt: skip it.
+            if (row.get_indicator(job_column::kRunAt) == soci::i_null) continue;
+            result.jobs.push_back(read_job(row));
         }
         if (history.count() > 0) {
             const std::string since = "-" + seconds_modifier(history).substr(1);
             soci::rowset<soci::row> lists =
                 (sql().prepare
-                     << "SELECT ClientId, " + ms("LogDate") +
-                            ", Action FROM WorkerLogs WHERE Action IN ('QUERYLIST', 'LEAVE') AND "
+                     << "SELECT ClientId AS client, " + as(ms("LogDate"), "at") +
+                            ", Action AS action FROM WorkerLogs WHERE Action IN (" +
+                            sql_literal(Action::QueryList) + ", " + sql_literal(Action::Leave) +
+                            ") AND "
                             "LogDate > strftime('%Y-%m-%d %H:%M:%f', 'now', :since) ORDER BY "
                             "LogDate",
                  soci::use(since, "since"));
             for (const auto& row : lists) {
-                result.recent_lists.push_back({row.get<std::string>(0), from_ms(column_i64(row, 1)),
-                                               row.get<std::string>(2) == "LEAVE"});
+                result.recent_lists.push_back(
+                    {row.get<std::string>("client"), from_ms(column_i64(row, "at")),
+                     row.get<std::string>("action") == action_name(Action::Leave)});
             }
         }
         // Stamped with the moment the list looked (or just after the previous list), not the
         // later moment of this insert: other instances judge from LogDate which jobs this list
         // covered, and in which order lists came.
-        log(std::nullopt, "QUERYLIST", count, listed_at);
+        log(std::nullopt, Action::QueryList, count, listed_at);
         tx.commit();
         return result;
     }
@@ -134,15 +145,17 @@ class SqliteBackend final : public Backend {
     ClusterPeek peek() override {
         Transaction tx(sql());
         soci::row row;
-        sql() << "SELECT " + ms("'now'") + ", (SELECT " + ms("max(LogDate)") +
-                     " FROM WorkerLogs WHERE Action = 'QUERYLIST'), (SELECT " + ms("max(LogDate)") +
-                     " FROM WorkerLogs WHERE Action = 'LEAVE')",
+        sql() << "SELECT " + as(ms("'now'"), "now_ms") + ", (SELECT " + ms("max(LogDate)") +
+                     " FROM WorkerLogs WHERE Action = " + sql_literal(Action::QueryList) +
+                     ") AS last_list, (SELECT " + ms("max(LogDate)") +
+                     " FROM WorkerLogs WHERE Action = " + sql_literal(Action::Leave) +
+                     ") AS last_leave",
             soci::into(row);
-        ClusterPeek peek{from_ms(column_i64(row, 0)), {}, {}, {}};
+        ClusterPeek peek{from_ms(column_i64(row, "now_ms")), {}, {}, {}};
         peek.clock = peek.db_now.time_since_epoch();
-        if (auto at = column_opt_i64(row, 1)) peek.last_list = from_ms(*at);
-        if (auto at = column_opt_i64(row, 2)) peek.last_leave = from_ms(*at);
-        log(std::nullopt, "QUERYLAST", 1);
+        if (auto at = column_opt_i64(row, "last_list")) peek.last_list = from_ms(*at);
+        if (auto at = column_opt_i64(row, "last_leave")) peek.last_leave = from_ms(*at);
+        log(std::nullopt, Action::QueryLast, 1);
         tx.commit();
         return peek;
     }
@@ -153,8 +166,8 @@ class SqliteBackend final : public Backend {
             (sql().prepare << "SELECT " + job_columns("") + " FROM Jobs WHERE Id = :id",
              soci::use(id, "id"));
         std::optional<Job> job;
-        for (const auto& row : rows) job = read_job(row, 0);
-        log(id, "QUERYJOB", job ? 1 : 0);
+        for (const auto& row : rows) job = read_job(row);
+        log(id, Action::QueryJob, job ? 1 : 0);
         tx.commit();
         return job;
     }
@@ -176,7 +189,7 @@ class SqliteBackend final : public Backend {
         LockRow result;
         result.won = update.get_affected_rows() == 1;
         result.exists = result.won || exists(id);
-        log(id, result.won ? "ACQUIRE_SUCCESS" : "ACQUIRE_FAILURE", result.won ? 1 : 0);
+        log(id, result.won ? Action::AcquireSuccess : Action::AcquireFailure, result.won ? 1 : 0);
         tx.commit();
         return result;
     }
@@ -194,12 +207,12 @@ class SqliteBackend final : public Backend {
              soci::use(lease_until, "lease"), soci::use(id, "id"), soci::use(token, "tok"));
         update.execute(true);
         const bool started = update.get_affected_rows() == 1;
-        log(id, started ? "START" : "START_FAILURE", started ? 1 : 0);
+        log(id, started ? Action::Start : Action::StartFailure, started ? 1 : 0);
         tx.commit();
         return started;
     }
 
-    CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state, const char* action,
+    CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state, Action action,
                        const std::optional<std::string>& result_text) override {
         Transaction tx(sql());
         CompleteRow row = finish_in_transaction(id, token, state, action, result_text);
@@ -216,7 +229,7 @@ class SqliteBackend final : public Backend {
             const std::optional<std::string> result =
                 c.result && !c.result->empty() ? c.result : std::nullopt;
             CompleteRow row =
-                finish_in_transaction(c.id, c.token, JobState::Completed, "COMPLETE", result);
+                finish_in_transaction(c.id, c.token, JobState::Completed, Action::Complete, result);
             if (!row.completed) unfinished.emplace_back(c.id, std::move(row));
         }
         tx.commit();
@@ -235,7 +248,7 @@ class SqliteBackend final : public Backend {
             soci::use(run_at_text, "run_at"), soci::use(payload_value, payload_ind, "payload");
         long long id = 0;
         sql() << "SELECT last_insert_rowid()", soci::into(id);
-        log(id, "CREATE", 1);
+        log(id, Action::Create, 1);
         tx.commit();
         return id;
     }
@@ -249,8 +262,9 @@ class SqliteBackend final : public Backend {
     }
 
     Statistics statistics() override {
-        return read_statistics(sql(), "(" + ms("ExecuteAt") + " - " + ms("RunAt") + ")",
-                               ms("RunAt"), ms("CreateAt") + " > " + ms("RunAt") + " - 10000");
+        return read_statistics(
+            sql(), "(" + ms("ExecuteAt") + " - " + ms("RunAt") + ")", ms("RunAt"),
+            ms("CreateAt") + " > " + ms("RunAt") + " - " + std::to_string(kMinPrepareTime.count()));
     }
 
     DbTime now() override {
@@ -269,11 +283,11 @@ class SqliteBackend final : public Backend {
 
   private:
     // `at`: the LogDate to write (canonical UTC text); by default the moment of this insert.
-    void log(std::optional<JobId> id, const char* action, int results,
+    void log(std::optional<JobId> id, Action action, int results,
              const std::optional<std::string>& at = std::nullopt) {
         const JobId id_value = id.value_or(0);
         soci::indicator id_ind = id ? soci::i_ok : soci::i_null;
-        const std::string action_text = action;
+        const std::string action_text(action_name(action));
         const std::string at_value = at.value_or("");
         soci::indicator at_ind = at ? soci::i_ok : soci::i_null;
         sql() << std::string(
@@ -292,7 +306,7 @@ class SqliteBackend final : public Backend {
     }
 
     CompleteRow finish_in_transaction(JobId id, std::optional<LockToken> token, JobState state,
-                                      const char* action,
+                                      Action action,
                                       const std::optional<std::string>& result_text) {
         const std::string result_value = result_text.value_or("");
         soci::indicator result_ind = result_text ? soci::i_ok : soci::i_null;
@@ -310,18 +324,21 @@ class SqliteBackend final : public Backend {
         CompleteRow row;
         row.completed = update.get_affected_rows() == 1;
         if (!row.completed) read_holder(id, row);
-        log(id, row.completed ? action : "ERROR", row.completed ? 1 : 0);
+        log(id, row.completed ? action : Action::Error, row.completed ? 1 : 0);
         return row;
     }
 
     void read_holder(JobId id, CompleteRow& row) {
-        soci::rowset<soci::row> rows = (sql().prepare << "SELECT State, " + big("LockToken") +
-                                                             ", LockedBy FROM Jobs WHERE Id = :id",
-                                        soci::use(id, "id"));
+        namespace c = job_column;
+        soci::rowset<soci::row> rows =
+            (sql().prepare << "SELECT " + as("State", c::kState) + ", " +
+                                  as(big("LockToken"), c::kLockToken) + ", " +
+                                  as("LockedBy", c::kLockedBy) + " FROM Jobs WHERE Id = :id",
+             soci::use(id, "id"));
         for (const auto& r : rows) {
-            row.state = static_cast<int>(column_i64(r, 0));
-            row.token = column_opt_i64(r, 1);
-            row.locked_by = column_opt_text(r, 2);
+            row.state = static_cast<JobState>(column_i64(r, c::kState));
+            row.token = column_opt_i64(r, c::kLockToken);
+            row.locked_by = column_opt_text(r, c::kLockedBy);
         }
     }
 };

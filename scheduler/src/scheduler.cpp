@@ -110,7 +110,7 @@ void Scheduler::on_listed(const repo::ReadyJobs& ready, TimePoint sent, TimePoin
     policy_->on_list(ready);
     int added = 0;
     for (const auto& job : ready.jobs) {
-        if (job.state == static_cast<int>(repo::JobState::Locked) && job.started_at) {
+        if (job.state == repo::JobState::Locked && job.started_at) {
             interrupt_stale(job);
             continue;
         }
@@ -152,9 +152,9 @@ void Scheduler::check(repo::JobId id) {
             if (!owned) {
                 // A one-row read (cost 1) first: a lost race costs a failed lock (cost 10).
                 const auto job = store.get_job(id);
-                const bool free = job && job->state == static_cast<int>(repo::JobState::Created);
+                const bool free = job && job->state == repo::JobState::Created;
                 const bool abandoned =
-                    job && job->state == static_cast<int>(repo::JobState::Locked) &&
+                    job && job->state == repo::JobState::Locked &&
                     !job->started_at && job->lease_until && *job->lease_until < db_now;
                 try_lock = free || abandoned;
             }

@@ -8,7 +8,8 @@ using namespace jobs;
 using namespace jobs::harness;
 using namespace std::chrono_literals;
 
-TEST_CASE("the exercise's load over 600 s: 200 every 3 s, 940 in batches of 20, about 300 at random") {
+TEST_CASE(
+    "the exercise's load over 600 s: 200 every 3 s, 940 in batches of 20, about 300 at random") {
     const repo::DbTime since{std::chrono::milliseconds(1'800'000'000'000)};
     const LoadProfile profile{since, since + 600s};
     std::mt19937_64 rng(7);
@@ -24,30 +25,31 @@ TEST_CASE("the exercise's load over 600 s: 200 every 3 s, 940 in batches of 20, 
     CHECK(by_step[Step::Random].size() >= 200);  // 600 s / 1-3 s: 200 to 600, about 300
     CHECK(by_step[Step::Random].size() <= 600);
     for (std::size_t i = 1; i < by_step[Step::Every3s].size(); ++i) {
-        CHECK(by_step[Step::Every3s][i] - by_step[Step::Every3s][i - 1] == 3s);
+        CHECK(by_step[Step::Every3s][i] - by_step[Step::Every3s][i - 1] == repo::kEveryJobPeriod);
     }
     const auto& batches = by_step[Step::Batch13s];
     for (std::size_t i = 0; i < batches.size(); ++i) {
-        CHECK(batches[i] == since + std::chrono::seconds(13 * static_cast<long long>(i / 20)));
+        CHECK(batches[i] ==
+              since + repo::kBatchPeriod *
+                          static_cast<long long>(i / static_cast<std::size_t>(repo::kBatchSize)));
     }
     const auto& random = by_step[Step::Random];
     for (std::size_t i = 1; i < random.size(); ++i) {
-        CHECK(random[i] - random[i - 1] >= 1000ms);
-        CHECK(random[i] - random[i - 1] <= 2999ms);
+        CHECK(random[i] - random[i - 1] >= repo::kRandomGapMin);
+        CHECK(random[i] - random[i - 1] <= repo::kRandomGapMin + repo::kRandomGapSpread);
     }
 }
 
-TEST_CASE("live jobs come every 1-3 s while now + 10 s is before the end") {
+TEST_CASE("live jobs come every 1-3 s while now + MinPrepareTime is before the end") {
     const repo::DbTime since{std::chrono::milliseconds(1'800'000'000'000)};
     const LoadProfile profile{since, since + 60s};
     std::mt19937_64 rng(11);
     for (int i = 0; i < 1000; ++i) {
         const auto pause = live_pause(rng);
-        CHECK(pause >= 1000ms);
-        CHECK(pause <= 2999ms);
+        CHECK(pause >= repo::kRandomGapMin);
+        CHECK(pause <= repo::kRandomGapMin + repo::kRandomGapSpread);
     }
     CHECK(live_continues(profile, since));
-    CHECK(live_continues(profile, since + 49'999ms));
-    CHECK_FALSE(live_continues(profile, since + 50s));
-    CHECK(kLiveNotice == 10'100ms);
+    CHECK(live_continues(profile, profile.until - repo::kMinPrepareTime - 1ms));
+    CHECK_FALSE(live_continues(profile, profile.until - repo::kMinPrepareTime));
 }

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "jobs/harness/run.h"
+#include "logged.h"
 #include "test_db.h"
 
 using namespace jobs;
@@ -26,18 +27,20 @@ Report short_run(Mode mode) {
 
 }  // namespace
 
-TEST_CASE("a short KILL run passes: three of five instances interrupted, no job lost or doubled"
-          * doctest::timeout(180)) {
+TEST_CASE("a short KILL run passes: three of five instances interrupted, no job lost or doubled" *
+          doctest::timeout(180)) {
     const Report r = short_run(Mode::Kill);
-    MESSAGE("KILL: " << r.verdict << ", cost " << r.cost_score << ", efficient " << r.efficient_score);
+    MESSAGE("KILL: " << r.verdict << ", cost " << r.cost_score << ", efficient "
+                     << r.efficient_score);
     CHECK(r.pass);
     CHECK(r.mode == "KILL");
-    CHECK(r.actions.at("COMPLETE") == r.created);
+    CHECK(test::logged(r.actions, repo::Action::Complete) == r.created);
 }
 
 TEST_CASE("a short HATEST run passes: instances restarting every 10-29 s" * doctest::timeout(180)) {
     const Report r = short_run(Mode::HaTest);
-    MESSAGE("HATEST: " << r.verdict << ", cost " << r.cost_score << ", efficient " << r.efficient_score);
+    MESSAGE("HATEST: " << r.verdict << ", cost " << r.cost_score << ", efficient "
+                       << r.efficient_score);
     CHECK(r.pass);
-    CHECK(r.actions.at("COMPLETE") == r.created);
+    CHECK(test::logged(r.actions, repo::Action::Complete) == r.created);
 }

@@ -3,11 +3,13 @@
 
 #include "jobs/harness/report.h"
 #include "jobs/harness/run.h"
+#include "jobs/repo/action.h"
 #include "jobs/repo/session.h"
 #include "test_db.h"
 
 using namespace jobs;
 using namespace jobs::harness;
+using repo::Action;
 
 namespace {
 
@@ -37,20 +39,23 @@ void fill(soci::session& sql, bool sqlite) {
     // Executed 50 ms before RunAt: early.
     job("2026-01-01 12:02:00.000", "2026-01-01 12:01:00.000", "2026-01-01 12:01:59.000",
         "2026-01-01 12:01:59.950", 2);
-    const auto log = [&](const char* action, int n) {
+    const auto log = [&](Action action, int n) {
         for (int i = 0; i < n; ++i)
-            sql << std::string("INSERT INTO WorkerLogs (Action, ClientId) VALUES ('") + action +
-                       "', 'hand')";
+            sql << "INSERT INTO WorkerLogs (Action, ClientId) VALUES ('" +
+                       std::string(repo::action_name(action)) + "', 'hand')";
     };
-    log("QUERYLIST", 3);
-    log("ACQUIRE_FAILURE", 2);
-    log("QUERYJOB", 5);
-    log("ACQUIRE_SUCCESS", 6);
-    log("COMPLETE", 5);
-    log("CREATE", 6);
-    log("CONNECT", 2);
-    log("QUERYLAST", 4);
-    log("LEAVE", 1);
+    log(Action::QueryList, 3);
+    log(Action::AcquireFailure, 2);
+    log(Action::QueryJob, 5);
+    log(Action::AcquireSuccess, 6);
+    log(Action::Complete, 5);
+    log(Action::Create, 6);
+    log(Action::Connect, 2);
+    log(Action::QueryLast, 4);
+    log(Action::Leave, 1);
+    log(Action::StartFailure, 2);
+    // A row written by hand under a name no instance writes: listed, and weighed 0.
+    sql << "INSERT INTO WorkerLogs (Action, ClientId) VALUES ('BY_HAND', 'hand')";
 }
 
 }  // namespace
@@ -72,8 +77,10 @@ TEST_CASE("scores of a hand-made database match the figures worked out by hand")
     CHECK(r.efficient_score == doctest::Approx(8051 + 17860.0435).epsilon(1e-8));
     CHECK(r.p50 == 101);
     CHECK(r.max == 40000);
-    // 3 x 100 + 2 x 10 + 5 x 1 + 2 x 1 (CONNECT) + 4 x 1 (QUERYLAST) + 1 x 10 (LEAVE).
-    CHECK(r.cost_score == 341);
+    // 3 x 100 + 2 x 10 + 5 x 1 + 2 x 1 (CONNECT) + 4 x 1 (QUERYLAST) + 1 x 10 (LEAVE)
+    // + 2 x 10 (START_FAILURE, a failed write) + 1 x 0 (BY_HAND, unknown).
+    CHECK(r.cost_score == 361);
+    CHECK(r.actions.at("BY_HAND") == 1);
     CHECK(r.states.at(1) == 1);
     CHECK(r.states.at(2) == 5);
     CHECK(r.early_lock == 5);  // all but the second, locked at 12:00:00.001, locked before RunAt
@@ -91,7 +98,7 @@ TEST_CASE("the truncated average and the sample stdev of two delays") {
     stats.delays_ms = {100, 101};
     stats.run_at_ms = {0, 0};
     stats.states = {{2, 2}};
-    stats.actions = {{"COMPLETE", 2}};
+    stats.actions = {{std::string(repo::action_name(Action::Complete)), 2}};
     const Report r = make_report(stats);
     CHECK(r.delay_average == 100);  // 100.5, truncated as the reference did
     CHECK(r.delay_stdev == doctest::Approx(0.70710678));

@@ -4,9 +4,11 @@
 #include "jobs/repo/error.h"
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/repo/session.h"
+#include "logged.h"
 #include "test_db.h"
 
 using namespace jobs::repo;
+using jobs::test::logged;
 using namespace std::chrono_literals;
 using jobs::test::fresh_database;
 
@@ -26,26 +28,28 @@ void require_error(F&& call, ErrorKind kind, const std::string& words) {
 
 }  // namespace
 
-TEST_CASE("CreateJob refuses a RunAt sooner than now + 10 s and inserts nothing") {
+TEST_CASE("CreateJob refuses a RunAt sooner than now + MinPrepareTime and inserts nothing") {
     JobsRepo repo(RepoOptions{.url = fresh_database()});
-    require_error([&] { repo.create_job(repo.db_now() + 9'500ms); }, ErrorKind::BadInput,
+    require_error([&] { repo.create_job(repo.db_now() + kMinPrepareTime - 500ms); },
+                  ErrorKind::BadInput, "MinPrepareTime");
+    require_error([&] { repo.create_job(repo.db_now() - 1s); }, ErrorKind::BadInput,
                   "MinPrepareTime");
-    require_error([&] { repo.create_job(repo.db_now() - 1s); }, ErrorKind::BadInput, "MinPrepareTime");
     CHECK(repo.statistics().states.empty());
-    CHECK(repo.statistics().actions.count("CREATE") == 0);
+    CHECK(repo.statistics().actions.count(std::string(action_name(Action::Create))) == 0);
 }
 
 TEST_CASE("CreateJob refuses an oversized payload") {
     JobsRepo repo(RepoOptions{.url = fresh_database()});
     const std::string huge(kMaxPayloadBytes + 1, 'x');
-    require_error([&] { repo.create_job(repo.db_now() + 20s, huge); }, ErrorKind::BadInput, "payload");
+    require_error([&] { repo.create_job(repo.db_now() + 20s, huge); }, ErrorKind::BadInput,
+                  "payload");
     CHECK(repo.statistics().states.empty());
 }
 
 TEST_CASE("AcquireJobLock on an unknown id says so and logs the failed attempt") {
     JobsRepo repo(RepoOptions{.url = fresh_database()});
     require_error([&] { repo.acquire_job_lock(424242); }, ErrorKind::NotFound, "no job 424242");
-    CHECK(repo.statistics().actions.at("ACQUIRE_FAILURE") == 1);
+    CHECK(logged(repo.statistics().actions, Action::AcquireFailure) == 1);
 }
 
 TEST_CASE("ProcessLockedJob refuses a job that is not locked, or locked by someone else") {
@@ -55,18 +59,18 @@ TEST_CASE("ProcessLockedJob refuses a job that is not locked, or locked by someo
     const JobId free_job = a.create_job(a.db_now() + 20s);
     require_error([&] { a.complete_locked_job(free_job, std::nullopt); }, ErrorKind::NotLocked,
                   "not locked");
-    CHECK(a.get_job(free_job)->state == 0);
+    CHECK(a.get_job(free_job)->state == JobState::Created);
 
     const Lock lock = a.acquire_job_lock(free_job);
     REQUIRE(lock.outcome == LockOutcome::Won);
     require_error([&] { b.complete_locked_job(free_job, lock.token + 1); }, ErrorKind::NotLocked,
                   "locked by a");
-    CHECK(a.get_job(free_job)->state == 1);
+    CHECK(a.get_job(free_job)->state == JobState::Locked);
     require_error([&] { a.complete_locked_job(777777, std::nullopt); }, ErrorKind::NotFound,
                   "no job 777777");
-    CHECK(a.statistics().actions.at("ERROR") == 3);
+    CHECK(logged(a.statistics().actions, Action::Error) == 3);
     a.complete_locked_job(free_job, lock.token);
-    CHECK(a.get_job(free_job)->state == 2);
+    CHECK(a.get_job(free_job)->state == JobState::Completed);
 }
 
 TEST_CASE("a malformed connection string is refused with the reason") {
@@ -93,11 +97,11 @@ TEST_CASE("a missing schema is created, or refused when creation is off") {
     require_error([&] { JobsRepo repo(options); }, ErrorKind::Schema, "no Jobs and WorkerLogs");
     options.create_schema = true;
     JobsRepo repo(options);
-    CHECK(repo.statistics().actions.at("CONNECT") == 1);
+    CHECK(logged(repo.statistics().actions, Action::Connect) == 1);
     const JobId id = repo.create_job(repo.db_now() + 20s);
     CHECK(repo.get_job(id).has_value());
     JobsRepo again(options);  // the second start finds the schema in place
-    CHECK(again.statistics().actions.at("CONNECT") == 2);
+    CHECK(logged(again.statistics().actions, Action::Connect) == 2);
 }
 
 TEST_CASE("an incompatible schema is refused with a clear message") {
@@ -111,10 +115,12 @@ TEST_CASE("an incompatible schema is refused with a clear message") {
                   "incompatible schema");
 }
 
-TEST_CASE("SQLite refuses a NULL or unreadable RunAt; a bad row forced past the triggers is skipped") {
+TEST_CASE(
+    "SQLite refuses a NULL or unreadable RunAt; a bad row forced past the triggers is skipped") {
     const std::string url = fresh_database();
     auto sql = open_session(ConnectionUrl::parse(url));
-    if (dialect_of(*sql, ConnectionUrl::parse(url)) != Dialect::Sqlite) return;  // PostgreSQL types it
+    if (dialect_of(*sql, ConnectionUrl::parse(url)) != Dialect::Sqlite)
+        return;  // PostgreSQL types it
     for (const char* bad : {"NULL", "'garbage'", "'2026-13-45 99:99:99'", "1700000000"}) {
         CAPTURE(bad);
         try {
@@ -128,7 +134,7 @@ TEST_CASE("SQLite refuses a NULL or unreadable RunAt; a bad row forced past the 
     *sql << "DROP TRIGGER Jobs_RunAt_Check";
     *sql << "INSERT INTO Jobs (RunAt) VALUES ('2020-99-99 00:00:00.000')";
     JobsRepo repo(RepoOptions{.url = url});
-    const JobId good = repo.create_job(repo.db_now() + 10'500ms);
+    const JobId good = repo.create_job(repo.db_now() + kMinPrepareTime + 500ms);
     const auto ready = repo.get_ready_jobs(std::chrono::seconds(20));
     REQUIRE(ready.jobs.size() == 1);
     CHECK(ready.jobs[0].id == good);

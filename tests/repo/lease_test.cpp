@@ -6,14 +6,17 @@
 
 #include "jobs/repo/error.h"
 #include "jobs/repo/jobs_repo.h"
+#include "logged.h"
 #include "test_db.h"
 
 using namespace jobs::repo;
+using jobs::test::logged;
 using namespace std::chrono_literals;
 
 namespace {
 
-RepoOptions with_lease(const std::string& url, const std::string& client, std::chrono::milliseconds lease) {
+RepoOptions with_lease(const std::string& url, const std::string& client,
+                       std::chrono::milliseconds lease) {
     RepoOptions options{.url = url, .client_id = client};
     options.lease = lease;
     options.run_lease = lease;
@@ -22,7 +25,8 @@ RepoOptions with_lease(const std::string& url, const std::string& client, std::c
 
 }  // namespace
 
-TEST_CASE("an expired unstarted lock is taken over, and its old holder can no longer start the job") {
+TEST_CASE(
+    "an expired unstarted lock is taken over, and its old holder can no longer start the job") {
     const std::string url = jobs::test::fresh_database();
     JobsRepo a(with_lease(url, "a", 400ms));
     JobsRepo b(with_lease(url, "b", 400ms));
@@ -30,12 +34,12 @@ TEST_CASE("an expired unstarted lock is taken over, and its old holder can no lo
     const Lock first = a.acquire_job_lock(id);
     REQUIRE(first.outcome == LockOutcome::Won);
     CHECK(b.acquire_job_lock(id).outcome == LockOutcome::Lost);  // lease still running
-    CHECK(b.get_ready_jobs(30s).jobs.empty());                    // and not listed as free
+    CHECK(b.get_ready_jobs(30s).jobs.empty());                   // and not listed as free
 
     std::this_thread::sleep_for(600ms);
     const auto listed = b.get_ready_jobs(30s).jobs;
     REQUIRE(listed.size() == 1);  // listed again: its lease ended unstarted
-    CHECK(listed[0].state == 1);
+    CHECK(listed[0].state == JobState::Locked);
     CHECK_FALSE(listed[0].started_at.has_value());
     const Lock second = b.acquire_job_lock(id);
     REQUIRE(second.outcome == LockOutcome::Won);
@@ -43,15 +47,15 @@ TEST_CASE("an expired unstarted lock is taken over, and its old holder can no lo
 
     CHECK_FALSE(a.start_locked_job(id, first.token));  // the old holder woke up too late
     CHECK(b.start_locked_job(id, second.token));
-    CHECK(b.start_locked_job(id, second.token));       // a retry of our own start still wins
+    CHECK(b.start_locked_job(id, second.token));  // a retry of our own start still wins
     CHECK_THROWS_AS(a.complete_locked_job(id, first.token), RepoError);
     b.complete_locked_job(id, second.token);
     const auto job = a.get_job(id);
-    CHECK(job->state == 2);
+    CHECK(job->state == JobState::Completed);
     CHECK(job->locked_by == std::optional<std::string>("b"));
     const Statistics stats = a.statistics();
-    CHECK(stats.actions.at("START") == 2);
-    CHECK(stats.actions.at("START_FAILURE") == 1);
+    CHECK(logged(stats.actions, Action::Start) == 2);
+    CHECK(logged(stats.actions, Action::StartFailure) == 1);
 }
 
 TEST_CASE("a lock cannot be started after its lease ends, even by its holder") {
@@ -64,7 +68,9 @@ TEST_CASE("a lock cannot be started after its lease ends, even by its holder") {
     CHECK_FALSE(a.get_job(id)->started_at.has_value());
 }
 
-TEST_CASE("a started job is never locked again; once its run lease ends it can only be marked interrupted") {
+TEST_CASE(
+    "a started job is never locked again; once its run lease ends it can only be marked "
+    "interrupted") {
     const std::string url = jobs::test::fresh_database();
     JobsRepo a(with_lease(url, "a", 300ms));
     JobsRepo b(with_lease(url, "b", 300ms));
@@ -77,8 +83,8 @@ TEST_CASE("a started job is never locked again; once its run lease ends it can o
     REQUIRE(listed.size() == 1);
     REQUIRE(listed[0].started_at.has_value());
     b.fail_locked_job(id, *listed[0].lock_token, JobState::Interrupted, "instance vanished");
-    CHECK(a.get_job(id)->state == static_cast<int>(JobState::Interrupted));
+    CHECK(a.get_job(id)->state == JobState::Interrupted);
     CHECK_THROWS_AS(a.complete_locked_job(id, lock.token), RepoError);  // too late to complete
     CHECK(b.get_ready_jobs(30s).jobs.empty());
-    CHECK(a.statistics().actions.at("INTERRUPTED") == 1);
+    CHECK(logged(a.statistics().actions, Action::Interrupted) == 1);
 }

@@ -15,9 +15,11 @@
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/repo/session.h"
 #include "jobs/repo/simulated_task.h"
+#include "logged.h"
 #include "test_db.h"
 
 using namespace jobs::repo;
+using jobs::test::logged;
 using namespace std::chrono_literals;
 using jobs::test::fresh_database;
 
@@ -52,7 +54,7 @@ TEST_CASE("a created job reads back with its RunAt, payload and database stamps"
     REQUIRE(job.has_value());
     CHECK(job->id == id);
     CHECK(job->run_at == run_at);
-    CHECK(job->state == static_cast<int>(JobState::Created));
+    CHECK(job->state == JobState::Created);
     CHECK(job->payload == std::optional<std::string>("{\"n\": 1}"));
     CHECK_FALSE(job->lock_at.has_value());
     CHECK_FALSE(job->execute_at.has_value());
@@ -79,9 +81,9 @@ TEST_CASE("GetReadyJobs lists only free jobs due within the window, by RunAt, an
     (void)far;
 
     const Statistics stats = repo.statistics();
-    CHECK(stats.actions.at("QUERYLIST") == 3);
-    CHECK(stats.actions.at("CREATE") == 4);
-    CHECK(stats.actions.at("ACQUIRE_SUCCESS") == 1);
+    CHECK(logged(stats.actions, Action::QueryList) == 3);
+    CHECK(logged(stats.actions, Action::Create) == 4);
+    CHECK(logged(stats.actions, Action::AcquireSuccess) == 1);
 }
 
 TEST_CASE("GetReadyJobs on an empty table still reads the database clock") {
@@ -134,9 +136,9 @@ TEST_CASE(
     CHECK(*peek.last_leave >= first.db_now);
     CHECK(*peek.last_leave <= second.db_now);
     const Statistics stats = a.statistics();
-    CHECK(stats.actions.at("QUERYLAST") == 2);
-    CHECK(stats.actions.at("LEAVE") == 1);
-    CHECK(stats.actions.at("QUERYLIST") == 3);
+    CHECK(logged(stats.actions, Action::QueryLast) == 2);
+    CHECK(logged(stats.actions, Action::Leave) == 1);
+    CHECK(logged(stats.actions, Action::QueryList) == 3);
 }
 
 TEST_CASE(
@@ -218,7 +220,7 @@ TEST_CASE("GetJob logs QUERYJOB and returns nothing for an unknown id") {
     const JobId id = create_jobs(repo, 1)[0];
     CHECK(repo.get_job(id).has_value());
     CHECK_FALSE(repo.get_job(id + 1000).has_value());
-    CHECK(repo.statistics().actions.at("QUERYJOB") == 2);
+    CHECK(logged(repo.statistics().actions, Action::QueryJob) == 2);
 }
 
 TEST_CASE("a lock is won once: a second attempt, even by its winner, loses and is logged") {
@@ -233,12 +235,12 @@ TEST_CASE("a lock is won once: a second attempt, even by its winner, loses and i
     CHECK(a.acquire_job_lock(id).outcome == LockOutcome::Lost);
     const auto job = b.get_job(id);
     REQUIRE(job);
-    CHECK(job->state == static_cast<int>(JobState::Locked));
+    CHECK(job->state == JobState::Locked);
     CHECK(job->locked_by == std::optional<std::string>("a"));
     CHECK(job->lock_token == won.token);
     const Statistics stats = a.statistics();
-    CHECK(stats.actions.at("ACQUIRE_SUCCESS") == 1);
-    CHECK(stats.actions.at("ACQUIRE_FAILURE") == 2);
+    CHECK(logged(stats.actions, Action::AcquireSuccess) == 1);
+    CHECK(logged(stats.actions, Action::AcquireFailure) == 2);
 }
 
 TEST_CASE("racing threads and processes for the same 200 jobs: each won exactly once") {
@@ -272,8 +274,8 @@ TEST_CASE("racing threads and processes for the same 200 jobs: each won exactly 
 
     const Statistics stats = setup.statistics();
     const long long attempts = 200LL * kProcesses * kThreads;
-    CHECK(stats.actions.at("ACQUIRE_SUCCESS") == 200);
-    CHECK(stats.actions.at("ACQUIRE_FAILURE") == attempts - 200);
+    CHECK(logged(stats.actions, Action::AcquireSuccess) == 200);
+    CHECK(logged(stats.actions, Action::AcquireFailure) == attempts - 200);
     CHECK(stats.states.at(static_cast<int>(JobState::Locked)) == 200);
 }
 
@@ -286,11 +288,11 @@ TEST_CASE("ProcessLockedJob runs the task, then completes the job with ExecuteAt
     repo.process_locked_job(id, lock.token);
     const auto job = repo.get_job(id);
     REQUIRE(job);
-    CHECK(job->state == static_cast<int>(JobState::Completed));
+    CHECK(job->state == JobState::Completed);
     REQUIRE(job->execute_at);
     CHECK(*job->execute_at >= before + kTaskLength - 1ms);
     CHECK(*job->lock_at <= before);
-    CHECK(repo.statistics().actions.at("COMPLETE") == 1);
+    CHECK(logged(repo.statistics().actions, Action::Complete) == 1);
 }
 
 TEST_CASE("a batch of completions completes each job under its own token, in one call") {
@@ -315,12 +317,12 @@ TEST_CASE("a batch of completions completes each job under its own token, in one
     for (int i = 0; i < 3; ++i) {
         const auto job = repo.get_job(ids[i]);
         REQUIRE(job);
-        CHECK(job->state == static_cast<int>(JobState::Completed));
+        CHECK(job->state == JobState::Completed);
         REQUIRE(job->execute_at);
         CHECK(*job->execute_at >= before - 1ms);
     }
-    CHECK(repo.get_job(ids[3])->state == static_cast<int>(JobState::Locked));
-    CHECK(repo.get_job(ids[4])->state == static_cast<int>(JobState::Failed));
+    CHECK(repo.get_job(ids[3])->state == JobState::Locked);
+    CHECK(repo.get_job(ids[4])->state == JobState::Failed);
     auto sql = open_session(ConnectionUrl::parse(url));
     std::string result;
     soci::indicator ind = soci::i_ok;
@@ -331,8 +333,8 @@ TEST_CASE("a batch of completions completes each job under its own token, in one
         CHECK(ind == soci::i_null);
     }
     const Statistics stats = repo.statistics();
-    CHECK(stats.actions.at("COMPLETE") == 3);
-    CHECK(stats.actions.at("ERROR") == 3);
+    CHECK(logged(stats.actions, Action::Complete) == 3);
+    CHECK(logged(stats.actions, Action::Error) == 3);
     // A retry of the same batch (its reply lost) finds its own completions: only the jobs it
     // never held are refused.
     const std::vector<JobId> again = repo.complete_locked_jobs({batch[0], batch[3]});

@@ -39,7 +39,8 @@ TEST_CASE("a call waits out another process's write lock instead of failing") {
     CHECK(waited >= 300ms);
 }
 
-TEST_CASE("a dropped PostgreSQL connection is re-opened and the call retried" * doctest::test_suite("postgresql-only")) {
+TEST_CASE("a dropped PostgreSQL connection is re-opened and the call retried" *
+          doctest::test_suite("postgresql-only")) {
     const std::string url = jobs::test::fresh_database();
     JobsRepo repo(RepoOptions{.url = url, .client_id = "victim"});
     auto admin = open_session(ConnectionUrl::parse(url));
@@ -51,5 +52,5 @@ TEST_CASE("a dropped PostgreSQL connection is re-opened and the call retried" * 
     const Lock lock = repo.acquire_job_lock(id);
     CHECK(lock.outcome == LockOutcome::Won);
     repo.complete_locked_job(id, lock.token);
-    CHECK(repo.get_job(id)->state == 2);
+    CHECK(repo.get_job(id)->state == JobState::Completed);
 }

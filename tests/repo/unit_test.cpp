@@ -4,10 +4,45 @@
 #include <filesystem>
 #include <fstream>
 
+#include "jobs/repo/action.h"
 #include "jobs/repo/connection_url.h"
 #include "jobs/repo/error.h"
+#include "jobs/repo/exercise.h"
 
 using namespace jobs::repo;
+using namespace std::chrono_literals;
+
+TEST_CASE("every action reads back from its name, and weighs as SPEC section 5 says") {
+    for (const auto& info : kActions) {
+        CHECK(parse_action(action_name(info.action)) == info.action);
+        CHECK(action_weight(info.name) == action_weight(info.action));
+    }
+    CHECK(action_weight(Action::QueryList) == 100);
+    CHECK(action_weight(Action::AcquireFailure) == 10);
+    CHECK(action_weight(Action::QueryJob) == 1);
+    // A failed write, like a lost lock.
+    CHECK(action_weight(Action::StartFailure) == 10);
+    CHECK(action_weight(Action::Start) == 0);
+    CHECK_FALSE(parse_action("BY_HAND").has_value());
+    CHECK(action_weight("BY_HAND") == 0);
+    CHECK_FALSE(parse_action("querylist").has_value());
+}
+
+// The one place the exercise's numbers are written out again: everything else uses the names.
+TEST_CASE("the exercise's constants are SPEC's numbers") {
+    CHECK(kMinPrepareTime == 10s);
+    CHECK(kMaxDelayTime == 30s);
+    CHECK(kMaxPayloadBytes == 65'536);
+    CHECK(kTaskPermitsPerProcess == 5);
+    CHECK(kTaskLength == 83ms);
+    CHECK(kEveryJobPeriod == 3s);
+    CHECK(kBatchPeriod == 13s);
+    CHECK(kBatchSize == 20);
+    CHECK(kRandomGapMin == 1'000ms);
+    CHECK(kRandomGapSpread == 1'999ms);
+    CHECK(kLiveNotice == 10'100ms);
+    CHECK(kScoreTail == 40s);
+}
 
 TEST_CASE("connection URLs name their backend and keep the connection string whole") {
     const auto pg = ConnectionUrl::parse("postgresql://host=127.0.0.1 port=5432 dbname=jobs");

@@ -9,15 +9,16 @@
 
 namespace jobs::harness {
 
-// The exercise's report plus delay percentiles (SPEC sections 5 and 6).
+// The exercise's report plus delay percentiles (SPEC sections 5 and 6). COST_SCORE weighs each
+// action as jobs/repo/action.h says.
 struct Report {
     std::string mode = "score";  // WORKERSnn, KILL, HATEST, KILL9, or score
     int instances = 0;
     std::string backend;
     std::map<std::string, long long> actions;
     std::map<int, long long> states;
-    long long created = 0;        // rows in Jobs
-    long long completed = 0;      // State = 2
+    long long created = 0;    // rows in Jobs
+    long long completed = 0;  // State = 2
     long long early_lock = 0;
     long long early_exec = 0;
     long long delay_exceed = 0;
@@ -32,13 +33,8 @@ struct Report {
     long long cost_score = 0;
     double efficient_score = 0;
     bool pass = false;
-    std::string verdict;          // why it failed, or "pass"
+    std::string verdict;  // why it failed, or "pass"
 };
-
-// The weight of one logged statement in COST_SCORE. The exercise's three, and for kinds it did
-// not have the weight of the nearest kind: a read of many rows 100, a write that can fail or is
-// not a job's own lock or completion 10, a read of one row 1; a job's own lock and completion 0.
-long long action_weight(const std::string& action);
 
 // `interrupted_allowed`: KILL9 passes with interrupted jobs (a SIGKILL can cut a task short);
 // every other mode needs every job completed.

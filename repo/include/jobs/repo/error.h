@@ -16,11 +16,11 @@ enum class ErrorKind {
 
 // Errors carry the call and backend they came from as they rise (SOCI's habit).
 class RepoError : public std::runtime_error {
-public:
+  public:
     RepoError(ErrorKind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
     ErrorKind kind() const noexcept { return kind_; }
 
-private:
+  private:
     ErrorKind kind_;
 };
 

@@ -8,14 +8,11 @@
 
 #include "jobs/repo/admin_store.h"
 #include "jobs/repo/connection_url.h"
+#include "jobs/repo/exercise.h"
 #include "jobs/repo/job_store.h"
 #include "jobs/repo/types.h"
 
 namespace jobs::repo {
-
-inline constexpr std::chrono::milliseconds kMinPrepareTime{10'000};
-inline constexpr std::chrono::milliseconds kMaxDelayTime{30'000};
-inline constexpr std::size_t kMaxPayloadBytes = 64 * 1024;
 
 struct RepoOptions {
     std::string url{kDefaultUrl};

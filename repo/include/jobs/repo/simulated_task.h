@@ -1,13 +1,12 @@
 #pragma once
 
-#include <chrono>
+#include "jobs/repo/exercise.h"
 
 namespace jobs::repo {
 
-// The exercise's task: take one of 5 permits shared by the whole operating-system process,
-// sleep 83 ms, give the permit back. Parallelism beyond 5 needs more processes.
-inline constexpr int kTaskPermitsPerProcess = 5;
-inline constexpr std::chrono::milliseconds kTaskLength{83};
+// The exercise's task: take one of kTaskPermitsPerProcess permits shared by the whole
+// operating-system process, sleep kTaskLength, give the permit back. Parallelism beyond the
+// permits needs more processes.
 
 void run_simulated_task();
 

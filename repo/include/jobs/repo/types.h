@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace jobs::repo {
@@ -25,13 +26,44 @@ enum class JobState : int {
     Interrupted = 4,  // the task started but its instance died before reporting
 };
 
+// Whether `state` is one of JobState's values: rows written by hand may hold any integer, and a
+// JobState keeps it as read.
+constexpr bool is_known(JobState state) {
+    switch (state) {
+        case JobState::Created:
+        case JobState::Locked:
+        case JobState::Completed:
+        case JobState::Failed:
+        case JobState::Interrupted:
+            return true;
+    }
+    return false;
+}
+
+// "created", "locked", "completed", "failed", "interrupted", or "unknown".
+constexpr std::string_view state_name(JobState state) {
+    switch (state) {
+        case JobState::Created:
+            return "created";
+        case JobState::Locked:
+            return "locked";
+        case JobState::Completed:
+            return "completed";
+        case JobState::Failed:
+            return "failed";
+        case JobState::Interrupted:
+            return "interrupted";
+    }
+    return "unknown";
+}
+
 struct Job {
     JobId id = 0;
     DbTime run_at;
     DbTime create_at;
     std::optional<DbTime> lock_at;
     std::optional<DbTime> execute_at;
-    int state = 0;  // kept as read: rows written by hand may hold values JobState lacks
+    JobState state = JobState::Created;  // as read, known or not (see is_known)
     std::optional<std::string> locked_by;
     std::optional<LockToken> lock_token;
     std::optional<std::string> payload;
@@ -88,7 +120,7 @@ struct Lock {
 
 struct Statistics {
     std::map<std::string, long long> actions;  // WorkerLogs count by Action
-    std::map<int, long long> states;           // Jobs count by State
+    std::map<int, long long> states;           // Jobs count by State (any value, as read)
     long long early_lock = 0;                  // RunAt > LockAt
     long long early_exec = 0;                  // RunAt > ExecuteAt
     long long delay_exceed = 0;                // completed with ExecuteAt - RunAt > 30 s
