@@ -153,9 +153,9 @@ void Scheduler::check(repo::JobId id) {
                 // A one-row read (cost 1) first: a lost race costs a failed lock (cost 10).
                 const auto job = store.get_job(id);
                 const bool free = job && job->state == repo::JobState::Created;
-                const bool abandoned =
-                    job && job->state == repo::JobState::Locked &&
-                    !job->started_at && job->lease_until && *job->lease_until < db_now;
+                const bool abandoned = job && job->state == repo::JobState::Locked &&
+                                       !job->started_at && job->lease_until &&
+                                       *job->lease_until < db_now;
                 try_lock = free || abandoned;
             }
             if (try_lock) {

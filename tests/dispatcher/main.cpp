@@ -1,3 +1,3 @@
-// dispatcher_tests and scheduler_tests: unit tests, no database.
+// dispatcher_tests: the dispatcher's unit tests. No database.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>

@@ -19,7 +19,8 @@ namespace {
 
 std::string new_database() { return test::database_from_schema_file(); }
 
-std::unique_ptr<Instance> instance(const std::string& url, const std::string& id, std::vector<std::string> extra) {
+std::unique_ptr<Instance> instance(const std::string& url, const std::string& id,
+                                   std::vector<std::string> extra) {
     std::vector<std::string> argv = {JOBS_SCHEDULER, "--db", url, "--client-id", id};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<Instance>(argv, "/tmp/jobs-bad-input-" + id + ".log");
@@ -49,8 +50,8 @@ struct Case {
 
 }  // namespace
 
-TEST_CASE("broken workers: each job ends failed or interrupted with the reason, never run twice"
-          * doctest::timeout(120)) {
+TEST_CASE("broken workers: each job ends failed or interrupted with the reason, never run twice" *
+          doctest::timeout(120)) {
     const std::vector<Case> cases = {
         {"crash", {"--worker-arg", "crash"}, 4, "died"},
         {"hang", {"--worker-arg", "hang", "--task-timeout", "500"}, 3, "timed out"},
@@ -75,7 +76,8 @@ TEST_CASE("broken workers: each job ends failed or interrupted with the reason, 
         REQUIRE(settle(*sql, 60s));
         instances[i]->signal(SIGINT);
         CHECK(instances[i]->wait_for(5s) == std::optional<int>(0));
-        CHECK(scalar(*sql, "SELECT count(*) FROM Jobs WHERE State = " + std::to_string(cases[i].expected_state)) == 2);
+        CHECK(scalar(*sql, "SELECT count(*) FROM Jobs WHERE State = " +
+                               std::to_string(cases[i].expected_state)) == 2);
         if (!cases[i].result_mentions.empty()) {
             std::string result;
             *sql << "SELECT Result FROM Jobs WHERE Id = 1", soci::into(result);
@@ -85,13 +87,15 @@ TEST_CASE("broken workers: each job ends failed or interrupted with the reason, 
     }
 }
 
-TEST_CASE("odd rows: an unknown State is left alone, an oversized payload is refused, the rest run"
-          * doctest::timeout(90)) {
+TEST_CASE(
+    "odd rows: an unknown State is left alone, an oversized payload is refused, the rest run" *
+    doctest::timeout(90)) {
     const std::string url = new_database();
     auto sql = repo::open_session(repo::ConnectionUrl::parse(url));
     *sql << test::insert_jobs_sql(3, 11'000);
     *sql << "UPDATE Jobs SET State = 7 WHERE Id = 2";
-    *sql << "UPDATE Jobs SET Payload = '" + std::string(repo::kMaxPayloadBytes + 1, 'x') + "' WHERE Id = 3";
+    *sql << "UPDATE Jobs SET Payload = '" + std::string(repo::kMaxPayloadBytes + 1, 'x') +
+                "' WHERE Id = 3";
     auto it = instance(url, "odd", {});
     const auto deadline = std::chrono::steady_clock::now() + 40s;
     while (std::chrono::steady_clock::now() < deadline &&

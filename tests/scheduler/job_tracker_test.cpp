@@ -22,8 +22,9 @@ Job job(jobs::repo::JobId id, DbTime run_at) {
 
 }  // namespace
 
-TEST_CASE("a job goes waiting, checking, locked, handed over; a second list does not plan it "
-          "again while it is in hand") {
+TEST_CASE(
+    "a job goes waiting, checking, locked, handed over; a second list does not plan it "
+    "again while it is in hand") {
     JobTracker t;
     REQUIRE(t.admit(job(1, kNow + 5s), true) != nullptr);
     CHECK(t.admit(job(1, kNow + 5s), true) == nullptr);
@@ -67,7 +68,8 @@ TEST_CASE("an oversized payload is refused at hand-over, not run") {
     CHECK(t.hand_over(1, true) == JobTracker::HandOver::Refuse);
 }
 
-TEST_CASE("stopping lets waiting jobs go with their timers, keeps locked ones, and checks no more") {
+TEST_CASE(
+    "stopping lets waiting jobs go with their timers, keeps locked ones, and checks no more") {
     JobTracker t;
     t.admit(job(1, kNow + 5s), true)->timer = 11;
     t.admit(job(2, kNow + 1s), true);
@@ -84,8 +86,9 @@ TEST_CASE("stopping lets waiting jobs go with their timers, keeps locked ones, a
     CHECK_FALSE(t.busy());
 }
 
-TEST_CASE("jobs due within a second of each other count as one burst; finished ones are "
-          "forgotten once no list can return them") {
+TEST_CASE(
+    "jobs due within a second of each other count as one burst; finished ones are "
+    "forgotten once no list can return them") {
     JobTracker t;
     for (int i = 1; i <= 20; ++i) t.admit(job(i, kNow + 10s), true);
     t.admit(job(21, kNow + 12s), true);

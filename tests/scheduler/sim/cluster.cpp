@@ -22,7 +22,7 @@ using repo::DbTime;
 const TimePoint kSteadyStart{std::chrono::hours(1'000)};
 const DbTime kDbStart{milliseconds(1'800'000'000'000)};
 // After the load ends, the harness waits MaxDelayTime + MinPrepareTime before it scores.
-constexpr milliseconds kTail = repo::kMaxDelayTime + repo::kMinPrepareTime;
+constexpr milliseconds kTail = repo::kScoreTail;
 // A task begun later than this after RunAt counts as a late start.
 constexpr milliseconds kOnTime{10};
 
@@ -44,7 +44,7 @@ void live_load(VirtualWorld& world, MemoryDatabase& db, const harness::LoadProfi
                std::mt19937_64& rng) {
     world.at(world.now() + harness::live_pause(rng), kWorld, [&world, &db, profile, &rng] {
         if (!harness::live_continues(profile, db.now())) return;
-        db.create_job(db.now() + harness::kLiveNotice);
+        db.create_job(db.now() + repo::kLiveNotice);
         live_load(world, db, profile, rng);
     });
 }
@@ -63,7 +63,8 @@ void score(const MemoryDatabase& db, const TaskRuns& runs, ClusterResult& r) {
         }
         const auto it = runs.find(id);
         if (it == runs.end()) {
-            ++r.never_ran;
+            // Interrupted between its fencing start and its task: started, so never rerun.
+            if (job.state != repo::JobState::Interrupted) ++r.never_ran;
             continue;
         }
         if (it->second.size() > 1) ++r.ran_twice;
@@ -81,7 +82,8 @@ void score(const MemoryDatabase& db, const TaskRuns& runs, ClusterResult& r) {
     r.delay_average = sum / static_cast<double>(delays.size());
     double squares = 0;
     for (const double d : delays) squares += (d - r.delay_average) * (d - r.delay_average);
-    if (delays.size() > 1) r.delay_stdev = std::sqrt(squares / static_cast<double>(delays.size() - 1));
+    if (delays.size() > 1)
+        r.delay_stdev = std::sqrt(squares / static_cast<double>(delays.size() - 1));
 }
 
 }  // namespace
@@ -110,9 +112,9 @@ ClusterResult run_cluster(const ClusterOptions& o) {
         Instance inst;
         inst.loop = std::make_unique<SimLoop>(world, i);
         inst.workers = std::make_unique<SimWorkers>(world, i, db, client, o.fencing_workers,
-                                                    LatencyDraw(o.latency, seed + 1), runs,
-                                                    o.task);
-        Lanes lanes{lane(world, i, db, client, o, seed + 2), lane(world, i, db, client, o, seed + 3),
+                                                    LatencyDraw(o.latency, seed + 1), runs, o.task);
+        Lanes lanes{lane(world, i, db, client, o, seed + 2),
+                    lane(world, i, db, client, o, seed + 3),
                     lane(world, i, db, client, o, seed + 4)};
         inst.scheduler = std::make_unique<Scheduler>(*inst.loop, options, client, std::move(lanes),
                                                      *inst.workers, seed);

@@ -17,7 +17,7 @@ struct ClusterOptions {
     int instances = 5;
     std::uint64_t seed = 1;
     SchedulerOptions scheduler;
-    bool fencing_workers = true;       // jobs-worker; false: a plain worker, fenced by the scheduler
+    bool fencing_workers = true;  // jobs-worker; false: a plain worker, fenced by the scheduler
     milliseconds start_spread{1'000};  // instances start at a random moment within this
     milliseconds start_offset{0};      // after this
     Latency latency;
@@ -33,13 +33,13 @@ struct ClusterOptions {
 struct ClusterResult {
     int jobs = 0;
     int completed = 0;
-    int interrupted = 0;     // its task began, then its instance and worker were killed
-    int unfinished = 0;      // not completed nor interrupted at the end
-    int ran_twice = 0;       // a task begun more than once
-    int never_ran = 0;
-    int early = 0;           // a task begun before RunAt
-    int late_30s = 0;        // a task begun more than MaxDelayTime after RunAt
-    int late_starts = 0;     // a task begun more than 10 ms after RunAt
+    int interrupted = 0;          // its task began, then its instance and worker were killed
+    int unfinished = 0;           // not completed nor interrupted at the end
+    int ran_twice = 0;            // a task begun more than once
+    int never_ran = 0;            // not begun, and not interrupted after its fencing start
+    int early = 0;                // a task begun before RunAt
+    int late_30s = 0;             // a task begun more than MaxDelayTime after RunAt
+    int late_starts = 0;          // a task begun more than 10 ms after RunAt
     milliseconds worst_start{0};  // the latest start of a task after its RunAt
     double delay_average = 0;     // ExecuteAt - RunAt of completed jobs, as the harness reports
     double delay_stdev = 0;

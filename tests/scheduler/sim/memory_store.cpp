@@ -54,9 +54,9 @@ repo::ReadyJobs MemoryDatabase::list(const std::string& client, milliseconds win
     ready.db_now = t;
     ready.clock = clock();
     for (const auto& [id, job] : jobs_) {
-        const bool open = job.state == JobState::Created ||
-                          (job.state == JobState::Locked && job.lease_until &&
-                           *job.lease_until < at_now);
+        const bool open =
+            job.state == JobState::Created ||
+            (job.state == JobState::Locked && job.lease_until && *job.lease_until < at_now);
         if (open && job.run_at < t + window) ready.jobs.push_back(job);
     }
     std::stable_sort(ready.jobs.begin(), ready.jobs.end(),
@@ -92,11 +92,10 @@ repo::Lock MemoryDatabase::lock(const std::string& client, repo::JobId id, repo:
     const auto it = jobs_.find(id);
     repo::Job* job = it == jobs_.end() ? nullptr : &it->second;
     const bool free =
-        job != nullptr &&
-        (job->state == JobState::Created ||
-         (job->state == JobState::Locked &&
-          (job->lock_token == token ||
-           (!job->started_at && job->lease_until && *job->lease_until < t))));
+        job != nullptr && (job->state == JobState::Created ||
+                           (job->state == JobState::Locked &&
+                            (job->lock_token == token ||
+                             (!job->started_at && job->lease_until && *job->lease_until < t))));
     if (!free) {
         log(Action::AcquireFailure, client, t);
         return {repo::LockOutcome::Lost, token};

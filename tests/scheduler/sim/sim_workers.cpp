@@ -5,8 +5,8 @@
 namespace jobs::scheduler::sim {
 
 SimWorkers::SimWorkers(VirtualWorld& world, int owner, MemoryDatabase& db,
-                       const std::string& client, bool fences, LatencyDraw latency,
-                       TaskRuns& runs, milliseconds task)
+                       const std::string& client, bool fences, LatencyDraw latency, TaskRuns& runs,
+                       milliseconds task)
     : world_(world),
       owner_(owner),
       db_(db),

@@ -18,9 +18,7 @@ void VirtualWorld::run_until(TimePoint end) {
     now_ = end;
 }
 
-void SimLoop::post(std::function<void()> work) {
-    world_.at(world_.now(), owner_, std::move(work));
-}
+void SimLoop::post(std::function<void()> work) { world_.at(world_.now(), owner_, std::move(work)); }
 
 EventLoop::TimerId SimLoop::at(TimePoint when, std::function<void()> work) {
     const TimerId id = next_id_++;
