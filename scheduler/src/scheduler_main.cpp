@@ -11,7 +11,6 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 
 #include "jobs/dispatcher/executors.h"
 #include "jobs/dispatcher/line_protocol.h"
@@ -23,6 +22,7 @@
 #include "jobs/scheduler/db_thread.h"
 #include "jobs/scheduler/queue_sink.h"
 #include "jobs/scheduler/scheduler.h"
+#include "jobs/scheduler/shutdown.h"
 
 using namespace jobs;
 using std::chrono::milliseconds;
@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
     // First of all: from here on SIGINT/SIGTERM are caught and queued, so a signal during
     // start-up (parsing, connecting) stops the instance cleanly once it is up, never half-way.
     boost::asio::io_context io;
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    scheduler::Shutdown shutdown(io);
     CLI::App app{
         "jobs-scheduler: one instance of the distributed job scheduler. It lists jobs due "
         "soon, locks each shortly before its RunAt and runs it in a pooled worker process. "
@@ -222,16 +222,7 @@ int main(int argc, char** argv) {
             sched.report(task, pool.call(request));
         });
 
-    std::function<void(const boost::system::error_code&, int)> on_signal =
-        [&](const boost::system::error_code& ec, int signo) {
-            if (ec) return;
-            spdlog::info("signal {}: stopping", signo);
-            // Re-armed first: a second signal is logged, never acted on twice, and the drain
-            // callback (possibly run at once) cancels this wait so the timer thread can end.
-            signals.async_wait(on_signal);
-            sched.stop([&] { signals.cancel(); });
-        };
-    signals.async_wait(on_signal);
+    shutdown.stop_on_signal(sched);
     sched.start();
     io.run();
     // Stopping: a further SIGINT/SIGTERM must not kill the process half-way through the drain

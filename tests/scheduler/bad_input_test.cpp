@@ -9,6 +9,7 @@
 #include "jobs/harness/instance.h"
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/repo/session.h"
+#include "logged.h"
 #include "test_db.h"
 
 using namespace jobs;
@@ -83,7 +84,8 @@ TEST_CASE("broken workers: each job ends failed or interrupted with the reason, 
             *sql << "SELECT Result FROM Jobs WHERE Id = 1", soci::into(result);
             CHECK_MESSAGE(result.find(cases[i].result_mentions) != std::string::npos, result);
         }
-        CHECK(scalar(*sql, "SELECT count(*) FROM WorkerLogs WHERE Action = 'START'") <= 2);
+        CHECK(scalar(*sql, "SELECT count(*) FROM WorkerLogs WHERE Action = " +
+                               jobs::test::quoted(jobs::repo::Action::Start)) <= 2);
     }
 }
 
@@ -124,8 +126,10 @@ TEST_CASE("two instances given the same ClientId still run each job once" * doct
     CHECK(a->wait_for(5s) == std::optional<int>(0));
     CHECK(b->wait_for(5s) == std::optional<int>(0));
     CHECK(scalar(*sql, "SELECT count(*) FROM Jobs WHERE State = 2") == 20);
-    CHECK(scalar(*sql, "SELECT count(*) FROM WorkerLogs WHERE Action = 'COMPLETE'") == 20);
-    CHECK(scalar(*sql, "SELECT count(*) FROM WorkerLogs WHERE Action = 'START'") == 20);
+    CHECK(scalar(*sql, "SELECT count(*) FROM WorkerLogs WHERE Action = " +
+                           jobs::test::quoted(jobs::repo::Action::Complete)) == 20);
+    CHECK(scalar(*sql, "SELECT count(*) FROM WorkerLogs WHERE Action = " +
+                           jobs::test::quoted(jobs::repo::Action::Start)) == 20);
 }
 
 TEST_CASE("a signal during start-up stops the instance cleanly" * doctest::timeout(60)) {

@@ -13,6 +13,7 @@
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/repo/session.h"
 #include "jobs/repo/simulated_task.h"
+#include "logged.h"
 #include "test_db.h"
 
 using namespace jobs;
@@ -36,9 +37,13 @@ std::vector<JobRow> read_jobs(soci::session& sql, bool sqlite) {
                                    << "SELECT j.Id + 0, COALESCE(" + delay +
                                           ", -1), j.State + 0, "
                                           "(SELECT count(*) FROM WorkerLogs l WHERE l.JobId = j.Id "
-                                          "AND l.Action = 'COMPLETE'), "
+                                          "AND l.Action = " +
+                                          jobs::test::quoted(jobs::repo::Action::Complete) +
+                                          "), "
                                           "(SELECT count(*) FROM WorkerLogs l WHERE l.JobId = j.Id "
-                                          "AND l.Action = 'ACQUIRE_SUCCESS') "
+                                          "AND l.Action = " +
+                                          jobs::test::quoted(jobs::repo::Action::AcquireSuccess) +
+                                          ") "
                                           "FROM Jobs j ORDER BY j.Id";
     std::vector<JobRow> jobs;
     for (const auto& r : rows)
@@ -240,9 +245,10 @@ TEST_CASE(
     for (const long long id : orphans) {
         std::string holder;
         *sql << "SELECT LockedBy FROM Jobs WHERE Id = " + std::to_string(id), soci::into(holder);
-        soci::rowset<soci::row> rows =
-            sql->prepare << "SELECT count(*) FROM WorkerLogs WHERE Action = 'START' AND JobId = " +
-                                std::to_string(id);
+        soci::rowset<soci::row> rows = sql->prepare
+                                       << "SELECT count(*) FROM WorkerLogs WHERE Action = " +
+                                              jobs::test::quoted(jobs::repo::Action::Start) +
+                                              " AND JobId = " + std::to_string(id);
         const long long starts = as_integer(*rows.begin(), 0);
         CHECK_MESSAGE(holder == survivor, "job " << id);
         CHECK_MESSAGE(starts == 1, "job " << id);
@@ -281,7 +287,9 @@ TEST_CASE("SIGKILL to an instance while its tasks run: its workers record every 
         CHECK_MESSAGE(job.delay_ms >= repo::kTaskLength.count(), "job " << job.id);
     }
     long long errors = 0;
-    *sql << "SELECT count(*) FROM WorkerLogs WHERE Action IN ('ERROR', 'INTERRUPTED')",
+    *sql << "SELECT count(*) FROM WorkerLogs WHERE Action IN (" +
+                jobs::test::quoted(jobs::repo::Action::Error) + ", " +
+                jobs::test::quoted(jobs::repo::Action::Interrupted) + ")",
         soci::into(errors);
     CHECK(errors == 0);
 }

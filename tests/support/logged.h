@@ -13,4 +13,9 @@ inline long long logged(const std::map<std::string, long long>& actions, repo::A
     return actions.at(std::string(repo::action_name(action)));
 }
 
+// The action's name as an SQL string literal, for tests that query WorkerLogs themselves.
+inline std::string quoted(repo::Action action) {
+    return "'" + std::string(repo::action_name(action)) + "'";
+}
+
 }  // namespace jobs::test
