@@ -140,7 +140,6 @@ int main(int argc, char** argv) {
     options.poll_jitter = milliseconds(f.jitter_ms);
     options.lock_lead_min = milliseconds(f.lead_min_ms);
     options.lock_lead_max = milliseconds(f.lead_max_ms);
-    options.worker_starts_jobs = f.worker.empty();
     options.start_lead = milliseconds(f.start_lead_ms);
     options.coordinate = !f.no_coordination;
     if (options.poll_interval >= options.window || options.lock_lead_min > options.lock_lead_max ||
@@ -191,6 +190,8 @@ int main(int argc, char** argv) {
 
     scheduler::TaskQueue queue(4096);
     dispatcher::ProcessPool pool(pool_options);
+    // The worker's READY line says whether it writes its own fencing START.
+    options.worker_starts_jobs = pool.await_capabilities().has(dispatcher::Capability::Fences);
     scheduler::Scheduler sched(io, options, std::move(list_repo), std::move(lock_repo),
                                std::move(complete_repo), queue.producer(),
                                [&pool](std::size_t n) { pool.warm(n); });
