@@ -5,11 +5,34 @@
 #include <algorithm>
 #include <system_error>
 
-#include "jobs/dispatcher/line_protocol.h"
+#include "jobs/common/mutex_lock.h"
 
 namespace jobs::dispatcher {
 
 using Clock = WorkerProcess::Clock;
+
+namespace {
+
+// Children tried for one call, or by await_capabilities(), before giving up.
+constexpr int kStartAttempts = 3;
+
+}  // namespace
+
+ProcessPool::Lease::Lease(ProcessPool& pool, std::unique_ptr<Child> child, CallResult failure)
+    : pool_(&pool), child_(std::move(child)), failure_(std::move(failure)) {}
+
+ProcessPool::Lease::Lease(Lease&& other) noexcept
+    : pool_(other.pool_), child_(std::move(other.child_)), failure_(std::move(other.failure_)) {}
+
+ProcessPool::Lease::~Lease() {
+    if (child_) pool_->release(std::move(child_));
+}
+
+WorkerProcess& ProcessPool::Lease::process() const { return *child_->process; }
+
+void ProcessPool::Lease::discard() {
+    if (child_) pool_->discard(std::move(child_));
+}
 
 ProcessPool::ProcessPool(PoolOptions options) : options_(std::move(options)) {
     if (options_.max_size == 0 || options_.min_size > options_.max_size) {
@@ -24,7 +47,7 @@ ProcessPool::~ProcessPool() { drain(); }
 std::unique_ptr<ProcessPool::Child> ProcessPool::start_child() {
     auto child = std::make_unique<Child>();
     child->process = std::make_unique<WorkerProcess>(options_.child);
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     ++counters_.started;
     return child;
 }
@@ -33,25 +56,61 @@ bool ProcessPool::await_ready(Child& child, std::string& detail) {
     if (child.ready) return true;
     std::string line;
     const auto status = child.process->read_line(line, Clock::now() + options_.start_timeout);
-    if (status == IoStatus::Ok && line.starts_with("READY")) {
-        child.ready = true;
-        const double ms =
-            std::chrono::duration<double, std::milli>(Clock::now() - child.process->started_at())
-                .count();
-        std::lock_guard lock(mutex_);
-        start_ms_total_ += ms;
-        ++start_samples_;
+    if (status != IoStatus::Ok) {
+        detail = status == IoStatus::Timeout ? "worker did not become ready in time"
+                                             : "worker exited at start";
+        return false;
+    }
+    const auto ready = parse_ready(line, detail);
+    if (!ready || !accept_capabilities(ready->capabilities, detail)) return false;
+    child.ready = true;
+    const double ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - child.process->started_at())
+            .count();
+    MutexLock lock(mutex_);
+    start_ms_total_ += ms;
+    ++start_samples_;
+    return true;
+}
+
+bool ProcessPool::accept_capabilities(Capabilities declared, std::string& detail) {
+    MutexLock lock(mutex_);
+    if (!capabilities_) {
+        capabilities_ = declared;
+        changed_.notify_all();  // await_capabilities() may be waiting for this
         return true;
     }
-    detail = status == IoStatus::Timeout ? "worker did not become ready in time"
-             : status == IoStatus::Closed
-                 ? "worker exited at start"
-                 : "worker's first line was not READY: " + line.substr(0, 200);
+    if (*capabilities_ == declared) return true;
+    detail = "worker declares capabilities '" + describe(declared) +
+             "', unlike the pool's other workers ('" + describe(*capabilities_) + "')";
     return false;
 }
 
+std::optional<Capabilities> ProcessPool::capabilities() const {
+    MutexLock lock(mutex_);
+    return capabilities_;
+}
+
+Capabilities ProcessPool::await_capabilities() {
+    MutexLock lock(mutex_);
+    const std::size_t lost_before = counters_.lost;
+    for (;;) {
+        if (capabilities_) return *capabilities_;
+        if (stopping_ || counters_.lost >= lost_before + kStartAttempts) break;
+        // Nothing alive or starting: the maintainer starts one, which retires like a warmed one.
+        if (size_ == 0) {
+            warm_target_ = std::max<std::size_t>(warm_target_, 1);
+            changed_.notify_all();
+        }
+        changed_.wait(lock);
+    }
+    spdlog::warn("process pool: no worker became ready; taking its workers to be plain");
+    capabilities_ = Capabilities{};
+    return *capabilities_;
+}
+
 std::unique_ptr<ProcessPool::Child> ProcessPool::acquire() {
-    std::unique_lock lock(mutex_);
+    MutexLock lock(mutex_);
     for (;;) {
         if (stopping_) return nullptr;
         if (!idle_.empty()) {
@@ -79,7 +138,7 @@ std::unique_ptr<ProcessPool::Child> ProcessPool::acquire() {
 
 void ProcessPool::release(std::unique_ptr<Child> child) {
     child->last_used = Clock::now();
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     idle_.push_back(std::move(child));
     changed_.notify_all();
 }
@@ -87,7 +146,7 @@ void ProcessPool::release(std::unique_ptr<Child> child) {
 void ProcessPool::discard(std::unique_ptr<Child> child) {
     child->process->kill_now();
     child.reset();  // reaps
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     --size_;
     ++counters_.lost;
     changed_.notify_all();  // the maintainer restores min_size; a waiting caller may start one
@@ -96,7 +155,7 @@ void ProcessPool::discard(std::unique_ptr<Child> child) {
 CallResult ProcessPool::call(std::string_view request) {
     CallResult failure;
     // A child that fails before the request is delivered costs nothing: try another.
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
         auto child = acquire_ready(failure);
         if (!child) return failure;
         if (child->process->send(request) != IoStatus::Ok) {
@@ -131,12 +190,18 @@ CallResult ProcessPool::call(std::string_view request) {
     return failure;
 }
 
+ProcessPool::Lease ProcessPool::borrow() {
+    CallResult failure;
+    auto child = acquire_ready(failure);
+    return Lease(*this, std::move(child), std::move(failure));
+}
+
 std::unique_ptr<ProcessPool::Child> ProcessPool::acquire_ready(CallResult& result) {
     result = {CallStatus::StartFailed, {}, "no worker could be started"};
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
         auto child = acquire();
         if (!child) {
-            std::lock_guard lock(mutex_);
+            MutexLock lock(mutex_);
             if (stopping_) {
                 result = {CallStatus::Stopped, {}, "the pool is draining"};
                 return nullptr;
@@ -153,73 +218,19 @@ std::unique_ptr<ProcessPool::Child> ProcessPool::acquire_ready(CallResult& resul
     return nullptr;
 }
 
-std::vector<CallResult> ProcessPool::call_batch(const std::vector<std::string_view>& requests,
-                                                std::size_t depth) {
-    std::vector<CallResult> results(requests.size());
-    if (requests.empty()) return results;
-    CallResult failure;
-    auto child = acquire_ready(failure);
-    if (!child) {
-        std::fill(results.begin(), results.end(), failure);
-        return results;
-    }
-    depth = std::max<std::size_t>(depth, 1);
-    std::size_t sent = 0;
-    std::size_t answered = 0;
-    const auto fail_rest = [&](CallStatus held, const std::string& why) {
-        for (std::size_t i = answered; i < requests.size(); ++i) {
-            results[i] = i < sent
-                             ? CallResult{held, {}, why}
-                             : CallResult{CallStatus::StartFailed, {}, "not delivered: " + why};
-        }
-        discard(std::move(child));
-    };
-    // A send that fails means the child is gone, but replies it wrote before dying may still
-    // be waiting in the socket: stop sending and read them before giving up on the rest.
-    bool can_send = true;
-    while (answered < requests.size()) {
-        while (can_send && sent < requests.size() && sent - answered < depth) {
-            if (child->process->send(requests[sent]) != IoStatus::Ok) {
-                can_send = false;
-                break;
-            }
-            ++sent;
-        }
-        if (answered == sent) {
-            fail_rest(CallStatus::ChildDied, "worker died during a batch");
-            return results;
-        }
-        std::optional<Clock::time_point> deadline;
-        if (options_.task_timeout.count() > 0) deadline = Clock::now() + options_.task_timeout;
-        std::string reply;
-        const IoStatus status = child->process->read_line(reply, deadline);
-        if (status == IoStatus::Timeout) {
-            fail_rest(CallStatus::TimedOut, "task timed out; worker killed");
-            return results;
-        }
-        if (status == IoStatus::Closed) {
-            fail_rest(CallStatus::ChildDied, "worker died during a batch");
-            return results;
-        }
-        results[answered++] = {CallStatus::Replied, std::move(reply), {}};
-    }
-    release(std::move(child));
-    return results;
-}
-
 void ProcessPool::close_then_reap(std::vector<std::unique_ptr<Child>>& children) {
     for (auto& child : children) child->process->close_input();
     children.clear();
 }
 
 void ProcessPool::warm(std::size_t count) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     warm_target_ = std::max(warm_target_, std::min(count, options_.max_size));
     changed_.notify_all();
 }
 
 void ProcessPool::maintain() {
-    std::unique_lock lock(mutex_);
+    MutexLock lock(mutex_);
     while (!stopping_) {
         // Retire idle children beyond the minimum that have rested too long, and drop idle
         // children that died or wrote unasked.
@@ -266,7 +277,7 @@ void ProcessPool::maintain() {
             }
             if (child) spdlog::warn("process pool: worker {}: {}", child->process->pid(), detail);
             child.reset();
-            std::lock_guard relock(mutex_);
+            MutexLock relock(mutex_);
             --size_;
             ++counters_.lost;
             changed_.notify_all();  // a caller may be waiting for the place this start held
@@ -279,7 +290,7 @@ void ProcessPool::maintain() {
 
 void ProcessPool::drain() {
     {
-        std::unique_lock lock(mutex_);
+        MutexLock lock(mutex_);
         if (stopping_ && !maintainer_.joinable()) return;
         stopping_ = true;
         changed_.notify_all();
@@ -287,9 +298,9 @@ void ProcessPool::drain() {
     if (maintainer_.joinable()) maintainer_.join();
     std::vector<std::unique_ptr<Child>> children;
     {
-        std::unique_lock lock(mutex_);
+        MutexLock lock(mutex_);
         // Running calls finish first: their children come back to idle_.
-        changed_.wait(lock, [&] { return idle_.size() == size_; });
+        while (idle_.size() != size_) changed_.wait(lock);
         children = std::move(idle_);
         idle_.clear();
         size_ = 0;
@@ -298,7 +309,7 @@ void ProcessPool::drain() {
 }
 
 PoolStats ProcessPool::stats() const {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     PoolStats s = counters_;
     s.size = size_;
     s.idle = idle_.size();

@@ -4,17 +4,17 @@
 // (one of 5 permits per child process, 83 ms) and answers "OK <id>": its instance records the
 // completion, batched with the other tasks that ended at the same moment. If the instance
 // vanishes first (its end of the channel closes while it is no longer our parent), the worker
-// records the jobs it answered itself. Exits at end of input. The payload is data: it is never
-// run, opened or interpreted here.
+// records the jobs it answered itself. It declares this in its READY line (capability
+// `fences`); those two are all it writes. Exits at end of input. The payload is data: it is
+// never run, opened or interpreted here.
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
-#include <cstdio>
 #include <cstdlib>
 #include <deque>
-#include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -22,7 +22,8 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include "jobs/dispatcher/line_protocol.h"
+#include "jobs/dispatcher/worker_channel.h"
+#include "jobs/dispatcher/worker_protocol.h"
 #include "jobs/repo/error.h"
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/repo/simulated_task.h"
@@ -35,13 +36,6 @@ namespace {
 std::string env_or(const char* name, std::string fallback) {
     const char* value = std::getenv(name);
     return value != nullptr && *value != '\0' ? value : fallback;
-}
-
-// False when the instance is gone (its end of the channel closed).
-bool answer(const dispatcher::TaskReply& reply) {
-    const std::string line = dispatcher::format_reply(reply);
-    return std::fwrite(line.data(), 1, line.size(), stdout) == line.size() &&
-           std::fflush(stdout) == 0;
 }
 
 // The scheduler's steady clock is CLOCK_MONOTONIC, shared by every process of the host.
@@ -79,8 +73,7 @@ void record_orphans(repo::JobsRepo& jobs_repo, const std::deque<Answered>& answe
     for (const Answered& a : answered) {
         try {
             const auto job = jobs_repo.get_job(a.id);
-            if (!job || job->state != repo::JobState::Locked ||
-                job->lock_token != a.token)
+            if (!job || job->state != repo::JobState::Locked || job->lock_token != a.token)
                 continue;
             jobs_repo.complete_locked_job(a.id, a.token);
             spdlog::warn("job {}: completed by its worker, its instance having vanished", a.id);
@@ -120,17 +113,17 @@ int main(int argc, char** argv) {
         spdlog::error("cannot open the database: {}", e.what());
         return 1;
     }
-    std::printf("READY\t%s\tjobs-worker\n", std::string(dispatcher::kProtocolVersion).c_str());
-    std::fflush(stdout);
+    dispatcher::WorkerChannel channel;
+    if (!channel.announce_ready("jobs-worker", {dispatcher::Capability::Fences})) return 0;
 
     // Answers the instance may not have recorded yet. After a run lease, another instance would
     // mark an unrecorded job interrupted anyway, so older ones are forgotten.
     std::deque<Answered> answered;
-    std::string line;
-    while (std::getline(std::cin, line)) {
-        const auto request = dispatcher::parse_request(line);
+    std::optional<dispatcher::TaskRequest> request;
+    // An answer that cannot be written means the instance is gone (its end closed).
+    while (channel.next(request) == dispatcher::WorkerChannel::Next::Request) {
         if (!request) {
-            if (!answer({dispatcher::ReplyKind::Failed, 0, "malformed request"})) break;
+            if (!channel.answer({dispatcher::ReplyKind::Failed, 0, "malformed request"})) break;
             continue;
         }
         dispatcher::TaskReply reply{dispatcher::ReplyKind::Ok, request->job_id, {}};
@@ -150,7 +143,7 @@ int main(int argc, char** argv) {
         } catch (const std::exception& e) {
             reply = {dispatcher::ReplyKind::Failed, request->job_id, e.what()};
         }
-        if (!answer(reply)) break;
+        if (!channel.answer(reply)) break;
     }
     // End of input from a live instance: it closed us and records what we answered. From a
     // vanished one (we were re-parented): nobody will, unless we do.

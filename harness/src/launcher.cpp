@@ -23,24 +23,31 @@ Mode parse_mode(const std::string& text) {
 
 std::string mode_label(Mode mode, int instances) {
     switch (mode) {
-        case Mode::Workers: return fmt::format("WORKERS{:02}", instances);
-        case Mode::Kill: return "KILL";
-        case Mode::HaTest: return "HATEST";
-        case Mode::Kill9: return "KILL9";
+        case Mode::Workers:
+            return fmt::format("WORKERS{:02}", instances);
+        case Mode::Kill:
+            return "KILL";
+        case Mode::HaTest:
+            return "HATEST";
+        case Mode::Kill9:
+            return "KILL9";
     }
     return "?";
 }
 
-Launcher::Launcher(LaunchOptions options, Steady::time_point until) : options_(std::move(options)), until_(until) {
+Launcher::Launcher(LaunchOptions options, Steady::time_point until)
+    : options_(std::move(options)), until_(until) {
     std::filesystem::create_directories(options_.log_dir);
 }
 
 Launcher::~Launcher() { stop(); }
 
 std::unique_ptr<Instance> Launcher::launch(const std::string& client_id) {
-    std::vector<std::string> argv = {options_.scheduler, "--db", options_.url, "--client-id", client_id};
+    std::vector<std::string> argv = {options_.scheduler, "--db", options_.url, "--client-id",
+                                     client_id};
     argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
-    const std::string log = (std::filesystem::path(options_.log_dir) / (client_id + ".log")).string();
+    const std::string log =
+        (std::filesystem::path(options_.log_dir) / (client_id + ".log")).string();
     auto instance = std::make_unique<Instance>(argv, log);
     std::lock_guard lock(mutex_);
     ++stats_.started;
@@ -52,13 +59,15 @@ void Launcher::stop_one(std::unique_ptr<Instance>& instance, bool already_signal
     const auto begin = Steady::now();
     if (!already_signalled) instance->signal(SIGINT);
     const auto status = instance->wait_for(kStopLimit);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - begin).count();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - begin).count();
     std::lock_guard lock(mutex_);
     ++stats_.interrupted;
     stats_.slowest_stop_ms = std::max<long long>(stats_.slowest_stop_ms, ms);
     if (status != std::optional<int>(0)) {
         ++stats_.bad_exits;
-        spdlog::error("instance {} did not exit 0 within {} ms of SIGINT", instance->pid(), kStopLimit.count());
+        spdlog::error("instance {} did not exit 0 within {} ms of SIGINT", instance->pid(),
+                      kStopLimit.count());
     }
     instance.reset();
 }
@@ -69,14 +78,17 @@ bool Launcher::sleep_until(Steady::time_point t) {
 }
 
 void Launcher::start() {
-    const std::string prefix = options_.label.empty() ? mode_label(options_.mode, options_.instances) : options_.label;
+    const std::string prefix =
+        options_.label.empty() ? mode_label(options_.mode, options_.instances) : options_.label;
     const int count = options_.mode == Mode::Workers ? options_.instances : 5;
     if (options_.mode == Mode::HaTest) {
         instances_.resize(static_cast<std::size_t>(count));
-        for (int slot = 0; slot < count; ++slot) threads_.emplace_back([this, slot] { run_slot(slot); });
+        for (int slot = 0; slot < count; ++slot)
+            threads_.emplace_back([this, slot] { run_slot(slot); });
         return;
     }
-    for (int i = 0; i < count; ++i) instances_.push_back(launch(fmt::format("{}-{}", prefix, i + 1)));
+    for (int i = 0; i < count; ++i)
+        instances_.push_back(launch(fmt::format("{}-{}", prefix, i + 1)));
     if (options_.mode == Mode::Kill) threads_.emplace_back([this] { run_kill(); });
     if (options_.mode == Mode::Kill9) threads_.emplace_back([this] { run_kill9(); });
 }
@@ -88,9 +100,11 @@ void Launcher::run_kill() {
     {
         std::lock_guard lock(mutex_);
         std::shuffle(order.begin(), order.end(), rng_);
-        const auto span = std::chrono::duration_cast<std::chrono::milliseconds>(until_ - Steady::now()).count();
+        const auto span =
+            std::chrono::duration_cast<std::chrono::milliseconds>(until_ - Steady::now()).count();
         std::uniform_int_distribution<long long> at(0, std::max<long long>(0, span));
-        for (int i = 0; i < 3; ++i) when.push_back(Steady::now() + std::chrono::milliseconds(at(rng_)));
+        for (int i = 0; i < 3; ++i)
+            when.push_back(Steady::now() + std::chrono::milliseconds(at(rng_)));
     }
     std::sort(when.begin(), when.end());
     for (int i = 0; i < 3; ++i) {
@@ -119,7 +133,8 @@ void Launcher::run_slot(int slot) {
             std::lock_guard lock(mutex_);
             instances_[static_cast<std::size_t>(slot)] = std::move(instance);
         }
-        if (!sleep_until(Steady::now() + std::chrono::milliseconds(life))) return;  // stop() stops it
+        if (!sleep_until(Steady::now() + std::chrono::milliseconds(life)))
+            return;  // stop() stops it
         std::unique_ptr<Instance> current;
         {
             std::lock_guard lock(mutex_);

@@ -7,9 +7,10 @@
 #include <thread>
 #include <vector>
 
-#include "jobs/dispatcher/line_protocol.h"
+#include "jobs/dispatcher/bench/call_batch.h"
+#include "jobs/dispatcher/bench/shared_payloads.h"
 #include "jobs/dispatcher/process_pool.h"
-#include "jobs/dispatcher/shared_payloads.h"
+#include "jobs/dispatcher/worker_protocol.h"
 #include "jobs/harness/sha512.h"
 
 namespace jobs::harness {
@@ -32,7 +33,7 @@ struct Inputs {
     std::vector<std::string> buffers, digests;
     std::vector<std::string> inline_requests;  // one per buffer
     std::vector<std::string> shared_requests;  // one per buffer, pointing into `blocks`
-    std::vector<dispatcher::SharedPayloads::Block> blocks;
+    std::vector<dispatcher::bench::SharedPayloads::Block> blocks;
 };
 
 struct PoolRun {
@@ -44,7 +45,8 @@ struct PoolRun {
 // Runs `tasks` requests through a pool of `size` children from `size` threads, `depth` in flight
 // per child (1: plain calls); checks every answer against the digest computed in-process.
 PoolRun through_pool(const PoolBenchOptions& options, std::size_t size, std::size_t depth,
-                     Payloads payloads, const Inputs& inputs, dispatcher::SharedPayloads& shared) {
+                     Payloads payloads, const Inputs& inputs,
+                     dispatcher::bench::SharedPayloads& shared) {
     dispatcher::PoolOptions pool_options;
     pool_options.child.argv = {options.worker};
     pool_options.child.inherit_fds = {shared.fd()};
@@ -74,7 +76,7 @@ PoolRun through_pool(const PoolBenchOptions& options, std::size_t size, std::siz
         threads.emplace_back([&] {
             std::vector<std::string_view> batch;
             std::vector<std::string> lines;
-            std::vector<dispatcher::SharedPayloads::Block> blocks;
+            std::vector<dispatcher::bench::SharedPayloads::Block> blocks;
             for (std::size_t first = next.fetch_add(run); first < options.tasks;
                  first = next.fetch_add(run)) {
                 const std::size_t last = std::min(options.tasks, first + run);
@@ -99,7 +101,7 @@ PoolRun through_pool(const PoolBenchOptions& options, std::size_t size, std::siz
                     blocks.push_back(std::move(*block));
                 }
                 for (const auto& line : lines) batch.push_back(line);
-                const auto results = pool.call_batch(batch, depth);
+                const auto results = dispatcher::bench::call_batch(pool, batch, depth);
                 for (std::size_t i = first; i < last; ++i) check(results[i - first], i);
             }
         });
@@ -124,8 +126,8 @@ PoolBenchResult run_pool_bench(const PoolBenchOptions& options) {
                        ? options.depth
                        : std::clamp<std::size_t>(64 * 1024 / (options.size + 32), 2, 64);
     // Room for the buffers built in place, and for each thread's run of copies.
-    dispatcher::SharedPayloads shared((kBuffers + result.pool_size * 8 * result.depth + 1) *
-                                      (options.size + 64));
+    dispatcher::bench::SharedPayloads shared((kBuffers + result.pool_size * 8 * result.depth + 1) *
+                                             (options.size + 64));
     Inputs inputs;
     std::mt19937_64 rng(42);
     for (std::size_t i = 0; i < kBuffers; ++i) {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "jobs/common/mutex_lock.h"
 #include "jobs/repo/error.h"
 
 namespace jobs::scheduler {
@@ -15,7 +16,7 @@ Completer::Completer(std::unique_ptr<DbLane> lane) : lane_(std::move(lane)) {}
 
 void Completer::add(repo::Completion completion) {
     {
-        std::lock_guard lock(mutex_);
+        MutexLock lock(mutex_);
         if (closing_) {
             spdlog::error("job {}: completed after the instance stopped recording; not recorded",
                           completion.id);
@@ -32,7 +33,7 @@ void Completer::record(repo::JobStore& store) {
     std::vector<repo::Completion> batch;
     for (;;) {
         {
-            std::lock_guard lock(mutex_);
+            MutexLock lock(mutex_);
             if (pending_.empty()) {
                 in_flight_ = false;
                 return;
@@ -55,7 +56,7 @@ void Completer::record(repo::JobStore& store) {
 
 void Completer::finish() {
     {
-        std::lock_guard lock(mutex_);
+        MutexLock lock(mutex_);
         closing_ = true;
     }
     lane_->finish();

@@ -1,6 +1,6 @@
 #include "jobs/scheduler/outcome.h"
 
-#include "jobs/dispatcher/line_protocol.h"
+#include "jobs/dispatcher/worker_protocol.h"
 #include "jobs/repo/jobs_repo.h"
 
 namespace jobs::scheduler {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "jobs/common/mutex_lock.h"
 #include "jobs/repo/error.h"
 #include "jobs/scheduler/lock_timing.h"
 #include "jobs/scheduler/outcome.h"
@@ -330,12 +331,12 @@ void Scheduler::finish_database_work() {
 }
 
 void Scheduler::count(long long SchedulerCounters::*counter, long long by) {
-    std::lock_guard lock(counters_mutex_);
+    MutexLock lock(counters_mutex_);
     counters_.*counter += by;
 }
 
 SchedulerCounters Scheduler::counters() const {
-    std::lock_guard lock(counters_mutex_);
+    MutexLock lock(counters_mutex_);
     return counters_;
 }
 

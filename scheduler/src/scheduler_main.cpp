@@ -13,9 +13,9 @@
 #include <boost/asio/io_context.hpp>
 
 #include "jobs/dispatcher/executors.h"
-#include "jobs/dispatcher/line_protocol.h"
 #include "jobs/dispatcher/process_pool.h"
 #include "jobs/dispatcher/program_path.h"
+#include "jobs/dispatcher/worker_protocol.h"
 #include "jobs/repo/error.h"
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/scheduler/asio_loop.h"
@@ -147,7 +147,6 @@ int main(int argc, char** argv) {
     options.poll_jitter = milliseconds(f.jitter_ms);
     options.lock_lead_min = milliseconds(f.lead_min_ms);
     options.lock_lead_max = milliseconds(f.lead_max_ms);
-    options.worker_starts_jobs = f.worker.empty();
     options.start_lead = milliseconds(f.start_lead_ms);
     options.coordinate = !f.no_coordination;
     if (const auto error = scheduler::validate(options)) {
@@ -202,6 +201,8 @@ int main(int argc, char** argv) {
 
     scheduler::TaskQueue queue(kQueueCapacity);
     dispatcher::ProcessPool pool(pool_options);
+    // The worker's READY line says whether it writes its own fencing START.
+    options.worker_starts_jobs = pool.await_capabilities().has(dispatcher::Capability::Fences);
     scheduler::QueueSink sink(queue, pool);
     scheduler::AsioLoop loop(io);
     scheduler::Lanes lanes{std::make_unique<scheduler::DbThread>(std::move(list_repo)),

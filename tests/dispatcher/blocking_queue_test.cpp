@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "jobs/dispatcher/blocking_queue.h"
-#include "watchdog.h"
 #include "jobs/dispatcher/executors.h"
+#include "watchdog.h"
 
 using namespace jobs::dispatcher;
 using namespace std::chrono_literals;
@@ -62,7 +62,8 @@ TEST_CASE("pop waits for a push instead of returning empty-handed" * doctest::ti
     CHECK(got == std::optional<std::string>("job"));
 }
 
-TEST_CASE("push blocks while the queue is full and resumes when a consumer makes room" * doctest::timeout(10)) {
+TEST_CASE("push blocks while the queue is full and resumes when a consumer makes room" *
+          doctest::timeout(10)) {
     Watchdog watchdog(10s, "push back-pressure");
     BlockingQueue<int> queue(2);
     auto producer = queue.producer();
@@ -86,7 +87,8 @@ TEST_CASE("push blocks while the queue is full and resumes when a consumer makes
     CHECK(queue.pop() == std::optional<int>(3));
 }
 
-TEST_CASE("when the last producer goes, consumers drain what is left and then get nothing" * doctest::timeout(10)) {
+TEST_CASE("when the last producer goes, consumers drain what is left and then get nothing" *
+          doctest::timeout(10)) {
     Watchdog watchdog(10s, "last producer closes");
     BlockingQueue<int> queue(8);
     auto first = queue.producer();
@@ -194,7 +196,8 @@ TEST_CASE("many producers and consumers deliver every item exactly once" * docte
     CHECK(out_of_order == 0);
 }
 
-TEST_CASE("executors run every item and stop once the queue is closed and empty" * doctest::timeout(10)) {
+TEST_CASE("executors run every item and stop once the queue is closed and empty" *
+          doctest::timeout(10)) {
     Watchdog watchdog(10s, "executors");
     BlockingQueue<int> queue(4);
     std::atomic<int> sum{0};

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,9 +19,10 @@
 #include <thread>
 #include <vector>
 
-#include "jobs/dispatcher/line_protocol.h"
+#include "jobs/dispatcher/bench/call_batch.h"
+#include "jobs/dispatcher/bench/shared_payloads.h"
 #include "jobs/dispatcher/process_pool.h"
-#include "jobs/dispatcher/shared_payloads.h"
+#include "jobs/dispatcher/worker_protocol.h"
 #include "watchdog.h"
 
 #ifndef JOBS_TEST_FAKE_WORKER
@@ -275,7 +277,7 @@ TEST_CASE("a pipelined batch gets every reply in order through one child" * doct
     std::vector<std::string> lines;
     for (int i = 1; i <= 100; ++i) lines.push_back(run_line(i));
     const std::vector<std::string_view> batch(lines.begin(), lines.end());
-    const auto results = pool.call_batch(batch, 16);
+    const auto results = bench::call_batch(pool, batch, 16);
     REQUIRE(results.size() == 100);
     for (int i = 1; i <= 100; ++i) {
         CHECK(results[static_cast<std::size_t>(i - 1)].status == CallStatus::Replied);
@@ -296,7 +298,7 @@ TEST_CASE(
     std::vector<std::string> lines;
     for (int i = 1; i <= 40; ++i) lines.push_back(run_line(i));
     const std::vector<std::string_view> batch(lines.begin(), lines.end());
-    const auto results = pool.call_batch(batch, 4);
+    const auto results = bench::call_batch(pool, batch, 4);
     REQUIRE(results.size() == 40);
     for (std::size_t i = 0; i < 6; ++i) CHECK(results[i].status == CallStatus::Replied);
     CHECK(results[6].status == CallStatus::ChildDied);
@@ -494,12 +496,12 @@ TEST_CASE(
     "inline ones" *
     doctest::timeout(30)) {
     Watchdog watchdog(30s, "shared payloads");
-    SharedPayloads shared(1 << 22);
+    bench::SharedPayloads shared(1 << 22);
     auto options = fake_pool({"echo"}, 0, 2);
     options.child.inherit_fds = {shared.fd()};
     options.child.extra_env = {shared.child_env()};
     ProcessPool pool(options);
-    std::vector<SharedPayloads::Block> blocks;
+    std::vector<bench::SharedPayloads::Block> blocks;
     std::vector<std::string> payloads, lines;
     for (int i = 0; i < 8; ++i) {
         payloads.push_back(std::string(100'000 + i, static_cast<char>('a' + i)) + "\t\n\\");
@@ -511,7 +513,7 @@ TEST_CASE(
     // An inline payload in the same batch still arrives as itself.
     payloads.push_back(std::string(50'000, 'z') + "\t\n\\");
     lines.push_back(format_request({8, 1, payloads.back(), std::nullopt, std::nullopt}));
-    const auto results = pool.call_batch({lines.begin(), lines.end()}, 4);
+    const auto results = bench::call_batch(pool, {lines.begin(), lines.end()}, 4);
     REQUIRE(results.size() == 9);
     for (int i = 0; i < 9; ++i) {
         const auto reply = parse_reply(results[static_cast<std::size_t>(i)].reply);
@@ -525,7 +527,7 @@ TEST_CASE(
 TEST_CASE("a child not handed the region cannot read a shared payload and says so" *
           doctest::timeout(30)) {
     Watchdog watchdog(30s, "shared payloads, not handed");
-    SharedPayloads shared(1 << 16);
+    bench::SharedPayloads shared(1 << 16);
     auto block = shared.store("secret");
     REQUIRE(block.has_value());
     ProcessPool pool(fake_pool({"echo"}, 0, 1));
@@ -535,4 +537,70 @@ TEST_CASE("a child not handed the region cannot read a shared payload and says s
     REQUIRE(reply.has_value());
     CHECK(reply->kind == ReplyKind::Failed);
     CHECK(reply->text == "shared payload out of reach");
+}
+
+TEST_CASE("a child announcing another protocol version is refused, naming both, and counted lost" *
+          doctest::timeout(30)) {
+    Watchdog watchdog(30s, "another version");
+    ProcessPool pool(fake_pool({"ready", "READY\t2\tfake"}, 0, 2));
+    const auto result = pool.call(run_line(1));
+    CHECK(result.status == CallStatus::StartFailed);
+    CHECK_MESSAGE(result.detail.find("version 2") != std::string::npos, result.detail);
+    CHECK_MESSAGE(result.detail.find("version 1") != std::string::npos, result.detail);
+    const auto s = pool.stats();
+    CHECK(s.lost == 3);  // like a child that failed to start
+    CHECK(s.size == 0);
+    CHECK_FALSE(pool.capabilities().has_value());
+}
+
+TEST_CASE("a first line that is not READY is refused with the line" * doctest::timeout(30)) {
+    Watchdog watchdog(30s, "not READY");
+    ProcessPool pool(fake_pool({"ready", "READY"}, 0, 1));
+    const auto result = pool.call(run_line(1));
+    CHECK(result.status == CallStatus::StartFailed);
+    CHECK_MESSAGE(result.detail.find("not READY: READY") != std::string::npos, result.detail);
+}
+
+TEST_CASE("the pool records the capabilities its children declare" * doctest::timeout(30)) {
+    Watchdog watchdog(30s, "capabilities");
+    ProcessPool fencing(fake_pool({"ready", "READY\t1\tfake\tfences"}, 1, 2));
+    CHECK(fencing.await_capabilities() == Capabilities{Capability::Fences});
+    CHECK(fencing.capabilities() == Capabilities{Capability::Fences});
+    CHECK(fencing.call(run_line(3)).reply == "DONE\t3\t");
+
+    // min_size 0: one child is started to hear what the workers are.
+    ProcessPool plain(fake_pool({"ok"}, 0, 2));
+    CHECK(plain.await_capabilities().empty());
+    CHECK(plain.capabilities() == Capabilities{});
+    CHECK(plain.stats().started == 1);
+}
+
+TEST_CASE("a child declaring other capabilities than the pool's first is refused" *
+          doctest::timeout(30)) {
+    Watchdog watchdog(30s, "capabilities differ");
+    const std::string path = "/tmp/jobs-fake-ready-" + std::to_string(::getpid());
+    const auto announce = [&](const std::string& line) { std::ofstream(path) << line << '\n'; };
+    announce("READY\t1\tfake\tfences");
+    ProcessPool pool(fake_pool({"ready-from", path}, 1, 2));
+    REQUIRE(pool.await_capabilities() == Capabilities{Capability::Fences});
+    announce("READY\t1\tfake");
+    // The first child is busy, so the call starts others: each says it is plain.
+    auto lease = pool.borrow();
+    REQUIRE(lease);
+    const auto result = pool.call(run_line(1));
+    CHECK(result.status == CallStatus::StartFailed);
+    CHECK_MESSAGE(result.detail.find("'none'") != std::string::npos, result.detail);
+    CHECK_MESSAGE(result.detail.find("'fences'") != std::string::npos, result.detail);
+    CHECK(pool.stats().lost == 3);
+    CHECK(pool.capabilities() == Capabilities{Capability::Fences});
+    std::remove(path.c_str());
+}
+
+TEST_CASE("when no child becomes ready, the pool's workers are taken to be plain" *
+          doctest::timeout(30)) {
+    Watchdog watchdog(30s, "no child ready");
+    ProcessPool pool(fake_pool({"exit-at-start"}, 0, 2));
+    CHECK(pool.await_capabilities().empty());
+    CHECK(pool.capabilities() == Capabilities{});
+    CHECK(pool.stats().lost >= 3);
 }

@@ -3,10 +3,10 @@
 #include <string>
 #include <vector>
 
-#include "jobs/dispatcher/payload_view.h"
-#include "jobs/dispatcher/shared_payloads.h"
+#include "jobs/dispatcher/bench/payload_view.h"
+#include "jobs/dispatcher/bench/shared_payloads.h"
 
-using namespace jobs::dispatcher;
+using namespace jobs::dispatcher::bench;
 
 TEST_CASE("a stored payload reads back whole through a view of the same region") {
     SharedPayloads shared(1 << 20);

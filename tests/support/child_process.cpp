@@ -44,7 +44,8 @@ ChildProcess::~ChildProcess() {
 int ChildProcess::wait(std::string& output) {
     char buffer[4096];
     ssize_t n;
-    while ((n = read(stdout_fd_, buffer, sizeof buffer)) > 0) output.append(buffer, static_cast<std::size_t>(n));
+    while ((n = read(stdout_fd_, buffer, sizeof buffer)) > 0)
+        output.append(buffer, static_cast<std::size_t>(n));
     close(stdout_fd_);
     stdout_fd_ = -1;
     int status = 0;

@@ -19,7 +19,8 @@ using namespace jobs::repo;
 namespace {
 
 void wait_until(long long start_ms) {
-    std::this_thread::sleep_until(std::chrono::system_clock::time_point{std::chrono::milliseconds{start_ms}});
+    std::this_thread::sleep_until(
+        std::chrono::system_clock::time_point{std::chrono::milliseconds{start_ms}});
 }
 
 int race_locks(const std::string& url, const std::string& client, JobId first, JobId last,
@@ -74,7 +75,8 @@ int process_jobs(const std::string& url, const std::string& client, JobId first,
     const auto begin = *std::min_element(begins.begin(), begins.end());
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
         *std::max_element(ends.begin(), ends.end()) - begin);
-    for (std::size_t i = 0; i < repos.size(); ++i) repos[i]->complete_locked_job(first + static_cast<JobId>(i), tokens[i]);
+    for (std::size_t i = 0; i < repos.size(); ++i)
+        repos[i]->complete_locked_job(first + static_cast<JobId>(i), tokens[i]);
     std::printf("%lld\n", static_cast<long long>(elapsed.count()));
     return 0;
 }

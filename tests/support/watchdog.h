@@ -12,7 +12,7 @@ namespace jobs::test {
 
 // Ends the test process if a test overruns: a blocked thread must fail the run, never hang it.
 class Watchdog {
-public:
+  public:
     Watchdog(std::chrono::seconds limit, std::string what)
         : what_(std::move(what)), thread_([this, limit] {
               std::unique_lock lock(mutex_);
@@ -33,7 +33,7 @@ public:
     Watchdog(const Watchdog&) = delete;
     Watchdog& operator=(const Watchdog&) = delete;
 
-private:
+  private:
     std::string what_;
     std::mutex mutex_;
     std::condition_variable done_changed_;

@@ -1,6 +1,6 @@
 #include "sim_workers.h"
 
-#include "jobs/dispatcher/line_protocol.h"
+#include "jobs/dispatcher/worker_protocol.h"
 
 namespace jobs::scheduler::sim {
 

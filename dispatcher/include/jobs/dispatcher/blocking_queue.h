@@ -1,11 +1,14 @@
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <utility>
+
+#include "jobs/common/cond_var.h"
+#include "jobs/common/mutex.h"
+#include "jobs/common/mutex_lock.h"
+#include "jobs/common/thread_annotations.h"
 
 namespace jobs::dispatcher {
 
@@ -14,15 +17,15 @@ namespace jobs::dispatcher {
 // nothing, so they stop without a separate stop flag (userver's pattern).
 template <typename T>
 class BlockingQueue {
-public:
+  public:
     explicit BlockingQueue(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
     BlockingQueue(const BlockingQueue&) = delete;
     BlockingQueue& operator=(const BlockingQueue&) = delete;
 
     class Producer {
-    public:
+      public:
         explicit Producer(BlockingQueue& queue) : queue_(&queue) {
-            std::lock_guard lock(queue_->mutex_);
+            MutexLock lock(queue_->mutex_);
             ++queue_->producers_;
         }
         Producer(Producer&& other) noexcept : queue_(std::exchange(other.queue_, nullptr)) {}
@@ -35,7 +38,7 @@ public:
         // Gives the handle up early; the queue closes when the last producer does.
         void reset() {
             if (queue_ == nullptr) return;
-            std::lock_guard lock(queue_->mutex_);
+            MutexLock lock(queue_->mutex_);
             if (--queue_->producers_ == 0) {
                 queue_->closed_ = true;
                 queue_->not_empty_.notify_all();
@@ -44,16 +47,16 @@ public:
             queue_ = nullptr;
         }
 
-    private:
+      private:
         BlockingQueue* queue_;
     };
 
     Producer producer() { return Producer(*this); }
 
     // Blocks until an item arrives; nothing once the queue is closed and empty.
-    std::optional<T> pop() {
-        std::unique_lock lock(mutex_);
-        not_empty_.wait(lock, [&] { return !items_.empty() || closed_; });
+    std::optional<T> pop() EXCLUDES(mutex_) {
+        MutexLock lock(mutex_);
+        while (items_.empty() && !closed_) not_empty_.wait(lock);
         if (items_.empty()) return std::nullopt;
         T item = std::move(items_.front());
         items_.pop_front();
@@ -62,26 +65,26 @@ public:
     }
 
     // Closes at once, whoever still produces: used when consumers must stop early.
-    void close() {
-        std::lock_guard lock(mutex_);
+    void close() EXCLUDES(mutex_) {
+        MutexLock lock(mutex_);
         closed_ = true;
         not_empty_.notify_all();
         not_full_.notify_all();
     }
 
-    std::size_t size() const {
-        std::lock_guard lock(mutex_);
+    std::size_t size() const EXCLUDES(mutex_) {
+        MutexLock lock(mutex_);
         return items_.size();
     }
-    bool closed() const {
-        std::lock_guard lock(mutex_);
+    bool closed() const EXCLUDES(mutex_) {
+        MutexLock lock(mutex_);
         return closed_;
     }
 
-private:
-    bool push(T item) {
-        std::unique_lock lock(mutex_);
-        not_full_.wait(lock, [&] { return items_.size() < capacity_ || closed_; });
+  private:
+    bool push(T item) EXCLUDES(mutex_) {
+        MutexLock lock(mutex_);
+        while (items_.size() >= capacity_ && !closed_) not_full_.wait(lock);
         if (closed_) return false;
         items_.push_back(std::move(item));
         not_empty_.notify_one();
@@ -89,12 +92,12 @@ private:
     }
 
     const std::size_t capacity_;
-    mutable std::mutex mutex_;
-    std::condition_variable not_empty_;
-    std::condition_variable not_full_;
-    std::deque<T> items_;
-    int producers_ = 0;
-    bool closed_ = false;
+    mutable Mutex mutex_;
+    CondVar not_empty_;
+    CondVar not_full_;
+    std::deque<T> items_ GUARDED_BY(mutex_);
+    int producers_ GUARDED_BY(mutex_) = 0;
+    bool closed_ GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace jobs::dispatcher

@@ -12,8 +12,9 @@ namespace jobs::dispatcher {
 // closed and empty. Joined on destruction, so declare an Executors after what `run` uses.
 template <typename T>
 class Executors {
-public:
-    Executors(BlockingQueue<T>& queue, std::size_t count, std::function<void(T&)> run) : run_(std::move(run)) {
+  public:
+    Executors(BlockingQueue<T>& queue, std::size_t count, std::function<void(T&)> run)
+        : run_(std::move(run)) {
         for (std::size_t i = 0; i < count; ++i) {
             threads_.emplace_back([this, &queue] {
                 while (auto item = queue.pop()) run_(*item);
@@ -30,7 +31,7 @@ public:
         }
     }
 
-private:
+  private:
     std::function<void(T&)> run_;
     std::vector<std::thread> threads_;
 };

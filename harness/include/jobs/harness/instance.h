@@ -11,7 +11,7 @@ namespace jobs::harness {
 
 // One jobs-scheduler process started by the harness; its output goes to a log file.
 class Instance {
-public:
+  public:
     Instance(const std::vector<std::string>& argv, const std::string& log_file);
     ~Instance();  // a still-running instance is stopped with SIGKILL
     Instance(const Instance&) = delete;
@@ -23,7 +23,7 @@ public:
     bool running() const { return pid_ > 0; }
     pid_t pid() const { return pid_; }
 
-private:
+  private:
     pid_t pid_ = -1;
 };
 

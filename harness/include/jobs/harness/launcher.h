@@ -22,18 +22,18 @@ std::string mode_label(Mode mode, int instances);
 struct LaunchOptions {
     Mode mode = Mode::Workers;
     int instances = 5;
-    std::string scheduler;                 // path to jobs-scheduler
+    std::string scheduler;  // path to jobs-scheduler
     std::string url;
-    std::vector<std::string> extra_args;   // passed to every instance
+    std::vector<std::string> extra_args;  // passed to every instance
     std::string log_dir;
-    std::string label;                     // ClientId prefix
+    std::string label;  // ClientId prefix
 };
 
 struct LaunchStats {
     int started = 0;
-    int interrupted = 0;      // SIGINT sent
-    int killed = 0;           // SIGKILL sent
-    int bad_exits = 0;        // a SIGINT not followed by exit 0 within the limit
+    int interrupted = 0;  // SIGINT sent
+    int killed = 0;       // SIGKILL sent
+    int bad_exits = 0;    // a SIGINT not followed by exit 0 within the limit
     long long slowest_stop_ms = 0;
 };
 
@@ -41,7 +41,7 @@ struct LaunchStats {
 // running; KILL sends SIGINT to 3 of 5 at random times before `until`; HATEST restarts 5 slots
 // every 10-29 s after a 0-9 s pause; KILL9 sends SIGKILL to one of 5 every 10-30 s and restarts it.
 class Launcher {
-public:
+  public:
     using Steady = std::chrono::steady_clock;
     Launcher(LaunchOptions options, Steady::time_point until);
     ~Launcher();
@@ -55,7 +55,7 @@ public:
 
     static constexpr std::chrono::milliseconds kStopLimit{5000};
 
-private:
+  private:
     std::unique_ptr<Instance> launch(const std::string& client_id);
     void stop_one(std::unique_ptr<Instance>& instance, bool already_signalled = false);
     bool sleep_until(Steady::time_point t);  // false when stop() was called
@@ -70,7 +70,8 @@ private:
     bool stopping_ = false;
     LaunchStats stats_;
     std::mt19937_64 rng_{std::random_device{}()};
-    std::vector<std::unique_ptr<Instance>> instances_;  // guarded by mutex_ where threads share them
+    std::vector<std::unique_ptr<Instance>>
+        instances_;  // guarded by mutex_ where threads share them
     int next_serial_ = 0;
     std::vector<std::thread> threads_;  // last
 };

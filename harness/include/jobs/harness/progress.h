@@ -14,7 +14,7 @@ namespace jobs::harness {
 // Shows how a run is going: on a terminal one line redrawn every second; otherwise a plain
 // line every 10 s (for logs and CI). It reads the database through its own session.
 class Progress {
-public:
+  public:
     using Steady = std::chrono::steady_clock;
     Progress(repo::RepoOptions options, Steady::time_point begin, Steady::time_point end);
     ~Progress();
@@ -22,7 +22,7 @@ public:
     Progress& operator=(const Progress&) = delete;
     void stop();
 
-private:
+  private:
     void loop();
     std::string line();
 

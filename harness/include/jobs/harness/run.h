@@ -15,11 +15,11 @@ struct RunOptions {
     Mode mode = Mode::Workers;
     int duration_s = 600;
     int since_s = 30;
-    std::string scheduler;                   // jobs-scheduler's path
-    std::vector<std::string> scheduler_args; // passed to each instance
+    std::string scheduler;                    // jobs-scheduler's path
+    std::vector<std::string> scheduler_args;  // passed to each instance
     std::string log_dir = "harness-logs";
     bool progress = true;
-    std::optional<unsigned> seed;            // for a reproducible load
+    std::optional<unsigned> seed;  // for a reproducible load
 };
 
 struct RunResult {

@@ -16,7 +16,7 @@ struct Panel {
     std::string x_label;  // with units
     std::string y_label;  // with units
     std::vector<Series> series;
-    bool bars = false;    // a histogram: each (x, y) a bar of width bar_width
+    bool bars = false;  // a histogram: each (x, y) a bar of width bar_width
     double bar_width = 1;
     bool points = false;  // a scatter plot instead of lines
 };

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <vector>
+
+#include "jobs/common/mutex.h"
+#include "jobs/common/thread_annotations.h"
 
 #include "jobs/repo/types.h"
 #include "jobs/scheduler/db_lane.h"
@@ -20,19 +22,19 @@ class Completer {
     Completer& operator=(const Completer&) = delete;
 
     // Any thread.
-    void add(repo::Completion completion);
+    void add(repo::Completion completion) EXCLUDES(mutex_);
     // Records what was added, then returns. Later adds are dropped with an error in the log.
-    void finish();
+    void finish() EXCLUDES(mutex_);
 
   private:
     // On the lane: records batches until none is left.
-    void record(repo::JobStore& store);
+    void record(repo::JobStore& store) EXCLUDES(mutex_);
 
-    std::mutex mutex_;
-    std::vector<repo::Completion> pending_;  // guarded by mutex_
-    bool in_flight_ = false;                 // guarded by mutex_: a batch is on the lane
-    bool closing_ = false;                   // guarded by mutex_
-    std::unique_ptr<DbLane> lane_;           // last: finished before the state it uses goes
+    Mutex mutex_;
+    std::vector<repo::Completion> pending_ GUARDED_BY(mutex_);
+    bool in_flight_ GUARDED_BY(mutex_) = false;  // a batch is on the lane
+    bool closing_ GUARDED_BY(mutex_) = false;
+    std::unique_ptr<DbLane> lane_;  // last: finished before the state it uses goes
 };
 
 }  // namespace jobs::scheduler

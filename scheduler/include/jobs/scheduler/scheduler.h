@@ -3,10 +3,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <string>
 
+#include "jobs/common/mutex.h"
+#include "jobs/common/thread_annotations.h"
 #include "jobs/dispatcher/process_pool.h"
 #include "jobs/scheduler/completer.h"
 #include "jobs/scheduler/db_clock.h"
@@ -54,7 +55,7 @@ class Scheduler {
     void report(const ReadyTask& task, const dispatcher::CallResult& result);
     // After the executors are joined: waits for the outcomes still being written.
     void finish_database_work();
-    SchedulerCounters counters() const;
+    SchedulerCounters counters() const EXCLUDES(counters_mutex_);
 
   private:
     void list();
@@ -73,7 +74,7 @@ class Scheduler {
                         const std::string& message);
     void warm_for(const repo::Job& job);
     void maybe_drained();
-    void count(long long SchedulerCounters::*counter, long long by = 1);
+    void count(long long SchedulerCounters::*counter, long long by = 1) EXCLUDES(counters_mutex_);
 
     EventLoop& loop_;
     const SchedulerOptions options_;
@@ -86,8 +87,8 @@ class Scheduler {
     std::optional<EventLoop::TimerId> poll_timer_;
     EventLoop::TimePoint last_sent_{};
     bool stopping_ = false;
-    mutable std::mutex counters_mutex_;
-    SchedulerCounters counters_;  // guarded by counters_mutex_: report() runs on executors
+    mutable Mutex counters_mutex_;  // report() runs on the executors
+    SchedulerCounters counters_ GUARDED_BY(counters_mutex_);
     // Lanes last: they finish before the state their work touches goes.
     std::unique_ptr<DbLane> lister_;
     std::unique_ptr<DbLane> locker_;

@@ -1,4 +1,4 @@
-#include "jobs/dispatcher/shared_payloads.h"
+#include "jobs/dispatcher/bench/shared_payloads.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -10,7 +10,9 @@
 #include <system_error>
 #include <utility>
 
-namespace jobs::dispatcher {
+#include "jobs/common/mutex_lock.h"
+
+namespace jobs::dispatcher::bench {
 namespace {
 
 // Blocks start on cache lines, so two children never share one.
@@ -68,7 +70,7 @@ SharedPayloads::~SharedPayloads() {
 
 std::optional<SharedPayloads::Block> SharedPayloads::allocate(std::size_t size) {
     const std::size_t need = rounded(size);
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     // First fit: blocks are freed in about the order they were taken, so the front refills.
     for (auto it = free_.begin(); it != free_.end(); ++it) {
         if (it->second < need) continue;
@@ -89,7 +91,7 @@ std::optional<SharedPayloads::Block> SharedPayloads::store(std::string_view payl
 }
 
 void SharedPayloads::free(std::uint64_t offset, std::size_t size) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto next = free_.lower_bound(offset);
     if (next != free_.end() && offset + size == next->first) {
         size += next->second;
@@ -106,7 +108,7 @@ void SharedPayloads::free(std::uint64_t offset, std::size_t size) {
 }
 
 std::size_t SharedPayloads::free_bytes() const {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     std::size_t total = 0;
     for (const auto& [offset, size] : free_) total += size;
     return total;
@@ -114,4 +116,4 @@ std::size_t SharedPayloads::free_bytes() const {
 
 std::string SharedPayloads::child_env() const { return "JOBS_PAYLOAD_FD=" + std::to_string(fd_); }
 
-}  // namespace jobs::dispatcher
+}  // namespace jobs::dispatcher::bench

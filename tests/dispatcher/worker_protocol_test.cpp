@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "jobs/dispatcher/line_protocol.h"
+#include "jobs/dispatcher/worker_protocol.h"
 
 using namespace jobs::dispatcher;
 
@@ -194,4 +194,61 @@ TEST_CASE("malformed replies are rejected rather than guessed at") {
         CHECK_FALSE(parse_reply(line).has_value());
     }
     CHECK(parse_reply("FAIL\t1\tmessage").has_value());
+}
+
+TEST_CASE("READY names the version and the program, and the capabilities only when there are") {
+    CHECK(format_ready({kProtocolVersion, "fake", {}}) == "READY\t1\tfake\n");
+    CHECK(format_ready({kProtocolVersion, "jobs-worker", {Capability::Fences}}) ==
+          "READY\t1\tjobs-worker\tfences\n");
+    std::string error;
+    const auto plain = parse_ready("READY\t1\tpy-worker", error);
+    REQUIRE(plain.has_value());
+    CHECK(plain->version == 1);
+    CHECK(plain->program == "py-worker");
+    CHECK(plain->capabilities.empty());
+    const auto fencing = parse_ready(strip(format_ready({1, "a\tb", {Capability::Fences}})), error);
+    REQUIRE(fencing.has_value());
+    CHECK(fencing->program == "a\tb");
+    CHECK(fencing->capabilities == Capabilities{Capability::Fences});
+    const auto empty_field = parse_ready("READY\t1\tx\t", error);
+    REQUIRE(empty_field.has_value());
+    CHECK(empty_field->capabilities.empty());
+}
+
+TEST_CASE("capabilities go by name, and a set describes itself") {
+    for (const Capability c : kAllCapabilities)
+        CHECK(capability_from_name(capability_name(c)) == c);
+    CHECK_FALSE(capability_from_name("Fences").has_value());
+    CHECK(describe({}) == "none");
+    CHECK(describe({Capability::Fences}) == "fences");
+    CHECK(format_capabilities({}).empty());
+}
+
+TEST_CASE("a READY line of another version is refused, naming both versions") {
+    std::string error;
+    CHECK_FALSE(parse_ready("READY\t2\tfake", error).has_value());
+    CHECK(error.find("version 2") != std::string::npos);
+    CHECK(error.find("version 1") != std::string::npos);
+}
+
+TEST_CASE("malformed READY lines and unknown capabilities are refused, saying why") {
+    const std::vector<std::string> bad = {
+        "",
+        "READY",
+        "READY\t1",
+        "READY\tx\tfake",
+        "ready\t1\tf",
+        "HELLO\t1\tfake",
+        "READY\t1\tf\tx\ty",
+        "READY\t-\tfake",
+    };
+    for (const auto& line : bad) {
+        CAPTURE(line);
+        std::string error;
+        CHECK_FALSE(parse_ready(line, error).has_value());
+        CHECK(error.find("not READY") != std::string::npos);
+    }
+    std::string error;
+    CHECK_FALSE(parse_ready("READY\t1\tfake\tfences,teleport", error).has_value());
+    CHECK(error.find("'teleport'") != std::string::npos);
 }

@@ -1,9 +1,12 @@
-#include "jobs/dispatcher/line_protocol.h"
+#include "jobs/dispatcher/worker_protocol.h"
 
 #include <charconv>
 
 namespace jobs::dispatcher {
 namespace {
+
+constexpr std::string_view kReadyVerb = "READY";
+constexpr char kCapabilitySeparator = ',';
 
 // The whole field, digits only (from_chars takes no '+' and no spaces).
 template <typename Number = std::int64_t>
@@ -26,72 +29,77 @@ std::optional<SharedRef> parse_shared_ref(std::string_view field) {
     return SharedRef{*offset, *length};
 }
 
+// First lines are logged: a long one is cut.
+std::string excerpt(std::string_view line) {
+    constexpr std::size_t kMaxExcerpt = 200;
+    return std::string(line.substr(0, kMaxExcerpt));
+}
+
 }  // namespace
 
-// Both copy the runs between special bytes whole: on a 1 MB payload a byte-by-byte loop costs
-// about as much as hashing it.
-std::string escape_field(std::string_view text) {
-    std::string out;
-    out.reserve(text.size() + text.size() / 64);
-    for (;;) {
-        const auto special = text.find_first_of("\\\t\n\r");
-        out.append(text.substr(0, special));
-        if (special == std::string_view::npos) return out;
-        switch (text[special]) {
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                out += "\\r";
-                break;
-        }
-        text.remove_prefix(special + 1);
+std::string_view capability_name(Capability capability) {
+    switch (capability) {
+        case Capability::Fences:
+            return "fences";
     }
+    return "unknown";
 }
 
-std::string unescape_field(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (;;) {
-        const auto backslash = text.find('\\');
-        // A lone backslash at the very end is kept as it is.
-        if (backslash == std::string_view::npos || backslash + 1 == text.size()) {
-            out.append(text);
-            return out;
-        }
-        out.append(text.substr(0, backslash));
-        switch (text[backslash + 1]) {
-            case 't':
-                out += '\t';
-                break;
-            case 'n':
-                out += '\n';
-                break;
-            case 'r':
-                out += '\r';
-                break;
-            default:
-                out += text[backslash + 1];
-        }
-        text.remove_prefix(backslash + 2);
+std::optional<Capability> capability_from_name(std::string_view name) {
+    for (const Capability c : kAllCapabilities) {
+        if (capability_name(c) == name) return c;
     }
+    return std::nullopt;
 }
 
-std::vector<std::string_view> split_fields(std::string_view line) {
-    std::vector<std::string_view> fields;
-    std::size_t start = 0;
+std::string format_capabilities(Capabilities capabilities) {
+    std::string field;
+    for (const Capability c : kAllCapabilities) {
+        if (!capabilities.has(c)) continue;
+        if (!field.empty()) field += kCapabilitySeparator;
+        field += capability_name(c);
+    }
+    return field;
+}
+
+std::string describe(Capabilities capabilities) {
+    return capabilities.empty() ? "none" : format_capabilities(capabilities);
+}
+
+std::string format_ready(const Ready& ready) {
+    std::string line = std::string(kReadyVerb) + '\t' + std::to_string(ready.version) + '\t' +
+                       escape_field(ready.program);
+    if (!ready.capabilities.empty()) line += '\t' + format_capabilities(ready.capabilities);
+    line += '\n';
+    return line;
+}
+
+std::optional<Ready> parse_ready(std::string_view line, std::string& error) {
+    const auto fields = split_fields(line);
+    const auto version = fields.size() >= 2 ? parse_int<int>(fields[1]) : std::nullopt;
+    if (fields.size() < 3 || fields.size() > 4 || fields[0] != kReadyVerb || !version) {
+        error = "worker's first line was not READY: " + excerpt(line);
+        return std::nullopt;
+    }
+    if (*version != kProtocolVersion) {
+        error = "worker speaks protocol version " + std::to_string(*version) +
+                ", this pool speaks version " + std::to_string(kProtocolVersion);
+        return std::nullopt;
+    }
+    Ready ready{*version, unescape_field(fields[2]), {}};
+    if (fields.size() == 3 || fields[3].empty()) return ready;
+    std::string_view names = fields[3];
     for (;;) {
-        const auto tab = line.find('\t', start);
-        fields.push_back(
-            line.substr(start, tab == std::string_view::npos ? line.npos : tab - start));
-        if (tab == std::string_view::npos) return fields;
-        start = tab + 1;
+        const auto separator = names.find(kCapabilitySeparator);
+        const auto name = names.substr(0, separator);
+        const auto capability = capability_from_name(name);
+        if (!capability) {
+            error = "worker declares a capability unknown to this pool: '" + excerpt(name) + "'";
+            return std::nullopt;
+        }
+        ready.capabilities.add(*capability);
+        if (separator == std::string_view::npos) return ready;
+        names.remove_prefix(separator + 1);
     }
 }
 
@@ -109,7 +117,6 @@ std::string format_request(const TaskRequest& request) {
     line += '\n';
     return line;
 }
-
 std::optional<TaskRequest> parse_request(std::string_view line) {
     const auto fields = split_fields(line);
     if (fields.size() < 4 || fields.size() > 5 || fields[0] != "RUN") return std::nullopt;

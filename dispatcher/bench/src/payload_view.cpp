@@ -1,4 +1,4 @@
-#include "jobs/dispatcher/payload_view.h"
+#include "jobs/dispatcher/bench/payload_view.h"
 
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 #include <system_error>
 #include <utility>
 
-namespace jobs::dispatcher {
+namespace jobs::dispatcher::bench {
 
 std::optional<PayloadView> PayloadView::from_env() {
     const char* text = std::getenv("JOBS_PAYLOAD_FD");
@@ -49,9 +49,9 @@ std::optional<std::string_view> PayloadView::at(SharedRef ref) const {
     return std::string_view(base_ + ref.offset, ref.length);
 }
 
-}  // namespace jobs::dispatcher
+}  // namespace jobs::dispatcher::bench
 
-namespace jobs::dispatcher {
+namespace jobs::dispatcher::bench {
 
 std::optional<std::string_view> request_payload(const TaskRequest& request,
                                                 const std::optional<PayloadView>& shared) {
@@ -63,4 +63,4 @@ std::optional<std::string_view> request_payload(const TaskRequest& request,
     return shared->at(*request.shared_payload);
 }
 
-}  // namespace jobs::dispatcher
+}  // namespace jobs::dispatcher::bench

@@ -3,14 +3,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 
-#include "jobs/dispatcher/line_protocol.h"
+#include "jobs/common/mutex.h"
+#include "jobs/common/thread_annotations.h"
+#include "jobs/dispatcher/worker_protocol.h"
 
-namespace jobs::dispatcher {
+namespace jobs::dispatcher::bench {
 
 // Shared memory for large payloads: a 1 MB payload written into a pooled child's socket costs
 // two kernel copies and a scan, about a third of hashing it. The parent writes it here once
@@ -51,23 +52,24 @@ class SharedPayloads {
 
     // A block of `size` bytes, or nothing while the region is too full: send the payload
     // inline then. Thread-safe.
-    std::optional<Block> allocate(std::size_t size);
+    std::optional<Block> allocate(std::size_t size) EXCLUDES(mutex_);
     // allocate() and a copy of `payload` into the block.
     std::optional<Block> store(std::string_view payload);
 
     int fd() const { return fd_; }
     std::string child_env() const;  // "JOBS_PAYLOAD_FD=<fd>"
     std::size_t capacity() const { return capacity_; }
-    std::size_t free_bytes() const;
+    std::size_t free_bytes() const EXCLUDES(mutex_);
 
   private:
-    void free(std::uint64_t offset, std::size_t size);
+    void free(std::uint64_t offset, std::size_t size) EXCLUDES(mutex_);
 
     int fd_ = -1;
     char* base_ = nullptr;
     std::size_t capacity_ = 0;
-    mutable std::mutex mutex_;
-    std::map<std::uint64_t, std::size_t> free_;  // offset -> size, never two adjacent
+    mutable Mutex mutex_;
+    std::map<std::uint64_t, std::size_t> free_
+        GUARDED_BY(mutex_);  // offset -> size, never two adjacent
 };
 
-}  // namespace jobs::dispatcher
+}  // namespace jobs::dispatcher::bench

@@ -4,9 +4,9 @@
 #include <optional>
 #include <string_view>
 
-#include "jobs/dispatcher/line_protocol.h"
+#include "jobs/dispatcher/worker_protocol.h"
 
-namespace jobs::dispatcher {
+namespace jobs::dispatcher::bench {
 
 // A pooled child's read-only view of its parent's SharedPayloads.
 class PayloadView {
@@ -29,13 +29,13 @@ class PayloadView {
     std::size_t size_ = 0;
 };
 
-}  // namespace jobs::dispatcher
+}  // namespace jobs::dispatcher::bench
 
-namespace jobs::dispatcher {
+namespace jobs::dispatcher::bench {
 
 // The payload a request carries, inline or in `shared`: empty for none, nothing when it names
 // a place outside the region or no region was handed over. One rule for every worker.
 std::optional<std::string_view> request_payload(const TaskRequest& request,
                                                 const std::optional<PayloadView>& shared);
 
-}  // namespace jobs::dispatcher
+}  // namespace jobs::dispatcher::bench
