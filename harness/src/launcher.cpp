@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "jobs/repo/exercise.h"
+
 namespace jobs::harness {
 
 using namespace std::chrono_literals;
@@ -124,8 +126,10 @@ void Launcher::run_slot(int slot) {
         long long pause = 0, life = 0;
         {
             std::lock_guard lock(mutex_);
-            pause = std::uniform_int_distribution<long long>(0, 9'000)(rng_);
-            life = std::uniform_int_distribution<long long>(10'000, 29'000)(rng_);
+            pause =
+                std::uniform_int_distribution<long long>(0, repo::kHaTestPauseMax.count())(rng_);
+            life = std::uniform_int_distribution<long long>(repo::kHaTestLifeMin.count(),
+                                                            repo::kHaTestLifeMax.count())(rng_);
         }
         if (!sleep_until(Steady::now() + std::chrono::milliseconds(pause))) return;
         auto instance = launch(fmt::format("HATEST-{}-{}", slot + 1, round));
@@ -150,7 +154,8 @@ void Launcher::run_kill9() {
         std::size_t victim = 0;
         {
             std::lock_guard lock(mutex_);
-            wait = std::uniform_int_distribution<long long>(10'000, 30'000)(rng_);
+            wait = std::uniform_int_distribution<long long>(repo::kKill9GapMin.count(),
+                                                            repo::kKill9GapMax.count())(rng_);
             victim = std::uniform_int_distribution<std::size_t>(0, instances_.size() - 1)(rng_);
         }
         if (!sleep_until(Steady::now() + std::chrono::milliseconds(wait))) return;

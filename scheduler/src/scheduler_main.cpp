@@ -55,7 +55,9 @@ struct Flags {
     long long start_lead_ms = scheduler::SchedulerOptions{}.start_lead.count();
     bool no_coordination = false;
     std::size_t executors = 32, pool_min = 1, pool_max = 32;
-    long long idle_ms = 30'000, task_timeout_ms = 0, start_timeout_ms = 10'000;
+    long long idle_ms = dispatcher::PoolOptions{}.idle_timeout.count();
+    long long task_timeout_ms = dispatcher::PoolOptions{}.task_timeout.count();
+    long long start_timeout_ms = dispatcher::PoolOptions{}.start_timeout.count();
     std::string worker;
     std::vector<std::string> worker_args;
     std::string cpus;
@@ -74,7 +76,7 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option(
            "--poll-interval", f.poll_ms,
            "ms between lists (with coordination: of the whole cluster); keep it below window "
-           "minus lock-lead-max, and below 10000 minus the time a lock takes")
+           "minus lock-lead-max, and below MinPrepareTime (10000) minus the time a lock takes")
         ->capture_default_str();
     app.add_option("--poll-jitter", f.jitter_ms,
                    "up to this many ms are taken off each interval at random")

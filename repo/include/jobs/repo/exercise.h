@@ -28,6 +28,14 @@ inline constexpr std::chrono::milliseconds kRandomGapMin{1'000};
 inline constexpr std::chrono::milliseconds kRandomGapSpread{1'999};  // rand(0..1999) ms on top
 inline constexpr std::chrono::milliseconds kLiveNotice{10'100};
 
+// The modes. HATEST: each slot waits rand(0..9) s, runs an instance rand(10..29) s, stops it,
+// and again. KILL9 (ours): every 10-30 s one instance at random is SIGKILLed and restarted.
+inline constexpr std::chrono::milliseconds kHaTestPauseMax{9'000};
+inline constexpr std::chrono::milliseconds kHaTestLifeMin{10'000};
+inline constexpr std::chrono::milliseconds kHaTestLifeMax{29'000};
+inline constexpr std::chrono::milliseconds kKill9GapMin{10'000};
+inline constexpr std::chrono::milliseconds kKill9GapMax{30'000};
+
 // After the load ends, a run waits this long (40 s) before it is scored.
 inline constexpr std::chrono::milliseconds kScoreTail = kMaxDelayTime + kMinPrepareTime;
 
