@@ -26,7 +26,7 @@ void AsioLoop::cancel(TimerId id) {
 
 void AsioLoop::arm() {
     if (due_.empty()) {
-        if (armed_) timer_.cancel();
+        timer_.cancel();
         armed_ = false;
         return;
     }

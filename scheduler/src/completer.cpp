@@ -15,17 +15,16 @@ constexpr std::size_t kMaxBatch = 256;
 Completer::Completer(std::unique_ptr<DbLane> lane) : lane_(std::move(lane)) {}
 
 void Completer::add(repo::Completion completion) {
-    {
-        MutexLock lock(mutex_);
-        if (closing_) {
-            spdlog::error("job {}: completed after the instance stopped recording; not recorded",
-                          completion.id);
-            return;
-        }
-        pending_.push_back(std::move(completion));
-        if (in_flight_) return;  // goes with the next batch
-        in_flight_ = true;
+    MutexLock lock(mutex_);
+    if (closing_) {
+        spdlog::error("job {}: completed after the instance stopped recording; not recorded",
+                      completion.id);
+        return;
     }
+    pending_.push_back(std::move(completion));
+    if (in_flight_) return;  // goes with the next batch
+    in_flight_ = true;
+    // Posted under the lock, so finish() cannot close the lane between the flag and the post.
     lane_->post([this](repo::JobStore& store) { record(store); });
 }
 

@@ -1,5 +1,7 @@
 #include "jobs/scheduler/scheduler.h"
 
+#include <stdexcept>
+
 #include <spdlog/spdlog.h>
 
 #include "jobs/common/mutex_lock.h"
@@ -32,7 +34,9 @@ Scheduler::Scheduler(EventLoop& loop, SchedulerOptions options, const std::strin
       rng_(seed ^ 0x9e3779b97f4a7c15ULL),
       lister_(std::move(lanes.list)),
       locker_(std::move(lanes.lock)),
-      completer_(std::move(lanes.complete)) {}
+      completer_(std::move(lanes.complete)) {
+    if (const auto error = validate(options_)) throw std::invalid_argument(*error);
+}
 
 void Scheduler::start() {
     std::uniform_int_distribution<int> first(0, kFirstListSpreadMs);

@@ -38,6 +38,7 @@ void check_clean_run(const ClusterOptions& o, const ClusterResult& r) {
     CHECK(r.start_failures == 0);
     CHECK(r.checks == 0);  // owners lock without a GetJob
     CHECK(r.errors == 0);
+    CHECK(r.closed == 0);  // nobody stopped
     CHECK(r.lists <= lists_needed(o) + 1);
     CHECK(r.looks <= o.instances * 40);
     // Statement stalls (2 % of them, up to 400 ms) delay a few fencing starts past RunAt.
@@ -75,8 +76,10 @@ TEST_CASE("a precise run: the delay is the task's 83 ms and the completion's rou
     o.latency.spike_chance = 0;
     const ClusterResult r = run_cluster(o);
     check_clean_run(o, r);
-    CHECK(r.late_starts == 0);
-    CHECK(r.worst_start <= 1ms);
+    // Without stalls a task begins late only by what the instance's clock lags the database's
+    // (part of a round trip): never early, and at most a statement's time late.
+    CHECK(r.late_starts * 200 <= r.jobs);
+    CHECK(r.worst_start <= o.latency.max);
     CHECK(r.delay_average >= 83);
     CHECK(r.delay_average + r.delay_stdev <= 83 + 2 * 30);
     describe("no stalls", o, r);
@@ -169,6 +172,8 @@ TEST_CASE(
         check_hard_rules(r);
         CHECK(r.completed == r.jobs);
         CHECK(r.lock_failures == 0);
+        CHECK(r.drained == 2);  // each stopped instance drained and closed its queue
+        CHECK(r.closed == 2);
         // A departure is seen by the next look, just after the next slot: within an interval,
         // the recheck and a lock lead.
         CHECK(r.worst_start <= 12s);
@@ -201,6 +206,8 @@ TEST_CASE("with a plain worker the scheduler writes the fencing start: each job 
     check_hard_rules(r);
     CHECK(r.completed == r.jobs);
     CHECK(r.lock_failures == 0);
-    // The start's round trip now sits between RunAt and the task.
-    CHECK(r.worst_start <= 31ms);
+    // The start's round trip now sits between RunAt and the task, and a burst's 20 starts queue
+    // on the instance's lock lane: at most 20 statements of at most 30 ms, and the clock's lag.
+    CHECK(r.worst_start <= 20 * o.latency.max + o.latency.max);
+    CHECK(r.start_failures == 0);
 }

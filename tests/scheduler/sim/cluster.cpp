@@ -127,15 +127,19 @@ ClusterResult run_cluster(const ClusterOptions& o) {
     for (const auto& [i, at] : o.kills) {
         world.at(kSteadyStart + at, kWorld, [&world, i = i] { world.kill(i); });
     }
+    int drained = 0;
     for (const auto& [i, at] : o.stops) {
         Scheduler* scheduler = instances[static_cast<std::size_t>(i)].scheduler.get();
-        world.at(kSteadyStart + at, i, [scheduler] { scheduler->stop([] {}); });
+        world.at(kSteadyStart + at, i,
+                 [scheduler, &drained] { scheduler->stop([&drained] { ++drained; }); });
     }
 
     world.run_until(kSteadyStart + o.since + o.duration + kTail);
 
     ClusterResult r;
     score(db, runs, r);
+    r.drained = drained;
+    for (const auto& inst : instances) r.closed += inst.workers->closed() ? 1 : 0;
     r.lists = db.count(Action::QueryList);
     r.looks = db.count(Action::QueryLast);
     r.checks = db.count(Action::QueryJob);

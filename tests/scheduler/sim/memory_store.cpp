@@ -13,13 +13,13 @@ using repo::JobState;
 MemoryDatabase::MemoryDatabase(VirtualWorld& world, DbTime db_at_start)
     : world_(world), steady_at_start_(world.now()), db_at_start_(db_at_start) {}
 
-DbTime MemoryDatabase::now() const {
-    return db_at_start_ + std::chrono::floor<milliseconds>(world_.now() - steady_at_start_);
+DbTime MemoryDatabase::now() {
+    return db_at_start_ + std::chrono::floor<milliseconds>(world_.db_now() - steady_at_start_);
 }
 
-std::chrono::microseconds MemoryDatabase::clock() const {
+std::chrono::microseconds MemoryDatabase::clock() {
     return std::chrono::duration_cast<std::chrono::microseconds>(db_at_start_.time_since_epoch()) +
-           std::chrono::floor<std::chrono::microseconds>(world_.now() - steady_at_start_);
+           std::chrono::floor<std::chrono::microseconds>(world_.db_now() - steady_at_start_);
 }
 
 void MemoryDatabase::log(Action action, const std::string& client, DbTime at) {

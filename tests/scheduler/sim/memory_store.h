@@ -28,8 +28,9 @@ class MemoryDatabase {
   public:
     MemoryDatabase(VirtualWorld& world, repo::DbTime db_at_start);
 
-    repo::DbTime now() const;
-    std::chrono::microseconds clock() const;
+    // The database's clock: inside a statement, the moment it reads it.
+    repo::DbTime now();
+    std::chrono::microseconds clock();
     repo::JobId create_job(repo::DbTime run_at);
 
     repo::ReadyJobs list(const std::string& client, milliseconds window, milliseconds history);

@@ -37,13 +37,20 @@ class LatencyDraw {
         return took;
     }
 
+    // A moment within a statement of length `took`.
+    std::chrono::microseconds within(std::chrono::microseconds took) {
+        return std::chrono::microseconds(
+            std::uniform_int_distribution<long long>(0, took.count())(rng_));
+    }
+
   private:
     Latency latency_;
     std::mt19937_64 rng_;
 };
 
-// A database lane in virtual time: its calls run one after another, each a statement's latency
-// after it was posted or after the one before it ended, whichever is later.
+// A database lane in virtual time: its calls run one after another, each when posted or when
+// the one before it ended, whichever is later, and each takes a statement's latency; the
+// database reads its clock at a random moment within it.
 class SimLane final : public DbLane {
   public:
     SimLane(VirtualWorld& world, int owner, std::unique_ptr<repo::JobStore> store,
@@ -52,8 +59,13 @@ class SimLane final : public DbLane {
 
     void post(std::function<void(repo::JobStore&)> work) override {
         if (finished_) return;
-        busy_until_ = std::max(world_.now() + latency_.next(), busy_until_);
-        world_.at(busy_until_, owner_, [this, work = std::move(work)] { work(*store_); });
+        const auto took = latency_.next();
+        const auto read_at = latency_.within(took);
+        const TimePoint begin = std::max(world_.now(), busy_until_);
+        busy_until_ = begin + took;
+        world_.at(begin, owner_, [this, took, read_at, work = std::move(work)] {
+            world_.statement(took, read_at, [&] { work(*store_); });
+        });
     }
     void finish() override { finished_ = true; }
 

@@ -3,7 +3,20 @@
 namespace jobs::scheduler::sim {
 
 void VirtualWorld::at(TimePoint when, int owner, std::function<void()> work) {
-    events_.push({when < now_ ? now_ : when, seq_++, owner, std::move(work)});
+    events_.push({when < now() ? now() : when, seq_++, owner, std::move(work)});
+}
+
+TimePoint VirtualWorld::db_now() {
+    if (!statement_) return now_;
+    statement_->read = true;
+    return now_ + statement_->read_at;
+}
+
+void VirtualWorld::statement(EventLoop::Clock::duration took, EventLoop::Clock::duration read_at,
+                             const std::function<void()>& work) {
+    statement_ = Statement{took, read_at};
+    work();
+    statement_.reset();
 }
 
 void VirtualWorld::run_until(TimePoint end) {

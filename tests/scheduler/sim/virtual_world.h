@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <queue>
 #include <set>
 #include <vector>
@@ -21,7 +22,19 @@ class VirtualWorld {
   public:
     explicit VirtualWorld(TimePoint start) : now_(start) {}
 
-    TimePoint now() const { return now_; }
+    // The clock. Inside a statement (see statement()), it reads the statement's end once the
+    // database has read its own clock: the statement's round trip has then passed.
+    TimePoint now() const {
+        return statement_ && statement_->read ? now_ + statement_->took : now_;
+    }
+    // The moment a statement under way reads the database's clock: somewhere within its round
+    // trip, drawn when it began; outside a statement, now.
+    TimePoint db_now();
+    // Runs one database statement that takes `took` in all and reads the database's clock
+    // `read_at` into it; `work` sees the clock move as a real caller would (sent, then the
+    // database's moment, then received), and whatever it schedules comes after the round trip.
+    void statement(EventLoop::Clock::duration took, EventLoop::Clock::duration read_at,
+                   const std::function<void()>& work);
     // Runs `work` at `when` (at once if that has passed), after whatever is due before it.
     void at(TimePoint when, int owner, std::function<void()> work);
     void kill(int owner) { dead_.insert(owner); }
@@ -43,7 +56,14 @@ class VirtualWorld {
         }
     };
 
+    struct Statement {
+        EventLoop::Clock::duration took;
+        EventLoop::Clock::duration read_at;
+        bool read = false;
+    };
+
     TimePoint now_;
+    std::optional<Statement> statement_;
     std::uint64_t seq_ = 0;
     std::uint64_t run_ = 0;
     std::priority_queue<Event, std::vector<Event>, Later> events_;

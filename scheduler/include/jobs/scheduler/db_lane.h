@@ -13,7 +13,7 @@ class DbLane {
   public:
     virtual ~DbLane() = default;
 
-    // Any thread.
+    // Any thread. Never runs `work` before returning.
     virtual void post(std::function<void(repo::JobStore&)> work) = 0;
     // Runs what was posted (and whatever that posts in turn), then returns; later posts are
     // dropped.

@@ -41,6 +41,7 @@ struct Lanes {
 // thread; only report() is called from the executors.
 class Scheduler {
   public:
+    // Throws std::invalid_argument for options that validate() refuses.
     Scheduler(EventLoop& loop, SchedulerOptions options, const std::string& client_id, Lanes lanes,
               TaskSink& sink, std::uint64_t seed);
     Scheduler(const Scheduler&) = delete;

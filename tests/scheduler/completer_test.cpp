@@ -1,0 +1,87 @@
+// Batched completions (completer.h) over a real DbThread.
+#include <doctest/doctest.h>
+
+#include <future>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "jobs/scheduler/completer.h"
+#include "jobs/scheduler/db_thread.h"
+
+using namespace jobs;
+using namespace jobs::scheduler;
+
+namespace {
+
+// Records the batches it is given; the first one waits until the test lets it go.
+class BatchRecorder final : public repo::JobStore {
+  public:
+    explicit BatchRecorder(std::shared_future<void> go) : go_(std::move(go)) {}
+
+    const std::string& client_id() const noexcept override { return id_; }
+    std::vector<repo::JobId> complete_locked_jobs(
+        const std::vector<repo::Completion>& batch) override {
+        go_.wait();
+        std::lock_guard lock(mutex);
+        batches.push_back(batch.size());
+        for (const auto& c : batch) ids.insert(c.id);
+        total += batch.size();
+        return {};
+    }
+    repo::ReadyJobs get_ready_jobs(std::chrono::milliseconds, std::chrono::milliseconds) override {
+        throw std::logic_error("not a completer's call");
+    }
+    repo::ClusterPeek peek_lists() override { throw std::logic_error("not a completer's call"); }
+    std::optional<repo::Job> get_job(repo::JobId) override {
+        throw std::logic_error("not a completer's call");
+    }
+    std::vector<repo::Lock> acquire_job_locks(const std::vector<repo::JobId>&) override {
+        throw std::logic_error("not a completer's call");
+    }
+    std::vector<bool> start_locked_jobs(const std::vector<repo::StartRequest>&) override {
+        throw std::logic_error("not a completer's call");
+    }
+    void fail_locked_job(repo::JobId, repo::LockToken, repo::JobState,
+                         const std::string&) override {
+        throw std::logic_error("not a completer's call");
+    }
+    void leave() override { throw std::logic_error("not a completer's call"); }
+
+    std::mutex mutex;
+    std::vector<std::size_t> batches;
+    std::set<repo::JobId> ids;
+    std::size_t total = 0;
+
+  private:
+    std::shared_future<void> go_;
+    std::string id_ = "test";
+};
+
+}  // namespace
+
+TEST_CASE("completions that arrive while a batch is on its way go together in the next, and "
+          "finish records every one" *
+          doctest::timeout(20)) {
+    std::promise<void> go;
+    auto store = std::make_unique<BatchRecorder>(go.get_future().share());
+    BatchRecorder& recorder = *store;
+    Completer completer(std::make_unique<DbThread>(std::move(store)));
+    completer.add({1, 1, std::nullopt});  // the first batch, held on its way
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 250; ++i) completer.add({2 + t * 250 + i, 1, std::nullopt});
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    go.set_value();
+    completer.finish();
+    CHECK(recorder.total == 1'001);
+    CHECK(recorder.ids.size() == 1'001);
+    // One, then the 1,000 that waited, at most 256 a statement.
+    CHECK(recorder.batches == std::vector<std::size_t>{1, 256, 256, 256, 232});
+    completer.add({5'000, 1, std::nullopt});  // after finish: dropped, not recorded
+    CHECK(recorder.total == 1'001);
+}
