@@ -9,9 +9,10 @@
 using namespace jobs::scheduler;
 using namespace std::chrono_literals;
 
-TEST_CASE("timers run in time order, equal deadlines in the order armed, and run() returns "
-          "once none is left" *
-          doctest::timeout(10)) {
+TEST_CASE(
+    "timers run in time order, equal deadlines in the order armed, and run() returns "
+    "once none is left" *
+    doctest::timeout(10)) {
     boost::asio::io_context io;
     AsioLoop loop(io);
     std::vector<int> order;

@@ -61,9 +61,10 @@ class BatchRecorder final : public repo::JobStore {
 
 }  // namespace
 
-TEST_CASE("completions that arrive while a batch is on its way go together in the next, and "
-          "finish records every one" *
-          doctest::timeout(20)) {
+TEST_CASE(
+    "completions that arrive while a batch is on its way go together in the next, and "
+    "finish records every one" *
+    doctest::timeout(20)) {
     std::promise<void> go;
     auto store = std::make_unique<BatchRecorder>(go.get_future().share());
     BatchRecorder& recorder = *store;
