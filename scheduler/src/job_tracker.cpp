@@ -37,21 +37,22 @@ JobTracker::Entry* JobTracker::on_checked(repo::JobId id, bool won, repo::LockTo
     return &entry;
 }
 
-JobTracker::HandOver JobTracker::hand_over(repo::JobId id, bool worker_starts_jobs) {
+std::optional<JobTracker::HandOverDecision> JobTracker::hand_over(repo::JobId id,
+                                                                  bool worker_starts_jobs) {
     const auto it = jobs_.find(id);
-    if (it == jobs_.end() || it->second.phase != JobPhase::Locked) return HandOver::None;
+    if (it == jobs_.end() || it->second.phase != JobPhase::Locked) return std::nullopt;
     Entry& entry = it->second;
     entry.timer.reset();
-    if (refusal(entry.job)) {
+    if (auto why = refusal(entry.job)) {
         entry.phase = JobPhase::Done;
-        return HandOver::Refuse;
+        return HandOverDecision{HandOver::Refuse, &entry, std::move(*why)};
     }
     if (!worker_starts_jobs) {
         entry.phase = JobPhase::Starting;
-        return HandOver::Fence;
+        return HandOverDecision{HandOver::Fence, &entry, {}};
     }
     entry.phase = JobPhase::Done;
-    return HandOver::Push;
+    return HandOverDecision{HandOver::Push, &entry, {}};
 }
 
 void JobTracker::on_started(repo::JobId id) {

@@ -177,8 +177,11 @@ void Scheduler::check(repo::JobId id) {
 }
 
 void Scheduler::on_checked(repo::JobId id, bool won, repo::LockToken token) {
-    count(&SchedulerCounters::checked);
-    count(won ? &SchedulerCounters::locked : &SchedulerCounters::lost);
+    {
+        MutexLock lock(counters_mutex_);
+        ++counters_.checked;
+        ++(won ? counters_.locked : counters_.lost);
+    }
     JobTracker::Entry* entry = tracker_.on_checked(id, won, token);
     if (entry == nullptr) {
         maybe_drained();
@@ -193,15 +196,13 @@ void Scheduler::on_checked(repo::JobId id, bool won, repo::LockToken token) {
 }
 
 void Scheduler::hand_over(repo::JobId id) {
-    const JobTracker::HandOver decision = tracker_.hand_over(id, options_.worker_starts_jobs);
-    if (decision == JobTracker::HandOver::None) return;
-    const JobTracker::Entry& entry = *tracker_.find(id);
-    ReadyTask task{entry.job, entry.token, std::nullopt};
-    switch (decision) {
-        case JobTracker::HandOver::None:
-            return;
+    const auto decision = tracker_.hand_over(id, options_.worker_starts_jobs);
+    if (!decision) return;
+    const repo::Job& job = decision->entry->job;
+    ReadyTask task{job, decision->entry->token, std::nullopt};
+    switch (decision->kind) {
         case JobTracker::HandOver::Refuse:
-            report(task, {dispatcher::CallStatus::StartFailed, {}, *refusal(entry.job)});
+            report(task, {dispatcher::CallStatus::StartFailed, {}, decision->refusal});
             break;
         case JobTracker::HandOver::Fence:
             count(&SchedulerCounters::handed);
@@ -209,7 +210,7 @@ void Scheduler::hand_over(repo::JobId id) {
             break;
         case JobTracker::HandOver::Push:
             count(&SchedulerCounters::handed);
-            task.not_before = clock_.steady_at(entry.job.run_at);
+            task.not_before = clock_.steady_at(job.run_at);
             sink_.push(std::move(task));
             break;
     }

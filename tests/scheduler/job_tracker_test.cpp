@@ -20,6 +20,12 @@ Job job(jobs::repo::JobId id, DbTime run_at) {
     return j;
 }
 
+// The decision's kind, or nothing: safe to compare when there is no decision.
+std::optional<JobTracker::HandOver> kind(const std::optional<JobTracker::HandOverDecision>& d) {
+    if (!d) return std::nullopt;
+    return d->kind;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -33,8 +39,8 @@ TEST_CASE(
     CHECK(t.busy());
     REQUIRE(t.on_checked(1, true, 42) != nullptr);
     CHECK(t.find(1)->token == 42);
-    CHECK(t.hand_over(1, true) == JobTracker::HandOver::Push);
-    CHECK(t.hand_over(1, true) == JobTracker::HandOver::None);  // never handed over twice
+    CHECK(kind(t.hand_over(1, true)) == JobTracker::HandOver::Push);
+    CHECK_FALSE(t.hand_over(1, true));  // never handed over twice
     CHECK_FALSE(t.busy());
 }
 
@@ -52,7 +58,7 @@ TEST_CASE("a plain worker's job waits for the scheduler's fencing start before i
     t.admit(job(1, kNow), true);
     t.begin_check(1);
     t.on_checked(1, true, 7);
-    CHECK(t.hand_over(1, false) == JobTracker::HandOver::Fence);
+    CHECK(kind(t.hand_over(1, false)) == JobTracker::HandOver::Fence);
     CHECK(t.busy());
     t.on_started(1);
     CHECK_FALSE(t.busy());
@@ -65,7 +71,10 @@ TEST_CASE("an oversized payload is refused at hand-over, not run") {
     t.admit(big, true);
     t.begin_check(1);
     t.on_checked(1, true, 7);
-    CHECK(t.hand_over(1, true) == JobTracker::HandOver::Refuse);
+    const auto refused = t.hand_over(1, true);
+    REQUIRE(refused);
+    CHECK(refused->kind == JobTracker::HandOver::Refuse);
+    CHECK(refused->refusal.find("exceeds") != std::string::npos);
 }
 
 TEST_CASE(
@@ -82,7 +91,7 @@ TEST_CASE(
     CHECK(s.cancel == std::vector<EventLoop::TimerId>{11});
     CHECK(t.begin_check(3) == nullptr);
     CHECK(t.busy());  // job 2 still runs
-    CHECK(t.hand_over(2, true) == JobTracker::HandOver::Push);
+    CHECK(kind(t.hand_over(2, true)) == JobTracker::HandOver::Push);
     CHECK_FALSE(t.busy());
 }
 

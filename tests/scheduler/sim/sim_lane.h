@@ -67,6 +67,7 @@ class SimLane final : public DbLane {
             world_.statement(took, read_at, [&] { work(*store_); });
         });
     }
+    // What was posted is already in the world's queue and runs there; later posts are dropped.
     void finish() override { finished_ = true; }
 
   private:

@@ -17,6 +17,7 @@ class FixedPolls final : public PollPolicy {
     bool takes(const repo::Job&, repo::DbTime) const override { return true; }
     bool locks_without_check() const override { return false; }
     NextPoll next(const DbClock& clock, EventLoop::TimePoint last_sent) override;
+    // Never asked: next() only ever plans lists.
     bool on_look(const repo::ClusterPeek&) override { return true; }
     bool announces_leave() const override { return false; }
     int instances() const override { return 1; }

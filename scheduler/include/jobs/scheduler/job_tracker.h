@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "jobs/repo/types.h"
@@ -34,10 +35,14 @@ class JobTracker {
 
     // What to do with a locked job at RunAt.
     enum class HandOver {
-        None,    // not ours to hand over (any more)
         Push,    // to the executors, its worker writing the fencing start
         Fence,   // the scheduler writes the fencing start first, then pushes
-        Refuse,  // not run: it breaks a rule (refusal() says which); recorded failed
+        Refuse,  // not run: it breaks a rule (`refusal` says which); recorded failed
+    };
+    struct HandOverDecision {
+        HandOver kind = HandOver::Push;
+        const Entry* entry = nullptr;
+        std::string refusal;
     };
 
     bool knows(repo::JobId id) const { return jobs_.contains(id); }
@@ -48,8 +53,8 @@ class JobTracker {
     Entry* begin_check(repo::JobId id);
     // The check's answer: the entry, now Locked, when the lock was won.
     Entry* on_checked(repo::JobId id, bool won, repo::LockToken token);
-    // Its RunAt came (less the start lead).
-    HandOver hand_over(repo::JobId id, bool worker_starts_jobs);
+    // Its RunAt came (less the start lead). Nothing if it is not ours to hand over (any more).
+    std::optional<HandOverDecision> hand_over(repo::JobId id, bool worker_starts_jobs);
     // The scheduler's fencing start answered.
     void on_started(repo::JobId id);
 
