@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include "jobs/common/mutex.h"
+#include "jobs/common/mutex_lock.h"
 #include "jobs/repo/error.h"
 
 namespace jobs::repo {
@@ -40,6 +42,19 @@ int retry_soon(void*, int attempts) {
     return 1;
 }
 
+// psqlODBC's connect calls setlocale(LC_CTYPE, "") to guess the client encoding
+// (multibyte.c, derive_locale_encoding), and setlocale is not safe against a concurrent
+// call: two threads connecting at once race in the C library (ThreadSanitizer sees it). Connects are rare and
+// slow anyway, so an ODBC connect waits for any other in this process.
+Mutex odbc_connect_mutex;
+
+std::unique_ptr<soci::session> connect(const ConnectionUrl& url, const std::string& connection) {
+    if (url.backend != BackendKind::Odbc)
+        return std::make_unique<soci::session>(factory_for(url.backend), connection);
+    MutexLock lock(odbc_connect_mutex);
+    return std::make_unique<soci::session>(factory_for(url.backend), connection);
+}
+
 }  // namespace
 
 std::unique_ptr<soci::session> open_session(const ConnectionUrl& url) {
@@ -47,7 +62,7 @@ std::unique_ptr<soci::session> open_session(const ConnectionUrl& url) {
         url.backend == BackendKind::Sqlite3 ? sqlite_connection(url.connection) : url.connection;
     std::unique_ptr<soci::session> sql;
     try {
-        sql = std::make_unique<soci::session>(factory_for(url.backend), connection);
+        sql = connect(url, connection);
     } catch (const soci::soci_error& e) {
         throw RepoError(ErrorKind::Unavailable,
                         "cannot connect to " + url.backend_name() + " database: " + e.what());
