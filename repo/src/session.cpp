@@ -44,8 +44,8 @@ int retry_soon(void*, int attempts) {
 
 // psqlODBC's connect calls setlocale(LC_CTYPE, "") to guess the client encoding
 // (multibyte.c, derive_locale_encoding), and setlocale is not safe against a concurrent
-// call: two threads connecting at once race in the C library (ThreadSanitizer sees it). Connects are rare and
-// slow anyway, so an ODBC connect waits for any other in this process.
+// call: two threads connecting at once race in the C library (ThreadSanitizer sees it). Connects
+// are rare and slow anyway, so an ODBC connect waits for any other in this process.
 Mutex odbc_connect_mutex;
 
 std::unique_ptr<soci::session> connect(const ConnectionUrl& url, const std::string& connection) {

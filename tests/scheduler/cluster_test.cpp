@@ -44,8 +44,8 @@ void check_clean_run(const ClusterOptions& o, const ClusterResult& r) {
     CHECK(r.late_starts * 100 <= 5 * r.jobs);
 }
 
-void describe(const char* what, const ClusterOptions& o, const ClusterResult& r) {
-    // Run with -s to see them.
+void describe(const std::string& what, const ClusterOptions& o, const ClusterResult& r) {
+    // Run with -s to see them. (A const char* would be streamed as a pointer.)
     MESSAGE(what << ": " << o.instances << " instances, seed " << o.seed << ": " << r.jobs
                  << " jobs, " << r.lists << " lists, " << r.looks << " looks, COST " << r.cost
                  << ", delay " << r.delay_average << " + " << r.delay_stdev << " ms, worst start "
@@ -209,4 +209,5 @@ TEST_CASE("with a plain worker the scheduler writes the fencing start: each job 
     // on the instance's lock lane: at most 20 statements of at most 30 ms, and the clock's lag.
     CHECK(r.worst_start <= 20 * o.latency.max + o.latency.max);
     CHECK(r.start_failures == 0);
+    describe("plain worker", o, r);
 }
