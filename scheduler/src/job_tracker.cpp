@@ -4,22 +4,56 @@
 
 namespace jobs::scheduler {
 
+namespace {
+
+bool is_coming(const JobTracker::Entry& e) {
+    return e.phase == JobPhase::Locked ||
+           (e.owned && (e.phase == JobPhase::Waiting || e.phase == JobPhase::Checking));
+}
+
+long long step_of(repo::DbTime t) {
+    const long long ms = t.time_since_epoch().count();
+    const long long step = JobTracker::kCountStep.count();
+    return ms >= 0 ? ms / step : -((-ms + step - 1) / step);
+}
+
+}  // namespace
+
+void JobTracker::count_coming(const Entry& entry, int delta) {
+    if (!is_coming(entry)) return;
+    const long long key = step_of(entry.job.run_at);
+    if (delta > 0) {
+        ++coming_[key];
+        return;
+    }
+    const auto it = coming_.find(key);
+    if (it == coming_.end()) return;
+    if (--it->second == 0) coming_.erase(it);
+}
+
+void JobTracker::set(Entry& entry, JobPhase phase) {
+    count_coming(entry, -1);
+    entry.phase = phase;
+    count_coming(entry, +1);
+}
+
 JobTracker::Entry* JobTracker::admit(const repo::Job& job, bool owned) {
     auto [it, inserted] = jobs_.try_emplace(job.id);
     if (!inserted && it->second.phase != JobPhase::Done) return nullptr;
     Entry& entry = it->second;
-    entry.phase = JobPhase::Waiting;
+    entry.phase = JobPhase::Done;  // not counted while its job and owner change
     entry.job = job;
     entry.token = 0;
     entry.owned = owned;
     entry.timer.reset();
+    set(entry, JobPhase::Waiting);
     return &entry;
 }
 
 JobTracker::Entry* JobTracker::begin_check(repo::JobId id) {
     const auto it = jobs_.find(id);
     if (it == jobs_.end() || it->second.phase != JobPhase::Waiting || stopping_) return nullptr;
-    it->second.phase = JobPhase::Checking;
+    set(it->second, JobPhase::Checking);
     it->second.timer.reset();
     return &it->second;
 }
@@ -29,10 +63,10 @@ JobTracker::Entry* JobTracker::on_checked(repo::JobId id, bool won, repo::LockTo
     if (it == jobs_.end() || it->second.phase != JobPhase::Checking) return nullptr;
     Entry& entry = it->second;
     if (!won) {
-        entry.phase = JobPhase::Done;
+        set(entry, JobPhase::Done);
         return nullptr;
     }
-    entry.phase = JobPhase::Locked;
+    set(entry, JobPhase::Locked);
     entry.token = token;
     return &entry;
 }
@@ -44,21 +78,21 @@ std::optional<JobTracker::HandOverDecision> JobTracker::hand_over(repo::JobId id
     Entry& entry = it->second;
     entry.timer.reset();
     if (auto why = refusal(entry.job)) {
-        entry.phase = JobPhase::Done;
+        set(entry, JobPhase::Done);
         return HandOverDecision{HandOver::Refuse, &entry, std::move(*why)};
     }
     if (!worker_starts_jobs) {
-        entry.phase = JobPhase::Starting;
+        set(entry, JobPhase::Starting);
         return HandOverDecision{HandOver::Fence, &entry, {}};
     }
-    entry.phase = JobPhase::Done;
+    set(entry, JobPhase::Done);
     return HandOverDecision{HandOver::Push, &entry, {}};
 }
 
 void JobTracker::on_started(repo::JobId id) {
     const auto it = jobs_.find(id);
     if (it != jobs_.end() && it->second.phase == JobPhase::Starting) {
-        it->second.phase = JobPhase::Done;
+        set(it->second, JobPhase::Done);
     }
 }
 
@@ -69,7 +103,7 @@ JobTracker::Stopping JobTracker::stop() {
         if (entry.phase == JobPhase::Waiting) {
             if (entry.timer) s.cancel.push_back(*entry.timer);
             entry.timer.reset();
-            entry.phase = JobPhase::Done;
+            set(entry, JobPhase::Done);
             ++s.let_go;
         } else if (entry.phase == JobPhase::Locked) {
             ++s.locked;
@@ -95,13 +129,9 @@ void JobTracker::forget_done_before(repo::DbTime t) {
 
 std::size_t JobTracker::due_together(repo::DbTime run_at, std::chrono::milliseconds within) const {
     std::size_t together = 0;
-    for (const auto& [id, other] : jobs_) {
-        const bool coming =
-            other.phase == JobPhase::Locked || (other.owned && (other.phase == JobPhase::Waiting ||
-                                                                other.phase == JobPhase::Checking));
-        if (coming && other.job.run_at - run_at < within && run_at - other.job.run_at < within) {
-            ++together;
-        }
+    const auto end = coming_.upper_bound(step_of(run_at + within));
+    for (auto it = coming_.lower_bound(step_of(run_at - within)); it != end; ++it) {
+        together += it->second;
     }
     return together;
 }

@@ -15,14 +15,20 @@ using namespace jobs::scheduler;
 
 namespace {
 
-// Records the batches it is given; the first one waits until the test lets it go.
+// Records the batches it is given; the first one says it arrived, then waits until the test
+// lets it go.
 class BatchRecorder final : public repo::JobStore {
   public:
-    explicit BatchRecorder(std::shared_future<void> go) : go_(std::move(go)) {}
+    BatchRecorder(std::promise<void>& arrived, std::shared_future<void> go)
+        : arrived_(arrived), go_(std::move(go)) {}
 
     const std::string& client_id() const noexcept override { return id_; }
     std::vector<repo::JobId> complete_locked_jobs(
         const std::vector<repo::Completion>& batch) override {
+        if (!announced_) {
+            announced_ = true;
+            arrived_.set_value();
+        }
         go_.wait();
         std::lock_guard lock(mutex);
         batches.push_back(batch.size());
@@ -55,6 +61,8 @@ class BatchRecorder final : public repo::JobStore {
     std::size_t total = 0;
 
   private:
+    std::promise<void>& arrived_;
+    bool announced_ = false;  // the lane's thread alone calls complete_locked_jobs
     std::shared_future<void> go_;
     std::string id_ = "test";
 };
@@ -65,11 +73,14 @@ TEST_CASE(
     "completions that arrive while a batch is on its way go together in the next, and "
     "finish records every one" *
     doctest::timeout(20)) {
+    std::promise<void> arrived;
     std::promise<void> go;
-    auto store = std::make_unique<BatchRecorder>(go.get_future().share());
+    auto store = std::make_unique<BatchRecorder>(arrived, go.get_future().share());
     BatchRecorder& recorder = *store;
     Completer completer(std::make_unique<DbThread>(std::move(store)));
     completer.add({1, 1, std::nullopt});  // the first batch, held on its way
+    // Only once the lane holds it alone do the others arrive: they must wait for the next.
+    arrived.get_future().wait();
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
         threads.emplace_back([&, t] {

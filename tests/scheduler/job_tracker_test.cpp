@@ -108,3 +108,29 @@ TEST_CASE(
     CHECK_FALSE(t.knows(21));
     CHECK(t.knows(1));
 }
+
+TEST_CASE(
+    "the burst count follows each job's phase: a lost race, a hand-over and a stop take a job "
+    "out of it, a job only listed by another's turn never enters it") {
+    JobTracker t;
+    for (int i = 1; i <= 10; ++i) t.admit(job(i, kNow + 10s), true);
+    t.admit(job(11, kNow + 10s), false);  // not ours: counted only once locked
+    CHECK(t.due_together(kNow + 10s, 1s) == 10);
+    t.begin_check(11);
+    t.on_checked(11, true, 7);
+    CHECK(t.due_together(kNow + 10s, 1s) == 11);
+    t.begin_check(1);
+    t.on_checked(1, false, 0);
+    CHECK(t.due_together(kNow + 10s, 1s) == 10);
+    t.begin_check(2);
+    t.on_checked(2, true, 8);
+    t.hand_over(2, true);
+    CHECK(t.due_together(kNow + 10s, 1s) == 9);
+    // Listed again after it was done with here: counted again, once.
+    t.admit(job(1, kNow + 10s), true);
+    CHECK(t.due_together(kNow + 10s, 1s) == 10);
+    const auto stopping = t.stop();
+    CHECK(stopping.let_go == 9);
+    CHECK(t.due_together(kNow + 10s, 1s) == 1);  // job 11, locked, still runs
+    CHECK(t.due_together(kNow + 20s, 1s) == 0);
+}

@@ -69,12 +69,23 @@ class JobTracker {
     bool busy() const;
     // Drops finished jobs due before `t`: no list returns them any more.
     void forget_done_before(repo::DbTime t);
-    // Jobs locked or about to be, due within `within` of `run_at`: the workers a burst needs.
+    // Jobs locked or about to be, due within about `within` of `run_at` (to kCountStep): the
+    // workers a burst needs. A range of counts, not a walk of the jobs held: it runs for every
+    // job planned or locked.
     std::size_t due_together(repo::DbTime run_at, std::chrono::milliseconds within) const;
     const Entry* find(repo::JobId id) const;
 
+    // The resolution of due_together.
+    static constexpr std::chrono::milliseconds kCountStep{100};
+
   private:
+    // Every change of an entry's phase or ownership goes through here, so `coming_` follows.
+    void set(Entry& entry, JobPhase phase);
+    void count_coming(const Entry& entry, int delta);
+
     std::map<repo::JobId, Entry> jobs_;
+    // Jobs coming (locked, or ours by coordination and not yet locked), by RunAt / kCountStep.
+    std::map<long long, std::size_t> coming_;
     bool stopping_ = false;
 };
 
