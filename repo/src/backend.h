@@ -11,6 +11,7 @@
 
 #include "jobs/repo/action.h"
 #include "jobs/repo/connection_url.h"
+#include "jobs/repo/job_store.h"
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/repo/session.h"
 #include "jobs/repo/types.h"
@@ -50,9 +51,17 @@ class Backend {
     void leave();
     virtual std::optional<Job> get(JobId id) = 0;
     virtual LockRow lock(JobId id, LockToken token, std::chrono::milliseconds lease) = 0;
+    // lock() for each of `batch` (ids distinct), in one statement (one transaction on SQLite),
+    // an ACQUIRE_SUCCESS or ACQUIRE_FAILURE row each; outcomes in the batch's order. A row another
+    // statement is writing at that moment is lost, not waited for: batches never deadlock.
+    virtual std::vector<LockRow> lock_many(const std::vector<StartRequest>& batch,
+                                           std::chrono::milliseconds lease) = 0;
     // Marks a locked job started (fencing): only the holder of `token`, before its lease expires,
     // and only once. Logs START or START_FAILURE. A retry of our own start succeeds again.
     virtual bool start(JobId id, LockToken token, std::chrono::milliseconds run_lease) = 0;
+    // start() for each of `batch` (ids distinct), in one statement; in the batch's order.
+    virtual std::vector<bool> start_many(const std::vector<StartRequest>& batch,
+                                         std::chrono::milliseconds run_lease) = 0;
     // State 1 -> `state` (Completed, Failed or Interrupted) under the lock; logs `action`, or
     // ERROR when the caller does not hold the lock.
     virtual CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state,
@@ -64,6 +73,9 @@ class Backend {
     // Returns nothing when run_at is sooner than now + MinPrepareTime on the database clock.
     virtual std::optional<JobId> create(DbTime run_at,
                                         const std::optional<std::string>& payload) = 0;
+    // Inserts every job of `run_ats` with a CREATE row each, in one statement, or none of them
+    // when one is sooner than now + MinPrepareTime; returns how many it inserted.
+    virtual std::size_t create_many(const std::vector<DbTime>& run_ats) = 0;
     virtual void reset() = 0;
     virtual Statistics statistics() = 0;
     virtual DbTime now() = 0;

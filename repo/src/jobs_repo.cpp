@@ -44,6 +44,15 @@ LockToken new_token() {
     return dist(rng);
 }
 
+// A batch names each job once: its outcomes are matched back by id.
+void require_distinct(std::vector<JobId> ids, const char* call) {
+    std::sort(ids.begin(), ids.end());
+    if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
+        throw RepoError(ErrorKind::BadInput,
+                        fmt::format("{}: a job given twice in one batch", call));
+    }
+}
+
 }  // namespace
 
 std::string default_client_id() {
@@ -151,24 +160,30 @@ Lock JobsRepo::acquire_job_lock(JobId id) {
 }
 
 std::vector<Lock> JobsRepo::acquire_job_locks(const std::vector<JobId>& ids) {
+    if (ids.empty()) return {};
+    require_distinct(ids, "AcquireJobLocks");
+    // A token per job, the same for every attempt: a retry finds its own wins.
+    std::vector<StartRequest> batch;
+    batch.reserve(ids.size());
+    for (const JobId id : ids) batch.push_back({id, new_token()});
+    const auto rows = with_retry("AcquireJobLocks", true,
+                                 [&] { return backend_->lock_many(batch, options_.lease); });
     std::vector<Lock> locks;
     locks.reserve(ids.size());
-    for (const JobId id : ids) {
-        try {
-            locks.push_back(acquire_job_lock(id));
-        } catch (const RepoError& e) {
-            if (e.kind() != ErrorKind::NotFound) throw;
-            locks.push_back(Lock{LockOutcome::Lost, 0});
-        }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        locks.push_back(rows[i].won ? Lock{LockOutcome::Won, batch[i].token}
+                                    : Lock{LockOutcome::Lost, 0});
     }
     return locks;
 }
 
 std::vector<bool> JobsRepo::start_locked_jobs(const std::vector<StartRequest>& starts) {
-    std::vector<bool> started;
-    started.reserve(starts.size());
-    for (const auto& s : starts) started.push_back(start_locked_job(s.id, s.token));
-    return started;
+    if (starts.empty()) return {};
+    std::vector<JobId> ids;
+    for (const auto& s : starts) ids.push_back(s.id);
+    require_distinct(std::move(ids), "StartLockedJobs");
+    return with_retry("StartLockedJobs", true,
+                      [&] { return backend_->start_many(starts, options_.run_lease); });
 }
 
 bool JobsRepo::start_locked_job(JobId id, LockToken token) {
@@ -204,10 +219,7 @@ std::vector<JobId> JobsRepo::complete_locked_jobs(const std::vector<Completion>&
     if (batch.empty()) return {};
     std::vector<JobId> ids;
     for (const auto& c : batch) ids.push_back(c.id);
-    std::sort(ids.begin(), ids.end());
-    if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
-        throw RepoError(ErrorKind::BadInput, "ProcessLockedJobs: a job given twice in one batch");
-    }
+    require_distinct(std::move(ids), "ProcessLockedJobs");
     const auto unfinished =
         with_retry("ProcessLockedJobs", true, [&] { return backend_->finish_many(batch); });
     std::vector<JobId> refused;
@@ -254,6 +266,24 @@ JobId JobsRepo::create_job(DbTime run_at, std::optional<std::string> payload) {
                                     kMinPrepareTime.count() / 1000));
     }
     return *id;
+}
+
+void JobsRepo::create_jobs(const std::vector<DbTime>& run_ats) {
+    if (run_ats.empty()) return;
+    if (run_ats.size() > kMaxCreateBatch) {
+        throw RepoError(ErrorKind::BadInput,
+                        fmt::format("CreateJobs: {} jobs exceed the {} a batch "
+                                    "takes",
+                                    run_ats.size(), kMaxCreateBatch));
+    }
+    const std::size_t created =
+        with_retry("CreateJobs", false, [&] { return backend_->create_many(run_ats); });
+    if (created != run_ats.size()) {
+        throw RepoError(ErrorKind::BadInput,
+                        fmt::format("CreateJobs: every RunAt must be at least {} s after the "
+                                    "database's now (MinPrepareTime); none inserted",
+                                    kMinPrepareTime.count() / 1000));
+    }
 }
 
 void JobsRepo::reset() {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 
 #include "backend.h"
 #include "jobs/repo/error.h"
@@ -34,6 +35,24 @@ std::string job_columns(const std::string& t) {
            as(t + "LockedBy", c::kLockedBy) + ", " + as(t + "LockToken", c::kLockToken) + ", " +
            as(t + "Payload", c::kPayload) + ", " + as(ms(t + "StartedAt"), c::kStartedAt) + ", " +
            as(ms(t + "LeaseUntil"), c::kLeaseUntil);
+}
+
+// A batch of (id, token) pairs as one JSON parameter: one statement, planned once, whatever
+// its size.
+std::string id_token_json(const std::vector<StartRequest>& batch) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& b : batch) rows.push_back({{"id", b.id}, {"tok", b.token}});
+    return rows.dump();
+}
+
+// A statement's JSON array of outcomes, by job id.
+std::map<JobId, nlohmann::json> by_id(const std::string& text) {
+    std::map<JobId, nlohmann::json> out;
+    for (auto& item : nlohmann::json::parse(text)) {
+        const JobId id = item.at("id").get<JobId>();
+        out.emplace(id, std::move(item));
+    }
+    return out;
 }
 
 // The list: one statement on the hot path, its text composed once. Kind 1 rows: the clock, and
@@ -225,6 +244,78 @@ class PostgresqlBackend final : public Backend {
         return started == 1;
     }
 
+    std::vector<LockRow> lock_many(const std::vector<StartRequest>& batch,
+                                   std::chrono::milliseconds lease) override {
+        const long long lease_ms = lease.count();
+        const std::string batch_text = id_token_json(batch);
+        std::string outcome_text;
+        // The rows are locked first, in Id order and skipping any another statement holds (a
+        // rival lock, a completion: lost to us either way), so two batches never wait on each
+        // other in opposite orders. The condition is checked again on the row as locked.
+        sql() << "WITH p AS (SELECT CAST(:cid AS text) AS cid, CAST(:lease AS double precision) "
+                 "AS lease, CAST(CAST(:batch AS text) AS json) AS batch), "
+                 "b AS (SELECT r.id, r.tok FROM p, json_to_recordset(p.batch) AS r(id bigint, "
+                 "tok bigint)), "
+                 "c AS (SELECT Jobs.Id, b.tok FROM Jobs JOIN b ON Jobs.Id = b.id WHERE "
+                 "Jobs.State = 0 OR (Jobs.State = 1 AND (Jobs.LockToken = b.tok OR "
+                 "(Jobs.StartedAt IS NULL AND Jobs.LeaseUntil < now()))) "
+                 "ORDER BY Jobs.Id FOR UPDATE OF Jobs SKIP LOCKED), "
+                 "u AS (UPDATE Jobs SET State = 1, LockAt = now(), LockedBy = p.cid, LockToken = "
+                 "c.tok, LeaseUntil = now() + p.lease * interval '1 millisecond', Attempts = "
+                 "Jobs.Attempts + 1 FROM p, c WHERE Jobs.Id = c.Id RETURNING Jobs.Id), "
+                 "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT b.id, "
+                 "CASE WHEN u.Id IS NULL THEN " +
+                     sql_literal(Action::AcquireFailure) + " ELSE " +
+                     sql_literal(Action::AcquireSuccess) +
+                     " END, p.cid, CASE WHEN u.Id IS NULL THEN 0 ELSE 1 END "
+                     "FROM p, b LEFT JOIN u ON u.Id = b.id) "
+                     "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
+                     "NOT NULL, 'exists', Jobs.Id IS NOT NULL)), '[]') AS text) "
+                     "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
+            soci::use(client_id(), "cid"), soci::use(lease_ms, "lease"),
+            soci::use(batch_text, "batch"), soci::into(outcome_text);
+        std::vector<LockRow> rows(batch.size());
+        const auto outcomes = by_id(outcome_text);
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            const auto it = outcomes.find(batch[i].id);
+            if (it == outcomes.end()) continue;
+            rows[i].won = it->second.value("won", false);
+            rows[i].exists = it->second.value("exists", false);
+        }
+        return rows;
+    }
+
+    std::vector<bool> start_many(const std::vector<StartRequest>& batch,
+                                 std::chrono::milliseconds run_lease) override {
+        const long long lease_ms = run_lease.count();
+        const std::string batch_text = id_token_json(batch);
+        std::string outcome_text;
+        sql() << "WITH p AS (SELECT CAST(:cid AS text) AS cid, CAST(:lease AS double precision) "
+                 "AS lease, CAST(CAST(:batch AS text) AS json) AS batch), "
+                 "b AS (SELECT r.id, r.tok FROM p, json_to_recordset(p.batch) AS r(id bigint, "
+                 "tok bigint)), "
+                 "u AS (UPDATE Jobs SET StartedAt = COALESCE(Jobs.StartedAt, now()), "
+                 "LeaseUntil = now() + p.lease * interval '1 millisecond' FROM p, b "
+                 "WHERE Jobs.Id = b.id AND Jobs.State = 1 AND Jobs.LockToken = b.tok AND "
+                 "(Jobs.StartedAt IS NOT NULL OR Jobs.LeaseUntil > now()) RETURNING Jobs.Id), "
+                 "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT b.id, "
+                 "CASE WHEN u.Id IS NULL THEN " +
+                     sql_literal(Action::StartFailure) + " ELSE " + sql_literal(Action::Start) +
+                     " END, p.cid, CASE WHEN u.Id IS NULL THEN 0 ELSE 1 END "
+                     "FROM p, b LEFT JOIN u ON u.Id = b.id) "
+                     "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
+                     "NOT NULL)), '[]') AS text) FROM b LEFT JOIN u ON u.Id = b.id",
+            soci::use(client_id(), "cid"), soci::use(lease_ms, "lease"),
+            soci::use(batch_text, "batch"), soci::into(outcome_text);
+        std::vector<bool> started(batch.size(), false);
+        const auto outcomes = by_id(outcome_text);
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            const auto it = outcomes.find(batch[i].id);
+            started[i] = it != outcomes.end() && it->second.value("won", false);
+        }
+        return started;
+    }
+
     CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state, Action action,
                        const std::optional<std::string>& result_text) override {
         const int state_value = static_cast<int>(state);
@@ -332,6 +423,29 @@ class PostgresqlBackend final : public Backend {
             soci::use(client_id(), "cid"), soci::into(id, id_ind);
         if (id_ind == soci::i_null) return std::nullopt;
         return id;
+    }
+
+    std::size_t create_many(const std::vector<DbTime>& run_ats) override {
+        nlohmann::json times = nlohmann::json::array();
+        for (const DbTime t : run_ats) times.push_back(to_ms(t));
+        const std::string batch_text = times.dump();
+        int created = 0;
+        sql()
+            << "WITH p AS (SELECT CAST(:cid AS text) AS cid, CAST(CAST(:batch AS text) AS json) "
+               "AS batch), "
+               "b AS (SELECT timestamptz 'epoch' + CAST(e.value AS double precision) * "
+               "interval '1 millisecond' AS r, e.n FROM p, json_array_elements_text(p.batch) "
+               "WITH ORDINALITY AS e(value, n)), "
+               "i AS (INSERT INTO Jobs (RunAt) SELECT b.r FROM b WHERE NOT EXISTS (SELECT 1 "
+               "FROM b AS s WHERE s.r < now() + " +
+                   kMinPrepareInterval +
+                   ") ORDER BY b.n RETURNING Id), "
+                   "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT i.Id, " +
+                   sql_literal(Action::Create) +
+                   ", p.cid, 1 FROM i, p) "
+                   "SELECT CAST(count(*) AS integer) FROM i",
+            soci::use(client_id(), "cid"), soci::use(batch_text, "batch"), soci::into(created);
+        return static_cast<std::size_t>(created);
     }
 
     void reset() override { sql() << "TRUNCATE Jobs, WorkerLogs RESTART IDENTITY"; }

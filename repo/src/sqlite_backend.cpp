@@ -174,40 +174,37 @@ class SqliteBackend final : public Backend {
 
     LockRow lock(JobId id, LockToken token, std::chrono::milliseconds lease) override {
         Transaction tx(sql());
-        const std::string lease_until = seconds_modifier(lease);
-        soci::statement update =
-            (sql().prepare << std::string("UPDATE Jobs SET State = 1, LockAt = ") + kNow +
-                                  ", LockedBy = :cid, LockToken = :tok, LeaseUntil = "
-                                  "strftime('%Y-%m-%d %H:%M:%f', 'now', :lease), "
-                                  "Attempts = Attempts + 1 WHERE Id = :id AND "
-                                  "(State = 0 OR (State = 1 AND (LockToken = :tok2 OR "
-                                  "(StartedAt IS NULL AND LeaseUntil < " +
-                                  kNow + "))))",
-             soci::use(client_id(), "cid"), soci::use(token, "tok"),
-             soci::use(lease_until, "lease"), soci::use(id, "id"), soci::use(token, "tok2"));
-        update.execute(true);
-        LockRow result;
-        result.won = update.get_affected_rows() == 1;
-        result.exists = result.won || exists(id);
-        log(id, result.won ? Action::AcquireSuccess : Action::AcquireFailure, result.won ? 1 : 0);
+        const LockRow row = lock_in_transaction(id, token, lease);
         tx.commit();
-        return result;
+        return row;
+    }
+
+    // One transaction: one write lock and one commit for the whole batch. SQLite has one writer
+    // at a time, so no row is ever being written by another statement meanwhile.
+    std::vector<LockRow> lock_many(const std::vector<StartRequest>& batch,
+                                   std::chrono::milliseconds lease) override {
+        Transaction tx(sql());
+        std::vector<LockRow> rows;
+        rows.reserve(batch.size());
+        for (const auto& b : batch) rows.push_back(lock_in_transaction(b.id, b.token, lease));
+        tx.commit();
+        return rows;
     }
 
     bool start(JobId id, LockToken token, std::chrono::milliseconds run_lease) override {
         Transaction tx(sql());
-        const std::string lease_until = seconds_modifier(run_lease);
-        soci::statement update =
-            (sql().prepare << std::string("UPDATE Jobs SET StartedAt = COALESCE(StartedAt, ") +
-                                  kNow +
-                                  "), LeaseUntil = strftime('%Y-%m-%d %H:%M:%f', 'now', :lease) "
-                                  "WHERE Id = :id AND State = 1 AND LockToken = :tok AND "
-                                  "(StartedAt IS NOT NULL OR LeaseUntil > " +
-                                  kNow + ")",
-             soci::use(lease_until, "lease"), soci::use(id, "id"), soci::use(token, "tok"));
-        update.execute(true);
-        const bool started = update.get_affected_rows() == 1;
-        log(id, started ? Action::Start : Action::StartFailure, started ? 1 : 0);
+        const bool started = start_in_transaction(id, token, run_lease);
+        tx.commit();
+        return started;
+    }
+
+    std::vector<bool> start_many(const std::vector<StartRequest>& batch,
+                                 std::chrono::milliseconds run_lease) override {
+        Transaction tx(sql());
+        std::vector<bool> started;
+        started.reserve(batch.size());
+        for (const auto& b : batch)
+            started.push_back(start_in_transaction(b.id, b.token, run_lease));
         tx.commit();
         return started;
     }
@@ -251,6 +248,26 @@ class SqliteBackend final : public Backend {
         log(id, Action::Create, 1);
         tx.commit();
         return id;
+    }
+
+    std::size_t create_many(const std::vector<DbTime>& run_ats) override {
+        Transaction tx(sql());
+        long long now_ms = 0;
+        sql() << "SELECT " + ms("'now'"), soci::into(now_ms);
+        for (const DbTime t : run_ats) {
+            if (to_ms(t) < now_ms + kMinPrepareTime.count()) return 0;  // rolled back
+        }
+        long long before = 0;
+        sql() << "SELECT coalesce(max(Id), 0) FROM Jobs", soci::into(before);
+        std::vector<std::string> texts;
+        texts.reserve(run_ats.size());
+        for (const DbTime t : run_ats) texts.push_back(utc_text(t));
+        sql() << "INSERT INTO Jobs (RunAt) VALUES (:run_at)", soci::use(texts, "run_at");
+        sql() << "INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT Id, " +
+                     sql_literal(Action::Create) + ", :cid, 1 FROM Jobs WHERE Id > :before",
+            soci::use(client_id(), "cid"), soci::use(before, "before");
+        tx.commit();
+        return run_ats.size();
     }
 
     void reset() override {
@@ -303,6 +320,42 @@ class SqliteBackend final : public Backend {
         int count = 0;
         sql() << "SELECT count(*) FROM Jobs WHERE Id = :id", soci::use(id, "id"), soci::into(count);
         return count > 0;
+    }
+
+    LockRow lock_in_transaction(JobId id, LockToken token, std::chrono::milliseconds lease) {
+        const std::string lease_until = seconds_modifier(lease);
+        soci::statement update =
+            (sql().prepare << std::string("UPDATE Jobs SET State = 1, LockAt = ") + kNow +
+                                  ", LockedBy = :cid, LockToken = :tok, LeaseUntil = "
+                                  "strftime('%Y-%m-%d %H:%M:%f', 'now', :lease), "
+                                  "Attempts = Attempts + 1 WHERE Id = :id AND "
+                                  "(State = 0 OR (State = 1 AND (LockToken = :tok2 OR "
+                                  "(StartedAt IS NULL AND LeaseUntil < " +
+                                  kNow + "))))",
+             soci::use(client_id(), "cid"), soci::use(token, "tok"),
+             soci::use(lease_until, "lease"), soci::use(id, "id"), soci::use(token, "tok2"));
+        update.execute(true);
+        LockRow result;
+        result.won = update.get_affected_rows() == 1;
+        result.exists = result.won || exists(id);
+        log(id, result.won ? Action::AcquireSuccess : Action::AcquireFailure, result.won ? 1 : 0);
+        return result;
+    }
+
+    bool start_in_transaction(JobId id, LockToken token, std::chrono::milliseconds run_lease) {
+        const std::string lease_until = seconds_modifier(run_lease);
+        soci::statement update =
+            (sql().prepare << std::string("UPDATE Jobs SET StartedAt = COALESCE(StartedAt, ") +
+                                  kNow +
+                                  "), LeaseUntil = strftime('%Y-%m-%d %H:%M:%f', 'now', :lease) "
+                                  "WHERE Id = :id AND State = 1 AND LockToken = :tok AND "
+                                  "(StartedAt IS NOT NULL OR LeaseUntil > " +
+                                  kNow + ")",
+             soci::use(lease_until, "lease"), soci::use(id, "id"), soci::use(token, "tok"));
+        update.execute(true);
+        const bool started = update.get_affected_rows() == 1;
+        log(id, started ? Action::Start : Action::StartFailure, started ? 1 : 0);
+        return started;
     }
 
     CompleteRow finish_in_transaction(JobId id, std::optional<LockToken> token, JobState state,

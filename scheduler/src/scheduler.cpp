@@ -22,6 +22,8 @@ constexpr int kForgetAfterWindows = 2;
 constexpr std::chrono::milliseconds kBurstSpan{1'000};
 // A random first list within this, so instances started together do not list in lockstep.
 constexpr int kFirstListSpreadMs = 1'000;
+// The most locks or fencing starts one statement carries.
+constexpr std::size_t kMaxLockBatch = 256;
 
 }  // namespace
 
@@ -32,6 +34,8 @@ Scheduler::Scheduler(EventLoop& loop, SchedulerOptions options, const std::strin
       sink_(sink),
       policy_(make_poll_policy(options, client_id, seed)),
       rng_(seed ^ 0x9e3779b97f4a7c15ULL),
+      checks_(kMaxLockBatch),
+      fences_(kMaxLockBatch),
       lister_(std::move(lanes.list)),
       locker_(std::move(lanes.lock)),
       completer_(std::move(lanes.complete)) {
@@ -148,31 +152,52 @@ void Scheduler::check(repo::JobId id) {
     if (entry == nullptr) return;
     // A lower bound of the database's now: a lease that ended before it has surely ended.
     const repo::DbTime db_now = clock_.now(loop_.now());
-    const bool owned = entry->owned;
-    locker_->post([this, id, db_now, owned](repo::JobStore& store) {
-        bool won = false;
-        repo::LockToken token = 0;
-        try {
-            bool try_lock = owned;  // ours by coordination and free when listed
-            if (!owned) {
-                // A one-row read (cost 1) first: a lost race costs a failed lock (cost 10).
-                const auto job = store.get_job(id);
+    if (checks_.add({id, db_now, entry->owned})) send_checks();
+}
+
+void Scheduler::send_checks() {
+    std::vector<PendingCheck> batch = checks_.take();
+    if (batch.empty()) return;
+    locker_->post([this, batch = std::move(batch)](repo::JobStore& store) mutable {
+        std::vector<repo::JobId> try_ids;
+        for (const PendingCheck& c : batch) {
+            if (c.owned) {  // ours by coordination and free when listed
+                try_ids.push_back(c.id);
+                continue;
+            }
+            // A one-row read (cost 1) first: a lost race costs a failed lock (cost 10).
+            try {
+                const auto job = store.get_job(c.id);
                 const bool free = job && job->state == repo::JobState::Created;
                 const bool abandoned = job && job->state == repo::JobState::Locked &&
                                        !job->started_at && job->lease_until &&
-                                       *job->lease_until < db_now;
-                try_lock = free || abandoned;
+                                       *job->lease_until < c.db_now;
+                if (free || abandoned) try_ids.push_back(c.id);
+            } catch (const repo::RepoError& e) {
+                spdlog::warn("job {}: check failed: {}", c.id, e.what());
             }
-            if (try_lock) {
-                const repo::Lock lock = store.acquire_job_locks({id}).front();
-                won = lock.outcome == repo::LockOutcome::Won;
-                token = lock.token;
+        }
+        std::vector<std::pair<repo::JobId, repo::LockToken>> won;
+        try {
+            const std::vector<repo::Lock> locks =
+                try_ids.empty() ? std::vector<repo::Lock>{} : store.acquire_job_locks(try_ids);
+            for (std::size_t i = 0; i < locks.size(); ++i) {
+                if (locks[i].outcome == repo::LockOutcome::Won)
+                    won.emplace_back(try_ids[i], locks[i].token);
             }
         } catch (const repo::RepoError& e) {
-            // Not locked by us (or unknown): another instance, or our next list, will run it.
-            spdlog::warn("job {}: check/lock failed: {}", id, e.what());
+            // Not locked by us (or unknown): another instance, or our next list, will run them.
+            spdlog::warn("locking {} jobs failed: {}", try_ids.size(), e.what());
         }
-        loop_.post([this, id, won, token] { on_checked(id, won, token); });
+        loop_.post([this, batch = std::move(batch), won = std::move(won)] {
+            // `won` keeps the batch's order: one pass matches them.
+            std::size_t w = 0;
+            for (const PendingCheck& c : batch) {
+                const bool ours = w < won.size() && won[w].first == c.id;
+                on_checked(c.id, ours, ours ? won[w++].second : 0);
+            }
+            if (checks_.answered()) send_checks();
+        });
     });
 }
 
@@ -219,16 +244,28 @@ void Scheduler::hand_over(repo::JobId id) {
 
 void Scheduler::fence_then_push(ReadyTask task) {
     // A plain worker cannot fence: the push waits for the start to be won.
-    locker_->post([this, task = std::move(task)](repo::JobStore& store) mutable {
-        bool started = false;
+    if (fences_.add(std::move(task))) send_fences();
+}
+
+void Scheduler::send_fences() {
+    std::vector<ReadyTask> batch = fences_.take();
+    if (batch.empty()) return;
+    locker_->post([this, batch = std::move(batch)](repo::JobStore& store) mutable {
+        std::vector<repo::StartRequest> starts;
+        starts.reserve(batch.size());
+        for (const ReadyTask& t : batch) starts.push_back({t.job.id, t.token});
+        std::vector<bool> started(batch.size(), false);
         try {
-            started = store.start_locked_jobs({{task.job.id, task.token}}).front();
+            started = store.start_locked_jobs(starts);
         } catch (const repo::RepoError& e) {
-            spdlog::warn("job {}: cannot start: {}", task.job.id, e.what());
+            spdlog::warn("cannot start {} jobs: {}", batch.size(), e.what());
         }
-        loop_.post([this, started, task = std::move(task)]() mutable {
-            tracker_.on_started(task.job.id);
-            if (started) sink_.push(std::move(task));
+        loop_.post([this, started = std::move(started), batch = std::move(batch)]() mutable {
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                tracker_.on_started(batch[i].job.id);
+                if (started[i]) sink_.push(std::move(batch[i]));
+            }
+            if (fences_.answered()) send_fences();
             maybe_drained();
         });
     });

@@ -5,28 +5,14 @@
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/repo/session.h"
 #include "logged.h"
+#include "require_error.h"
 #include "test_db.h"
 
 using namespace jobs::repo;
 using jobs::test::logged;
 using namespace std::chrono_literals;
 using jobs::test::fresh_database;
-
-namespace {
-
-// Runs `call`, requires a RepoError of `kind` whose message mentions `words`.
-template <typename F>
-void require_error(F&& call, ErrorKind kind, const std::string& words) {
-    try {
-        call();
-        FAIL("expected an error mentioning '" << words << "'");
-    } catch (const RepoError& e) {
-        CHECK(e.kind() == kind);
-        CHECK_MESSAGE(std::string(e.what()).find(words) != std::string::npos, e.what());
-    }
-}
-
-}  // namespace
+using jobs::test::require_error;
 
 TEST_CASE("CreateJob refuses a RunAt sooner than now + MinPrepareTime and inserts nothing") {
     JobsRepo repo(RepoOptions{.url = fresh_database()});

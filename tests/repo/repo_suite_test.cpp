@@ -16,12 +16,14 @@
 #include "jobs/repo/session.h"
 #include "jobs/repo/simulated_task.h"
 #include "logged.h"
+#include "require_error.h"
 #include "test_db.h"
 
 using namespace jobs::repo;
 using jobs::test::logged;
 using namespace std::chrono_literals;
 using jobs::test::fresh_database;
+using jobs::test::require_error;
 
 namespace {
 
@@ -398,4 +400,100 @@ TEST_CASE("Reset empties both tables and restarts the ids") {
     CHECK(stats.actions.empty());
     CHECK(stats.states.empty());
     CHECK(create_jobs(repo, 1)[0] == 1);
+}
+
+TEST_CASE(
+    "one batch locks the free jobs and loses the taken and unknown ones; one batch of fencing "
+    "starts wins only under live tokens") {
+    const std::string url = fresh_database();
+    JobsRepo a(options_for(url, "a"));
+    JobsRepo b(options_for(url, "b"));
+    const std::vector<JobId> ids = create_jobs(a, 4);
+    REQUIRE(b.acquire_job_lock(ids[1]).outcome == LockOutcome::Won);
+    const JobId unknown = ids.back() + 1'000;
+    const std::vector<Lock> locks = a.acquire_job_locks({ids[0], ids[1], unknown, ids[2], ids[3]});
+    REQUIRE(locks.size() == 5);
+    CHECK(locks[0].outcome == LockOutcome::Won);
+    CHECK(locks[1].outcome == LockOutcome::Lost);
+    CHECK(locks[2].outcome == LockOutcome::Lost);
+    CHECK(locks[3].outcome == LockOutcome::Won);
+    CHECK(locks[4].outcome == LockOutcome::Won);
+    CHECK(locks[0].token != locks[3].token);
+    CHECK(a.get_job(ids[0])->locked_by == std::optional<std::string>("a"));
+    CHECK(a.get_job(ids[1])->locked_by == std::optional<std::string>("b"));
+    const Statistics stats = a.statistics();
+    CHECK(logged(stats.actions, Action::AcquireSuccess) == 4);  // b's one, a's three
+    CHECK(logged(stats.actions, Action::AcquireFailure) == 2);
+
+    const std::vector<bool> started = a.start_locked_jobs(
+        {{ids[0], locks[0].token}, {ids[3], locks[3].token + 1}, {ids[4 - 1 - 1], locks[3].token}});
+    CHECK(started == std::vector<bool>{true, false, true});
+    CHECK(a.get_job(ids[0])->started_at.has_value());
+    CHECK_FALSE(a.get_job(ids[3])->started_at.has_value());
+    CHECK(logged(a.statistics().actions, Action::Start) == 2);
+    CHECK(logged(a.statistics().actions, Action::StartFailure) == 1);
+    require_error([&] { a.acquire_job_locks({ids[0], ids[0]}); }, ErrorKind::BadInput, "twice");
+}
+
+TEST_CASE(
+    "batches of locks from racing instances, in opposite orders: each job won exactly once, "
+    "no deadlock" *
+    doctest::timeout(120)) {
+    const std::string url = fresh_database();
+    JobsRepo setup(options_for(url, "setup"));
+    const std::vector<JobId> ids = create_jobs(setup, 200);
+    constexpr int kRacers = 4;
+    std::vector<std::vector<Lock>> outcomes(kRacers);
+    std::vector<std::string> errors(kRacers);
+    std::vector<std::thread> racers;
+    for (int r = 0; r < kRacers; ++r) {
+        racers.emplace_back([&, r] {
+            try {
+                JobsRepo repo(options_for(url, "racer-" + std::to_string(r)));
+                std::vector<JobId> mine = ids;
+                if (r % 2 == 1) std::reverse(mine.begin(), mine.end());
+                // Batches of 50, overlapping the others' in the opposite order.
+                for (std::size_t i = 0; i < mine.size(); i += 50) {
+                    const std::vector<JobId> batch(mine.begin() + static_cast<long>(i),
+                                                   mine.begin() + static_cast<long>(i + 50));
+                    for (const Lock& l : repo.acquire_job_locks(batch)) outcomes[r].push_back(l);
+                }
+            } catch (const std::exception& e) {
+                errors[r] = e.what();
+            }
+        });
+    }
+    for (auto& t : racers) t.join();
+    long long won = 0;
+    for (int r = 0; r < kRacers; ++r) {
+        CHECK(errors[r] == "");
+        for (const Lock& l : outcomes[r]) won += l.outcome == LockOutcome::Won ? 1 : 0;
+    }
+    CHECK(won == 200);
+    const Statistics stats = setup.statistics();
+    CHECK(stats.states.at(static_cast<int>(JobState::Locked)) == 200);
+    CHECK(logged(stats.actions, Action::AcquireSuccess) == 200);
+}
+
+TEST_CASE("jobs created in one batch are all inserted, or none when one is too soon") {
+    const std::string url = fresh_database();
+    JobsRepo repo(options_for(url));
+    const DbTime now = repo.db_now();
+    std::vector<DbTime> run_ats;
+    for (int i = 0; i < 1'000; ++i) run_ats.push_back(now + 20s + std::chrono::milliseconds(i));
+    repo.create_jobs(run_ats);
+    Statistics stats = repo.statistics();
+    CHECK(stats.states.at(static_cast<int>(JobState::Created)) == 1'000);
+    CHECK(logged(stats.actions, Action::Create) == 1'000);
+    const ReadyJobs ready = repo.get_ready_jobs(30s, 0s);
+    REQUIRE(ready.jobs.size() == 1'000);
+    CHECK(ready.jobs.front().run_at == run_ats.front());
+    CHECK(ready.jobs.back().run_at == run_ats.back());
+    require_error(
+        [&] {
+            repo.create_jobs({now + 30s, now + 1s});
+        },
+        ErrorKind::BadInput, "MinPrepareTime");
+    stats = repo.statistics();
+    CHECK(stats.states.at(static_cast<int>(JobState::Created)) == 1'000);
 }

@@ -60,7 +60,8 @@ class JobsRepo final : public JobStore, public AdminStore {
     // State 0 -> 1 if still 0; exactly one concurrent caller wins. Logs ACQUIRE_SUCCESS or
     // ACQUIRE_FAILURE. Throws RepoError(NotFound) for an unknown id.
     Lock acquire_job_lock(JobId id);
-    // One acquire_job_lock per id, an unknown id Lost: one statement each for now.
+    // acquire_job_lock for every id (distinct), in one statement, each under a token of its
+    // own; an unknown id, or a row another statement is writing at that moment, is Lost.
     std::vector<Lock> acquire_job_locks(const std::vector<JobId>& ids) override;
     // Fencing: marks the job started, only if `token` still holds an unexpired lock (or this
     // caller already started it). A task must not begin unless this returns true: an instance
@@ -68,7 +69,7 @@ class JobsRepo final : public JobStore, public AdminStore {
     // START_FAILURE (weighed like ACQUIRE_SUCCESS and ACQUIRE_FAILURE: it is the lock's second
     // half).
     bool start_locked_job(JobId id, LockToken token);
-    // One start_locked_job per request: one statement each for now.
+    // start_locked_job for every request (ids distinct), in one statement.
     std::vector<bool> start_locked_jobs(const std::vector<StartRequest>& starts) override;
     // The simulated task (one of 5 permits per process, 83 ms), then State 1 -> 2 with
     // ExecuteAt stamped. With a token, only the lock that token names may complete the job.
@@ -90,6 +91,9 @@ class JobsRepo final : public JobStore, public AdminStore {
                          const std::string& message) override;
     // Refuses run_at < now + MinPrepareTime (database clock) with RepoError(BadInput). Logs CREATE.
     JobId create_job(DbTime run_at, std::optional<std::string> payload = std::nullopt) override;
+    // Every job of `run_ats` in one statement, or none (RepoError(BadInput)) when one is too soon.
+    // Logs CREATE for each.
+    void create_jobs(const std::vector<DbTime>& run_ats) override;
 
     // For the harness: not logged.
     void reset() override;

@@ -14,6 +14,7 @@
 #include "jobs/scheduler/db_lane.h"
 #include "jobs/scheduler/event_loop.h"
 #include "jobs/scheduler/job_tracker.h"
+#include "jobs/scheduler/loop_batch.h"
 #include "jobs/scheduler/options.h"
 #include "jobs/scheduler/poll_policy.h"
 #include "jobs/scheduler/task_sink.h"
@@ -67,9 +68,11 @@ class Scheduler {
     void schedule_next(EventLoop::TimePoint last_sent);
     void plan(JobTracker::Entry& entry);
     void check(repo::JobId id);
+    void send_checks();
     void on_checked(repo::JobId id, bool won, repo::LockToken token);
     void hand_over(repo::JobId id);
     void fence_then_push(ReadyTask task);
+    void send_fences();
     void interrupt_stale(const repo::Job& job);
     void record_failure(repo::JobId id, repo::LockToken token, repo::JobState state,
                         const std::string& message);
@@ -85,6 +88,15 @@ class Scheduler {
     std::unique_ptr<PollPolicy> policy_;
     JobTracker tracker_;
     std::mt19937_64 rng_;
+    // A job whose lock time came, with what its check needs.
+    struct PendingCheck {
+        repo::JobId id = 0;
+        repo::DbTime db_now;
+        bool owned = false;
+    };
+    // Locks (with their checks) and fencing starts go in batches, one of each on its way.
+    LoopBatch<PendingCheck> checks_;
+    LoopBatch<ReadyTask> fences_;
     std::optional<EventLoop::TimerId> poll_timer_;
     EventLoop::TimePoint last_sent_{};
     bool stopping_ = false;
