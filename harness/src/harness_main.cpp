@@ -32,6 +32,7 @@ void write_file(const std::string& path, const std::string& text) {
 struct RunFlags {
     RunOptions options;
     std::string mode = "workers";
+    std::string profile = "exercise";
     std::string json, csv, plot;
     bool no_progress = false;
     unsigned seed = 0;
@@ -58,6 +59,14 @@ void add_run_flags(CLI::App* cmd, RunFlags& f, bool with_instances) {
     cmd->add_option("--scheduler-arg", f.options.scheduler_args,
                     "an argument for every instance (repeatable)");
     cmd->add_flag("--no-progress", f.no_progress, "no progress lines");
+    cmd->add_option("--profile", f.profile,
+                    "exercise (SPEC section 5) | rate (--rate jobs/s, and a --burst at since)")
+        ->check(CLI::IsMember({"exercise", "rate"}))
+        ->capture_default_str();
+    cmd->add_option("--rate", f.options.rate, "rate profile: steady jobs per second")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--burst", f.options.burst, "rate profile: jobs more, all at since")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--seed", f.seed, "seed of the random load (default: random)");
 }
 
@@ -66,6 +75,12 @@ void prepare(RunFlags& f) {
     if (f.options.scheduler.empty())
         f.options.scheduler = dispatcher::sibling_program("jobs-scheduler");
     f.options.mode = parse_mode(f.mode);
+    f.options.profile = f.profile == "rate" ? Profile::Rate : Profile::Exercise;
+    if (f.options.profile == Profile::Rate && f.options.rate <= 0 && f.options.burst <= 0)
+        throw std::invalid_argument("--profile rate needs --rate or --burst");
+    // The burst is inserted at the start, and needs MinPrepareTime's notice and time to insert.
+    if (f.options.profile == Profile::Rate && f.options.since_s < 15)
+        throw std::invalid_argument("--profile rate needs --since of at least 15 s");
     f.options.progress = !f.no_progress;
     if (f.seed != 0) f.options.seed = f.seed;
 }

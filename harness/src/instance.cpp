@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,12 @@
 extern char** environ;
 
 namespace jobs::harness {
+
+namespace {
+double seconds(const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+}
+}  // namespace
 
 Instance::Instance(const std::vector<std::string>& argv, const std::string& log_file) {
     posix_spawn_file_actions_t actions;
@@ -46,8 +53,11 @@ std::optional<int> Instance::wait_for(std::chrono::milliseconds limit) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     for (;;) {
         int status = 0;
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        rusage usage{};
+        // wait4: its CPU time, and that of the workers it reaped.
+        if (wait4(pid_, &status, WNOHANG, &usage) == pid_) {
             pid_ = -1;
+            cpu_s_ = seconds(usage.ru_utime) + seconds(usage.ru_stime);
             return WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
         }
         if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;

@@ -65,6 +65,7 @@ void Launcher::stop_one(std::unique_ptr<Instance>& instance, bool already_signal
         std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - begin).count();
     std::lock_guard lock(mutex_);
     ++stats_.interrupted;
+    stats_.cpu_s += instance->cpu_seconds();
     stats_.slowest_stop_ms = std::max<long long>(stats_.slowest_stop_ms, ms);
     if (status != std::optional<int>(0)) {
         ++stats_.bad_exits;

@@ -69,7 +69,10 @@ Report make_report(const repo::Statistics& stats, bool interrupted_allowed) {
         r.p95 = percentile(delays, 95);
         r.p99 = percentile(delays, 99);
         r.max = delays.back();
+        r.on_time =
+            std::upper_bound(delays.begin(), delays.end(), kOnTime.count()) - delays.begin();
     }
+    r.statements = stats.statements;
     for (const auto& [action, count] : stats.actions) {
         r.cost_score += repo::action_weight(action) * count;
     }
@@ -119,6 +122,16 @@ nlohmann::json to_json(const Report& r) {
           {"p95", r.p95},
           {"p99", r.p99},
           {"max", r.max}}},
+        {"on_time", r.on_time},
+        {"on_time_share",
+         r.completed > 0 ? static_cast<double>(r.on_time) / static_cast<double>(r.completed) : 0.0},
+        {"statements", r.statements},
+        {"statements_per_job",
+         r.created > 0 ? static_cast<double>(r.statements) / static_cast<double>(r.created) : 0.0},
+        {"load", {{"rate", r.rate}, {"burst", r.burst}}},
+        {"connections",
+         {{"per_instance", r.connections_per_instance}, {"in_all", r.connections_in_all}}},
+        {"cpu_s_per_instance", r.cpu_s_per_instance},
         {"early_lock", r.early_lock},
         {"early_exec", r.early_exec},
         {"delay_exceed", r.delay_exceed},
@@ -174,6 +187,19 @@ std::string to_text(const Report& r) {
                        r.delay_average, r.delay_stdev);
     out +=
         fmt::format("- DELAY p50/p95/p99/max: {} / {} / {} / {} ms\n", r.p50, r.p95, r.p99, r.max);
+    out += fmt::format(
+        "- ON TIME (<= {} ms): {} of {} ({:.2f} %)\n", kOnTime.count(), r.on_time, r.completed,
+        r.completed > 0 ? 100.0 * static_cast<double>(r.on_time) / static_cast<double>(r.completed)
+                        : 0.0);
+    out += fmt::format(
+        "- STATEMENTS:        {:>8}   ({:.3f} a job)\n", r.statements,
+        r.created > 0 ? static_cast<double>(r.statements) / static_cast<double>(r.created) : 0.0);
+    if (r.connections_in_all > 0)
+        out += fmt::format("- CONNECTIONS:       {:>8}   at most per instance ({} in all)\n",
+                           r.connections_per_instance, r.connections_in_all);
+    if (r.cpu_s_per_instance > 0)
+        out += fmt::format("- CPU per instance:  {:>11.2f} s   (with its workers)\n",
+                           r.cpu_s_per_instance);
     out += "\n--(test result)-----------\n";
     out += fmt::format("- Complete Job:      {}, {} / {}\n", r.completed == r.created, r.completed,
                        r.created);

@@ -1,5 +1,6 @@
 #include "jobs/harness/run.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <thread>
@@ -10,6 +11,7 @@
 
 #include "jobs/harness/load_profile.h"
 #include "jobs/harness/progress.h"
+#include "jobs/harness/rate_load.h"
 #include "jobs/repo/error.h"
 #include "jobs/repo/jobs_repo.h"
 
@@ -62,6 +64,16 @@ class LiveLoad {
     std::thread thread_;  // last
 };
 
+// The burst, all at `since`, before any instance starts.
+void create_burst(repo::JobsRepo& repo, const RateProfile& profile) {
+    for (long long done = 0; done < profile.burst;) {
+        const auto n = std::min<long long>(profile.burst - done,
+                                           static_cast<long long>(repo::kMaxCreateBatch));
+        repo.create_jobs(std::vector<repo::DbTime>(static_cast<std::size_t>(n), profile.since));
+        done += n;
+    }
+}
+
 std::string when(repo::DbTime t) { return fmt::format("{:%Y-%m-%d %H:%M:%S} UTC", t); }
 
 }  // namespace
@@ -79,15 +91,26 @@ RunResult run_load(const RunOptions& options) {
                               now + std::chrono::seconds(options.since_s + options.duration_s)};
     std::printf("- now:   %s\n- since: %s\n- until: %s\n", when(now).c_str(),
                 when(profile.since).c_str(), when(profile.until).c_str());
-    int per_step[5] = {0, 0, 0, 0, 0};
-    for (const auto& job : initial_jobs(profile, rng)) {
-        repo.create_job(job.run_at);
-        ++per_step[static_cast<int>(job.step)];
+    const bool rate = options.profile == Profile::Rate;
+    const RateProfile rate_profile{profile.since, profile.until, options.rate, options.burst};
+    if (rate) {
+        create_burst(repo, rate_profile);
+        std::printf(
+            "- rate: %.0f jobs/s, %lld jobs, inserted live %lld ms ahead\n- burst: %lld jobs at "
+            "since\n",
+            options.rate, rate_jobs(rate_profile),
+            static_cast<long long>(RateFeeder::kRateNotice.count()), options.burst);
+    } else {
+        int per_step[5] = {0, 0, 0, 0, 0};
+        for (const auto& job : initial_jobs(profile, rng)) {
+            repo.create_job(job.run_at);
+            ++per_step[static_cast<int>(job.step)];
+        }
+        std::printf(
+            "- step 1, every 3 s:        %d jobs\n- step 2, 20 every 13 s:    %d jobs\n"
+            "- step 3, every 1-3 s:      %d jobs\n- step 4, live every 1-3 s: under way\n",
+            per_step[1], per_step[2], per_step[3]);
     }
-    std::printf(
-        "- step 1, every 3 s:        %d jobs\n- step 2, 20 every 13 s:    %d jobs\n"
-        "- step 3, every 1-3 s:      %d jobs\n- step 4, live every 1-3 s: under way\n",
-        per_step[1], per_step[2], per_step[3]);
     std::fflush(stdout);
 
     const auto to_steady = [&](repo::DbTime t) { return now_steady + (t - now); };
@@ -110,16 +133,35 @@ RunResult run_load(const RunOptions& options) {
             "No instances started (--instances 0): start them yourself against this database.\n");
     }
     std::fflush(stdout);
+    long long most_per_instance = 0, most_in_all = 0;
     {
-        LiveLoad live(options.url, profile, seed + 1);
+        ConnectionSampler connections(harness_repo(options.url, "harness-connections"),
+                                      mode_label(options.mode, options.instances));
+        std::unique_ptr<LiveLoad> live;
+        std::unique_ptr<RateFeeder> feeder;
+        if (rate) {
+            feeder = std::make_unique<RateFeeder>(harness_repo(options.url, "harness-rate"),
+                                                  rate_profile);
+        } else {
+            live = std::make_unique<LiveLoad>(options.url, profile, seed + 1);
+        }
         std::unique_ptr<Progress> progress;
         if (options.progress)
             progress = std::make_unique<Progress>(harness_repo(options.url, "harness-progress"),
                                                   now_steady, end);
         std::this_thread::sleep_until(end);
-        live.join();
         if (progress) progress->stop();
-        std::printf("- step 4 created %d jobs live.\n", live.created());
+        if (live) {
+            live->join();
+            std::printf("- step 4 created %d jobs live.\n", live->created());
+        }
+        if (feeder) {
+            feeder->join();
+            std::printf("- the rate load created %lld jobs live.\n", feeder->created());
+        }
+        connections.stop();
+        most_per_instance = connections.most_per_instance();
+        most_in_all = connections.most_in_all();
     }
     LaunchStats launched;
     if (launcher) {
@@ -131,6 +173,14 @@ RunResult run_load(const RunOptions& options) {
     result.report.mode =
         options.instances > 0 ? mode_label(options.mode, options.instances) : "EXTERNAL";
     result.report.instances = options.instances;
+    if (rate) {
+        result.report.rate = options.rate;
+        result.report.burst = options.burst;
+    }
+    result.report.connections_per_instance = most_per_instance;
+    result.report.connections_in_all = most_in_all;
+    if (launched.interrupted > 0)
+        result.report.cpu_s_per_instance = launched.cpu_s / launched.interrupted;
     if (launched.bad_exits > 0) {
         result.report.pass = false;
         result.report.verdict =

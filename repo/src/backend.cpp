@@ -164,6 +164,13 @@ Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
     stats.duplicates = count("Id IN (SELECT JobId FROM WorkerLogs WHERE Action IN (" +
                              sql_literal(Action::Complete) + ", " + sql_literal(Action::Error) +
                              ") AND JobId IS NOT NULL GROUP BY JobId HAVING count(*) > 1)");
+    {
+        soci::rowset<soci::row> rows =
+            sql.prepare << "SELECT count(*) AS n FROM (SELECT DISTINCT ClientId, Action, LogDate "
+                           "FROM WorkerLogs WHERE Action <> " +
+                               sql_literal(Action::Create) + ") AS s";
+        stats.statements = column_i64(*rows.begin(), "n");
+    }
     soci::rowset<soci::row> delays = sql.prepare
                                      << "SELECT " + as(delay_ms_expr, "delay_ms") + ", " +
                                             as(run_at_ms_expr, "run_at_ms") +

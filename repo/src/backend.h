@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -79,6 +80,7 @@ class Backend {
     virtual void reset() = 0;
     virtual Statistics statistics() = 0;
     virtual DbTime now() = 0;
+    virtual std::map<std::string, long long> connections() { return {}; }
 
     Failure classify(const soci::soci_error& e) const;
     // Creates the schema from `script` when no table exists and creation is allowed, else checks

@@ -301,4 +301,8 @@ DbTime JobsRepo::db_now() {
     return with_retry("Now", true, [&] { return backend_->now(); });
 }
 
+std::map<std::string, long long> JobsRepo::connections() {
+    return with_retry("Connections", true, [&] { return backend_->connections(); });
+}
+
 }  // namespace jobs::repo

@@ -461,6 +461,16 @@ class PostgresqlBackend final : public Backend {
         return from_ms(now_ms);
     }
 
+    std::map<std::string, long long> connections() override {
+        std::map<std::string, long long> out;
+        soci::rowset<soci::row> rows = sql().prepare
+                                       << "SELECT COALESCE(application_name, '') AS name, "
+                                          "CAST(count(*) AS bigint) AS n FROM pg_stat_activity "
+                                          "WHERE datname = current_database() GROUP BY 1";
+        for (const auto& row : rows) out[row.get<std::string>("name")] = column_i64(row, "n");
+        return out;
+    }
+
     void recover() override {
         try {
             sql().rollback();

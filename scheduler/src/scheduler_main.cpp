@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <random>
@@ -166,6 +167,9 @@ int main(int argc, char** argv) {
 
     std::string url;
     std::string client_id = f.client_id.empty() ? repo::default_client_id() : f.client_id;
+    // libpq names each connection after this (pg_stat_activity.application_name), and the
+    // workers inherit it: an instance's connections can be told apart, and counted.
+    setenv("PGAPPNAME", client_id.c_str(), 0);
     std::unique_ptr<repo::JobsRepo> list_repo, lock_repo, complete_repo;
     try {
         url = repo::resolve_url(f.db);

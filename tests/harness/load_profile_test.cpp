@@ -1,8 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "jobs/harness/load_profile.h"
+#include "jobs/harness/rate_load.h"
 
 using namespace jobs;
 using namespace jobs::harness;
@@ -52,4 +54,33 @@ TEST_CASE("live jobs come every 1-3 s while now + MinPrepareTime is before the e
     CHECK(live_continues(profile, since));
     CHECK(live_continues(profile, profile.until - repo::kMinPrepareTime - 1ms));
     CHECK_FALSE(live_continues(profile, profile.until - repo::kMinPrepareTime));
+}
+
+TEST_CASE(
+    "the rate profile spreads its jobs evenly, and feeding it in slices gives each job once, in "
+    "order") {
+    const repo::DbTime since{std::chrono::milliseconds(1'800'000'000'000)};
+    const RateProfile profile{since, since + 60s, 2'000, 0};
+    CHECK(rate_jobs(profile) == 120'000);
+    std::vector<repo::DbTime> all;
+    // Slices of uneven lengths, as the feeder's clock gives them.
+    repo::DbTime from = since;
+    for (int i = 0; from < profile.until; ++i) {
+        const repo::DbTime to =
+            std::min(profile.until, from + std::chrono::milliseconds(97 + i % 13));
+        const auto slice = rate_run_ats(profile, from, to);
+        for (const auto t : slice) {
+            CHECK(t >= from);
+            CHECK(t < to);
+        }
+        all.insert(all.end(), slice.begin(), slice.end());
+        from = to;
+    }
+    REQUIRE(all.size() == 120'000);
+    CHECK(all.front() == since);
+    CHECK(all.back() < profile.until);
+    CHECK(std::is_sorted(all.begin(), all.end()));
+    // 2,000 a second: two a millisecond.
+    CHECK(rate_run_ats(profile, since + 10s, since + 11s).size() == 2'000);
+    CHECK(rate_run_ats(RateProfile{since, since + 60s, 0, 20'000}, since, since + 60s).empty());
 }

@@ -22,9 +22,12 @@ class Instance {
     std::optional<int> wait_for(std::chrono::milliseconds limit);
     bool running() const { return pid_ > 0; }
     pid_t pid() const { return pid_; }
+    // User and system CPU seconds, with its reaped workers, once wait_for saw it exit.
+    double cpu_seconds() const { return cpu_s_; }
 
   private:
     pid_t pid_ = -1;
+    double cpu_s_ = 0;
 };
 
 }  // namespace jobs::harness

@@ -35,6 +35,7 @@ struct LaunchStats {
     int killed = 0;       // SIGKILL sent
     int bad_exits = 0;    // a SIGINT not followed by exit 0 within the limit
     long long slowest_stop_ms = 0;
+    double cpu_s = 0;  // of the instances stopped with SIGINT, with their workers
 };
 
 // Starts instances the way the mode says and keeps doing so until stop(): WORKERSnn keeps n

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -8,6 +9,9 @@
 #include "jobs/repo/types.h"
 
 namespace jobs::harness {
+
+// On time: the task's own 83 ms and at most 100 ms more.
+inline constexpr std::chrono::milliseconds kOnTime{183};
 
 // The exercise's report plus delay percentiles (SPEC sections 5 and 6). COST_SCORE weighs each
 // action as jobs/repo/action.h says.
@@ -30,6 +34,14 @@ struct Report {
     long long delay_average = 0;  // truncated to an integer, as the reference did
     double delay_stdev = 0;       // sample standard deviation
     long long p50 = 0, p95 = 0, p99 = 0, max = 0;
+    long long on_time = 0;     // completed within kOnTime of RunAt: the task and 100 ms
+    long long statements = 0;  // the instances' statements (repo::Statistics::statements)
+    // Filled by a run, not by the database: the load, and what the instances used.
+    double rate = 0;                         // steady jobs per second (the rate profile)
+    long long burst = 0;                     // jobs at one RunAt (the rate profile)
+    long long connections_per_instance = 0;  // the most one instance held at once (PostgreSQL)
+    long long connections_in_all = 0;        // the most all instances held at once
+    double cpu_s_per_instance = 0;           // user + system, with its workers, on average
     long long cost_score = 0;
     double efficient_score = 0;
     bool pass = false;

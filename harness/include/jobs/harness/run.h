@@ -9,6 +9,9 @@
 
 namespace jobs::harness {
 
+// The exercise's load (SPEC section 5), or a steady rate with an optional burst (rate_load.h).
+enum class Profile { Exercise, Rate };
+
 struct RunOptions {
     std::string url;
     int instances = 5;
@@ -20,6 +23,9 @@ struct RunOptions {
     std::string log_dir = "harness-logs";
     bool progress = true;
     std::optional<unsigned> seed;  // for a reproducible load
+    Profile profile = Profile::Exercise;
+    double rate = 0;      // Rate: steady jobs per second
+    long long burst = 0;  // Rate: jobs more, all at `since`
 };
 
 struct RunResult {
@@ -27,8 +33,9 @@ struct RunResult {
     repo::Statistics stats;
 };
 
-// SPEC section 5: reset, create the load (steps 1-3 at once, step 4 live), launch the
-// instances as the mode says, wait until 40 s after the end, stop them, score.
+// SPEC section 5: reset, create the load (steps 1-3 at once, step 4 live; or the rate profile's
+// burst at once and its steady jobs live), launch the instances as the mode says, wait until
+// 40 s after the end, stop them, score.
 RunResult run_load(const RunOptions& options);
 // The report of a database as it stands.
 RunResult score_database(const std::string& url, bool interrupted_allowed = false);

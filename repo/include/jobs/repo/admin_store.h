@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ class AdminStore {
     // The figures the harness scores a run with.
     virtual Statistics statistics() = 0;
     virtual DbTime db_now() = 0;
+    // The database's open connections by application name (PostgreSQL's pg_stat_activity, of
+    // this database); none where the database has no such view (SQLite).
+    virtual std::map<std::string, long long> connections() = 0;
 };
 
 }  // namespace jobs::repo

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -99,6 +100,7 @@ class JobsRepo final : public JobStore, public AdminStore {
     void reset() override;
     Statistics statistics() override;
     DbTime db_now() override;
+    std::map<std::string, long long> connections() override;
 
     const std::string& client_id() const noexcept override { return options_.client_id; }
     // "sqlite3", "postgresql", "odbc/sqlite3" or "odbc/postgresql".

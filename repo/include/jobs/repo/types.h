@@ -125,7 +125,11 @@ struct Statistics {
     long long early_exec = 0;                  // RunAt > ExecuteAt
     long long delay_exceed = 0;                // completed with ExecuteAt - RunAt > 30 s
     long long late_created = 0;                // CreateAt > RunAt - MinPrepareTime
-    long long duplicates = 0;          // jobs whose task ran more than once (COMPLETE or ERROR > 1)
+    long long duplicates = 0;  // jobs whose task ran more than once (COMPLETE or ERROR > 1)
+    // Statements the instances and their workers sent: WorkerLogs rows but CREATE, one per
+    // (ClientId, Action, LogDate), as a batch's rows share its stamp. A lower bound: two
+    // statements of one kind in one millisecond count once.
+    long long statements = 0;
     std::vector<long long> delays_ms;  // ExecuteAt - RunAt of completed jobs, by RunAt
     std::vector<long long> run_at_ms;  // their RunAt (epoch ms), same order
 };
