@@ -8,6 +8,10 @@
 #   scripts/bench.sh sweep      [from] [to] [seconds]   WORKERS<from>..<to> on PostgreSQL (1, 10, 600)
 #   scripts/bench.sh points     COUNTS [seconds]        the same for some counts only, e.g. 1,3,7,10
 #   scripts/bench.sh pool                                pool-bench at 1 KB and 1 MB
+#   scripts/bench.sh scale [backend] [rates] [seconds] [instances]
+#                                   the rate profile at each rate (postgresql|sqlite,
+#                                   100,500,1000,2000,5000, 60, 3): scale.csv, scale.svg
+#   scripts/bench.sh burst [backend] [jobs] [instances]  jobs at one RunAt (postgresql, 20000, 3)
 #
 # Each writes report.json / report.csv / delays.svg (sweep: sweep.csv, sweep.svg) under
 # out/bench-<what>/ and checks the report against the database with scripts/check_report.py.
@@ -17,7 +21,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
 BIN="$BUILD_DIR/bin"
 [[ -x "$BIN/jobs-harness" ]] || "$ROOT/scripts/setup.sh" "$BUILD_DIR"
-WHAT=${1:?usage: bench.sh postgresql|sqlite|sweep|points|pool ...}
+WHAT=${1:?usage: bench.sh postgresql|sqlite|sweep|points|pool|scale|burst ...}
 OUT="$ROOT/out/bench-$WHAT"
 # A mode other than the standard one keeps its own folder (out/bench-postgresql-kill).
 [[ $WHAT == postgresql || $WHAT == sqlite ]] && [[ ${4:-workers} != workers ]] && OUT+="-$4"
@@ -59,6 +63,36 @@ points)
 pool)
     "$BIN/jobs-harness" pool-bench --size 1024 --tasks 200000 --json pool-1k.json
     "$BIN/jobs-harness" pool-bench --size 1048576 --tasks 2000 --json pool-1m.json
+    ;;
+scale | burst)
+    backend=${2:-postgresql}
+    if [[ $backend == postgresql ]]; then with_pg; fi
+    status=0
+    if [[ $WHAT == scale ]]; then
+        IFS=, read -r -a runs <<<"${3:-100,500,1000,2000,5000}"
+        seconds=${4:-60}
+        instances=${5:-3}
+    else
+        runs=("${3:-20000}")
+        seconds=1
+        instances=${4:-3}
+    fi
+    for n in "${runs[@]}"; do
+        # Each run on a database of its own: the earlier runs' rows do not slow the next.
+        if [[ $backend == postgresql ]]; then
+            url=$PG_URL
+        else
+            url="sqlite3://db=$OUT/jobs-$n.db"
+        fi
+        load=(--rate "$n")
+        [[ $WHAT == burst ]] && load=(--burst "$n")
+        "$BIN/jobs-harness" run --db "$url" --profile rate "${load[@]}" --instances "$instances" \
+            --duration "$seconds" --json "$WHAT-$n.json" --plot "delays-$n.svg" --log-dir "logs-$n" \
+            --no-progress || status=$?
+        python3 "$ROOT/scripts/check_report.py" --db "$url" --json "$WHAT-$n.json" || status=$?
+    done
+    [[ $WHAT == scale ]] && python3 "$ROOT/scripts/scale_chart.py" --out scale "$WHAT"-*.json
+    exit "$status"
     ;;
 *)
     echo "unknown benchmark $WHAT" >&2
