@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "jobs/common/mutex_lock.h"
 #include "jobs/repo/error.h"
 
 namespace jobs::harness {
@@ -65,8 +66,8 @@ void RateFeeder::loop() {
             std::vector<repo::DbTime> due = rate_run_ats(profile_, fed_to, horizon);
             for (std::size_t i = 0; i < due.size(); i += repo::kMaxCreateBatch) {
                 const auto end = std::min(due.size(), i + repo::kMaxCreateBatch);
-                repo_.create_jobs({due.begin() + static_cast<long>(i),
-                                   due.begin() + static_cast<long>(end)});
+                repo_.create_jobs(
+                    {due.begin() + static_cast<long>(i), due.begin() + static_cast<long>(end)});
                 created_ += static_cast<long long>(end - i);
             }
             fed_to = horizon;
@@ -87,12 +88,12 @@ void ConnectionSampler::stop() {
 }
 
 long long ConnectionSampler::most_per_instance() const {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     return per_instance_;
 }
 
 long long ConnectionSampler::most_in_all() const {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     return in_all_;
 }
 
@@ -105,7 +106,7 @@ void ConnectionSampler::loop() {
                 all += count;
                 most = std::max(most, count);
             }
-            std::lock_guard lock(mutex_);
+            MutexLock lock(mutex_);
             per_instance_ = std::max(per_instance_, most);
             in_all_ = std::max(in_all_, all);
         } catch (const repo::RepoError& e) {

@@ -3,11 +3,12 @@
 #include <atomic>
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "jobs/common/mutex.h"
+#include "jobs/common/thread_annotations.h"
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/repo/types.h"
 
@@ -64,17 +65,17 @@ class ConnectionSampler {
     ConnectionSampler& operator=(const ConnectionSampler&) = delete;
     void stop();
     // The most connections any one instance held at once, and all instances together.
-    long long most_per_instance() const;
-    long long most_in_all() const;
+    long long most_per_instance() const EXCLUDES(mutex_);
+    long long most_in_all() const EXCLUDES(mutex_);
 
   private:
-    void loop();
+    void loop() EXCLUDES(mutex_);
 
     repo::JobsRepo repo_;
     const std::string prefix_;
-    mutable std::mutex mutex_;
-    long long per_instance_ = 0;
-    long long in_all_ = 0;
+    mutable Mutex mutex_;
+    long long per_instance_ GUARDED_BY(mutex_) = 0;
+    long long in_all_ GUARDED_BY(mutex_) = 0;
     std::atomic<bool> stopping_{false};
     std::thread thread_;  // last
 };
