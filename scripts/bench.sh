@@ -25,6 +25,8 @@ WHAT=${1:?usage: bench.sh postgresql|sqlite|sweep|points|pool|scale|burst ...}
 OUT="$ROOT/out/bench-$WHAT"
 # A mode other than the standard one keeps its own folder (out/bench-postgresql-kill).
 [[ $WHAT == postgresql || $WHAT == sqlite ]] && [[ ${4:-workers} != workers ]] && OUT+="-$4"
+# And each backend's rate runs theirs (out/bench-scale-sqlite).
+[[ $WHAT == scale || $WHAT == burst ]] && OUT+="-${2:-postgresql}"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 cd "$OUT"

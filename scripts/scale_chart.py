@@ -4,11 +4,16 @@
     scripts/scale_chart.py --out scale scale-100.json scale-500.json ...
 
 Writes <out>.csv (one row per rate) and <out>.svg: p99 delay and statements per job against
-the rate, one panel each. Python's standard library only.
+the rate, one panel each. Python's standard library, and the actions' names from
+repo/include/jobs/repo/action.h (scripts/repo_header.py).
 """
 import argparse
 import json
 import math
+
+import repo_header
+
+ACQUIRE_FAILURE = repo_header.by_enum()["AcquireFailure"].name
 
 COLUMNS = ["rate", "instances", "backend", "created", "completed", "on_time_share", "p50", "p99",
            "max", "statements_per_job", "connections_per_instance", "cpu_s_per_instance",
@@ -29,7 +34,7 @@ def row(report):
         "statements_per_job": round(report["statements_per_job"], 3),
         "connections_per_instance": report["connections"]["per_instance"],
         "cpu_s_per_instance": round(report["cpu_s_per_instance"], 2),
-        "acquire_failure": report["actions"].get("ACQUIRE_FAILURE", 0),
+        "acquire_failure": report["actions"].get(ACQUIRE_FAILURE, 0),
         "duplicates": report["duplicates"],
         "early_exec": report["early_exec"],
         "pass": report["pass"],

@@ -37,6 +37,16 @@ std::string job_columns(const std::string& t) {
            as(ms(t + "LeaseUntil"), c::kLeaseUntil);
 }
 
+// The WorkerLogs rows of a batch statement: one per row of `b`, `won` where the statement's
+// `u` returned it, else `lost`.
+std::string batch_log_cte(Action won, Action lost) {
+    return "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT b.id, CASE "
+           "WHEN u.Id IS NULL THEN " +
+           sql_literal(lost) + " ELSE " + sql_literal(won) +
+           " END, p.cid, CASE WHEN u.Id IS NULL THEN 0 ELSE 1 END FROM p, b LEFT JOIN u ON u.Id "
+           "= b.id) ";
+}
+
 // A batch of (id, token) pairs as one JSON parameter: one statement, planned once, whatever
 // its size.
 std::string id_token_json(const std::vector<StartRequest>& batch) {
@@ -262,13 +272,8 @@ class PostgresqlBackend final : public Backend {
                  "ORDER BY Jobs.Id FOR UPDATE OF Jobs SKIP LOCKED), "
                  "u AS (UPDATE Jobs SET State = 1, LockAt = now(), LockedBy = p.cid, LockToken = "
                  "c.tok, LeaseUntil = now() + p.lease * interval '1 millisecond', Attempts = "
-                 "Jobs.Attempts + 1 FROM p, c WHERE Jobs.Id = c.Id RETURNING Jobs.Id), "
-                 "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT b.id, "
-                 "CASE WHEN u.Id IS NULL THEN " +
-                     sql_literal(Action::AcquireFailure) + " ELSE " +
-                     sql_literal(Action::AcquireSuccess) +
-                     " END, p.cid, CASE WHEN u.Id IS NULL THEN 0 ELSE 1 END "
-                     "FROM p, b LEFT JOIN u ON u.Id = b.id) "
+                 "Jobs.Attempts + 1 FROM p, c WHERE Jobs.Id = c.Id RETURNING Jobs.Id), " +
+                     batch_log_cte(Action::AcquireSuccess, Action::AcquireFailure) +
                      "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
                      "NOT NULL, 'exists', Jobs.Id IS NOT NULL)), '[]') AS text) "
                      "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
@@ -297,12 +302,8 @@ class PostgresqlBackend final : public Backend {
                  "u AS (UPDATE Jobs SET StartedAt = COALESCE(Jobs.StartedAt, now()), "
                  "LeaseUntil = now() + p.lease * interval '1 millisecond' FROM p, b "
                  "WHERE Jobs.Id = b.id AND Jobs.State = 1 AND Jobs.LockToken = b.tok AND "
-                 "(Jobs.StartedAt IS NOT NULL OR Jobs.LeaseUntil > now()) RETURNING Jobs.Id), "
-                 "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT b.id, "
-                 "CASE WHEN u.Id IS NULL THEN " +
-                     sql_literal(Action::StartFailure) + " ELSE " + sql_literal(Action::Start) +
-                     " END, p.cid, CASE WHEN u.Id IS NULL THEN 0 ELSE 1 END "
-                     "FROM p, b LEFT JOIN u ON u.Id = b.id) "
+                 "(Jobs.StartedAt IS NOT NULL OR Jobs.LeaseUntil > now()) RETURNING Jobs.Id), " +
+                     batch_log_cte(Action::Start, Action::StartFailure) +
                      "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
                      "NOT NULL)), '[]') AS text) FROM b LEFT JOIN u ON u.Id = b.id",
             soci::use(client_id(), "cid"), soci::use(lease_ms, "lease"),
@@ -368,23 +369,18 @@ class PostgresqlBackend final : public Backend {
         }
         const std::string batch_text = rows.dump();
         std::string unfinished_text;
-        sql()
-            << "WITH p AS (SELECT CAST(:cid AS text) AS cid, CAST(CAST(:batch AS text) AS json) "
-               "AS batch), "
-               "b AS (SELECT r.id, r.tok, r.res FROM p, "
-               "json_to_recordset(p.batch) AS r(id bigint, tok bigint, res text)), "
-               "u AS (UPDATE Jobs SET State = 2, ExecuteAt = now(), Result = b.res FROM b "
-               "WHERE Jobs.Id = b.id AND Jobs.State = 1 AND Jobs.LockToken = b.tok "
-               "RETURNING Jobs.Id), "
-               "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT b.id, "
-               "CASE WHEN u.Id IS NULL THEN " +
-                   sql_literal(Action::Error) + " ELSE " + sql_literal(Action::Complete) +
-                   " END, p.cid, "
-                   "CASE WHEN u.Id IS NULL THEN 0 ELSE 1 END FROM p, b LEFT JOIN u ON u.Id = b.id) "
-                   "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'state', "
-                   "Jobs.State, 'lock_token', Jobs.LockToken, 'locked_by', Jobs.LockedBy)) "
-                   "FILTER (WHERE u.Id IS NULL), '[]') AS text) "
-                   "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
+        sql() << "WITH p AS (SELECT CAST(:cid AS text) AS cid, CAST(CAST(:batch AS text) AS json) "
+                 "AS batch), "
+                 "b AS (SELECT r.id, r.tok, r.res FROM p, "
+                 "json_to_recordset(p.batch) AS r(id bigint, tok bigint, res text)), "
+                 "u AS (UPDATE Jobs SET State = 2, ExecuteAt = now(), Result = b.res FROM b "
+                 "WHERE Jobs.Id = b.id AND Jobs.State = 1 AND Jobs.LockToken = b.tok "
+                 "RETURNING Jobs.Id), " +
+                     batch_log_cte(Action::Complete, Action::Error) +
+                     "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'state', "
+                     "Jobs.State, 'lock_token', Jobs.LockToken, 'locked_by', Jobs.LockedBy)) "
+                     "FILTER (WHERE u.Id IS NULL), '[]') AS text) "
+                     "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
             soci::use(client_id(), "cid"), soci::use(batch_text, "batch"),
             soci::into(unfinished_text);
         std::vector<std::pair<JobId, CompleteRow>> unfinished;
