@@ -591,7 +591,10 @@ TEST_CASE("a child declaring other capabilities than the pool's first is refused
     CHECK(result.status == CallStatus::StartFailed);
     CHECK_MESSAGE(result.detail.find("'none'") != std::string::npos, result.detail);
     CHECK_MESSAGE(result.detail.find("'fences'") != std::string::npos, result.detail);
-    CHECK(pool.stats().lost == 3);
+    // The call's three attempts; and a child started at the pool's start, alongside the one that
+    // answered await_capabilities, may read the changed line too and be refused.
+    CHECK(pool.stats().lost >= 3);
+    CHECK(pool.stats().lost <= 4);
     CHECK(pool.capabilities() == Capabilities{Capability::Fences});
     std::remove(path.c_str());
 }
