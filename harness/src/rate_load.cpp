@@ -54,16 +54,27 @@ void RateFeeder::join() {
 
 void RateFeeder::loop() {
     if (profile_.rate <= 0) return;
-    // Database time, followed on this host's steady clock between two readings.
+    // The database's time read once, then followed on this host's steady clock: no statement
+    // a tick but the inserts.
+    repo::DbTime db_start;
+    try {
+        db_start = repo_.db_now();
+    } catch (const repo::RepoError& e) {
+        spdlog::error("rate load: {}", e.what());
+        return;
+    }
+    const auto steady_start = Steady::now();
     repo::DbTime fed_to = profile_.since;
-    auto next = Steady::now();
+    auto next = steady_start;
     while (fed_to < profile_.until) {
         std::this_thread::sleep_until(next);
         next += kRateFeedEvery;
+        const repo::DbTime now = db_start + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                Steady::now() - steady_start);
+        const repo::DbTime horizon = std::min(now + kRateNotice, profile_.until);
+        if (horizon <= fed_to) continue;
         try {
-            const repo::DbTime horizon = std::min(repo_.db_now() + kRateNotice, profile_.until);
-            if (horizon <= fed_to) continue;
-            std::vector<repo::DbTime> due = rate_run_ats(profile_, fed_to, horizon);
+            const std::vector<repo::DbTime> due = rate_run_ats(profile_, fed_to, horizon);
             for (std::size_t i = 0; i < due.size(); i += repo::kMaxCreateBatch) {
                 const auto end = std::min(due.size(), i + repo::kMaxCreateBatch);
                 repo_.create_jobs(

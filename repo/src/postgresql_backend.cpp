@@ -55,12 +55,27 @@ std::string id_token_json(const std::vector<StartRequest>& batch) {
     return rows.dump();
 }
 
-// A statement's JSON array of outcomes, by job id.
-std::map<JobId, nlohmann::json> by_id(const std::string& text) {
-    std::map<JobId, nlohmann::json> out;
+// The first CTEs of a statement over a batch of (id, token) pairs: `p` its parameters (the
+// ClientId, a lease in ms, the batch), `b` the batch's rows.
+const std::string kTokenBatchCtes =
+    "WITH p AS (SELECT CAST(:cid AS text) AS cid, CAST(:lease AS double precision) AS lease, "
+    "CAST(CAST(:batch AS text) AS json) AS batch), "
+    "b AS (SELECT r.id, r.tok FROM p, json_to_recordset(p.batch) AS r(id bigint, tok bigint)), ";
+
+// A statement's JSON array of outcomes, one per job of `batch` and in its order; an empty
+// object where the statement returned none for a job.
+std::vector<nlohmann::json> in_batch_order(const std::string& text,
+                                           const std::vector<StartRequest>& batch) {
+    std::map<JobId, nlohmann::json> by_id;
     for (auto& item : nlohmann::json::parse(text)) {
         const JobId id = item.at("id").get<JobId>();
-        out.emplace(id, std::move(item));
+        by_id.emplace(id, std::move(item));
+    }
+    std::vector<nlohmann::json> out;
+    out.reserve(batch.size());
+    for (const auto& b : batch) {
+        const auto it = by_id.find(b.id);
+        out.push_back(it == by_id.end() ? nlohmann::json::object() : std::move(it->second));
     }
     return out;
 }
@@ -262,30 +277,25 @@ class PostgresqlBackend final : public Backend {
         // The rows are locked first, in Id order and skipping any another statement holds (a
         // rival lock, a completion: lost to us either way), so two batches never wait on each
         // other in opposite orders. The condition is checked again on the row as locked.
-        sql() << "WITH p AS (SELECT CAST(:cid AS text) AS cid, CAST(:lease AS double precision) "
-                 "AS lease, CAST(CAST(:batch AS text) AS json) AS batch), "
-                 "b AS (SELECT r.id, r.tok FROM p, json_to_recordset(p.batch) AS r(id bigint, "
-                 "tok bigint)), "
-                 "c AS (SELECT Jobs.Id, b.tok FROM Jobs JOIN b ON Jobs.Id = b.id WHERE "
-                 "Jobs.State = 0 OR (Jobs.State = 1 AND (Jobs.LockToken = b.tok OR "
-                 "(Jobs.StartedAt IS NULL AND Jobs.LeaseUntil < now()))) "
-                 "ORDER BY Jobs.Id FOR UPDATE OF Jobs SKIP LOCKED), "
-                 "u AS (UPDATE Jobs SET State = 1, LockAt = now(), LockedBy = p.cid, LockToken = "
-                 "c.tok, LeaseUntil = now() + p.lease * interval '1 millisecond', Attempts = "
-                 "Jobs.Attempts + 1 FROM p, c WHERE Jobs.Id = c.Id RETURNING Jobs.Id), " +
-                     batch_log_cte(Action::AcquireSuccess, Action::AcquireFailure) +
-                     "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
-                     "NOT NULL, 'exists', Jobs.Id IS NOT NULL)), '[]') AS text) "
-                     "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
+        sql()
+            << kTokenBatchCtes +
+                   "c AS (SELECT Jobs.Id, b.tok FROM Jobs JOIN b ON Jobs.Id = b.id WHERE "
+                   "Jobs.State = 0 OR (Jobs.State = 1 AND (Jobs.LockToken = b.tok OR "
+                   "(Jobs.StartedAt IS NULL AND Jobs.LeaseUntil < now()))) "
+                   "ORDER BY Jobs.Id FOR UPDATE OF Jobs SKIP LOCKED), "
+                   "u AS (UPDATE Jobs SET State = 1, LockAt = now(), LockedBy = p.cid, LockToken = "
+                   "c.tok, LeaseUntil = now() + p.lease * interval '1 millisecond', Attempts = "
+                   "Jobs.Attempts + 1 FROM p, c WHERE Jobs.Id = c.Id RETURNING Jobs.Id), " +
+                   batch_log_cte(Action::AcquireSuccess, Action::AcquireFailure) +
+                   "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
+                   "NOT NULL, 'exists', Jobs.Id IS NOT NULL)), '[]') AS text) "
+                   "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
             soci::use(client_id(), "cid"), soci::use(lease_ms, "lease"),
             soci::use(batch_text, "batch"), soci::into(outcome_text);
-        std::vector<LockRow> rows(batch.size());
-        const auto outcomes = by_id(outcome_text);
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            const auto it = outcomes.find(batch[i].id);
-            if (it == outcomes.end()) continue;
-            rows[i].won = it->second.value("won", false);
-            rows[i].exists = it->second.value("exists", false);
+        std::vector<LockRow> rows;
+        rows.reserve(batch.size());
+        for (const auto& outcome : in_batch_order(outcome_text, batch)) {
+            rows.push_back({outcome.value("won", false), outcome.value("exists", false)});
         }
         return rows;
     }
@@ -295,24 +305,21 @@ class PostgresqlBackend final : public Backend {
         const long long lease_ms = run_lease.count();
         const std::string batch_text = id_token_json(batch);
         std::string outcome_text;
-        sql() << "WITH p AS (SELECT CAST(:cid AS text) AS cid, CAST(:lease AS double precision) "
-                 "AS lease, CAST(CAST(:batch AS text) AS json) AS batch), "
-                 "b AS (SELECT r.id, r.tok FROM p, json_to_recordset(p.batch) AS r(id bigint, "
-                 "tok bigint)), "
-                 "u AS (UPDATE Jobs SET StartedAt = COALESCE(Jobs.StartedAt, now()), "
-                 "LeaseUntil = now() + p.lease * interval '1 millisecond' FROM p, b "
-                 "WHERE Jobs.Id = b.id AND Jobs.State = 1 AND Jobs.LockToken = b.tok AND "
-                 "(Jobs.StartedAt IS NOT NULL OR Jobs.LeaseUntil > now()) RETURNING Jobs.Id), " +
-                     batch_log_cte(Action::Start, Action::StartFailure) +
-                     "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
-                     "NOT NULL)), '[]') AS text) FROM b LEFT JOIN u ON u.Id = b.id",
+        sql()
+            << kTokenBatchCtes +
+                   "u AS (UPDATE Jobs SET StartedAt = COALESCE(Jobs.StartedAt, now()), "
+                   "LeaseUntil = now() + p.lease * interval '1 millisecond' FROM p, b "
+                   "WHERE Jobs.Id = b.id AND Jobs.State = 1 AND Jobs.LockToken = b.tok AND "
+                   "(Jobs.StartedAt IS NOT NULL OR Jobs.LeaseUntil > now()) RETURNING Jobs.Id), " +
+                   batch_log_cte(Action::Start, Action::StartFailure) +
+                   "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
+                   "NOT NULL)), '[]') AS text) FROM b LEFT JOIN u ON u.Id = b.id",
             soci::use(client_id(), "cid"), soci::use(lease_ms, "lease"),
             soci::use(batch_text, "batch"), soci::into(outcome_text);
-        std::vector<bool> started(batch.size(), false);
-        const auto outcomes = by_id(outcome_text);
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            const auto it = outcomes.find(batch[i].id);
-            started[i] = it != outcomes.end() && it->second.value("won", false);
+        std::vector<bool> started;
+        started.reserve(batch.size());
+        for (const auto& outcome : in_batch_order(outcome_text, batch)) {
+            started.push_back(outcome.value("won", false));
         }
         return started;
     }
