@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "jobs/common/mutex_lock.h"
+
 namespace jobs::dispatcher {
 namespace {
 
@@ -16,8 +18,9 @@ constexpr std::size_t kChunkBytes = 256 * 1024;
 WorkerChannel::WorkerChannel(int in, int out)
     : in_(in), out_(out), chunk_(std::make_unique<char[]>(kChunkBytes)) {}
 
-bool WorkerChannel::announce_ready(std::string_view program, Capabilities capabilities) {
-    return write_all(format_ready({kProtocolVersion, std::string(program), capabilities}));
+bool WorkerChannel::announce_ready(std::string_view program, Capabilities capabilities,
+                                   std::size_t permits) {
+    return write_all(format_ready({kProtocolVersion, std::string(program), capabilities, permits}));
 }
 
 WorkerChannel::Next WorkerChannel::next(std::optional<TaskRequest>& request, int timeout_ms) {
@@ -46,14 +49,23 @@ WorkerChannel::Next WorkerChannel::next(std::optional<TaskRequest>& request, int
     }
 }
 
-void WorkerChannel::queue(const TaskReply& reply) { output_ += format_reply(reply); }
+void WorkerChannel::queue(const TaskReply& reply) {
+    MutexLock lock(output_mutex_);
+    output_ += format_reply(reply);
+}
 
 bool WorkerChannel::answer(const TaskReply& reply) {
-    queue(reply);
-    return flush();
+    MutexLock lock(output_mutex_);
+    output_ += format_reply(reply);
+    return flush_locked();
 }
 
 bool WorkerChannel::flush() {
+    MutexLock lock(output_mutex_);
+    return flush_locked();
+}
+
+bool WorkerChannel::flush_locked() {
     if (output_.empty()) return true;
     const bool written = write_all(output_);
     output_.clear();

@@ -41,6 +41,10 @@ std::string_view capability_name(Capability capability) {
     switch (capability) {
         case Capability::Fences:
             return "fences";
+        case Capability::Timed:
+            return "timed";
+        case Capability::Orphans:
+            return "orphans";
     }
     return "unknown";
 }
@@ -69,7 +73,9 @@ std::string describe(Capabilities capabilities) {
 std::string format_ready(const Ready& ready) {
     std::string line = std::string(kReadyVerb) + '\t' + std::to_string(ready.version) + '\t' +
                        escape_field(ready.program);
-    if (!ready.capabilities.empty()) line += '\t' + format_capabilities(ready.capabilities);
+    if (!ready.capabilities.empty() || ready.permits != kDefaultPermits)
+        line += '\t' + format_capabilities(ready.capabilities);
+    if (ready.permits != kDefaultPermits) line += '\t' + std::to_string(ready.permits);
     line += '\n';
     return line;
 }
@@ -77,7 +83,7 @@ std::string format_ready(const Ready& ready) {
 std::optional<Ready> parse_ready(std::string_view line, std::string& error) {
     const auto fields = split_fields(line);
     const auto version = fields.size() >= 2 ? parse_int<int>(fields[1]) : std::nullopt;
-    if (fields.size() < 3 || fields.size() > 4 || fields[0] != kReadyVerb || !version) {
+    if (fields.size() < 3 || fields.size() > 5 || fields[0] != kReadyVerb || !version) {
         error = "worker's first line was not READY: " + excerpt(line);
         return std::nullopt;
     }
@@ -86,7 +92,16 @@ std::optional<Ready> parse_ready(std::string_view line, std::string& error) {
                 ", this pool speaks version " + std::to_string(kProtocolVersion);
         return std::nullopt;
     }
-    Ready ready{*version, unescape_field(fields[2]), {}};
+    Ready ready{*version, unescape_field(fields[2]), {}, kDefaultPermits};
+    if (fields.size() == 5) {
+        const auto permits = parse_int<std::size_t>(fields[4]);
+        if (!permits || *permits == 0 || *permits > kMaxPermits) {
+            error = "worker declares permits '" + excerpt(fields[4]) + "'; this pool takes 1 to " +
+                    std::to_string(kMaxPermits);
+            return std::nullopt;
+        }
+        ready.permits = *permits;
+    }
     if (fields.size() == 3 || fields[3].empty()) return ready;
     std::string_view names = fields[3];
     for (;;) {

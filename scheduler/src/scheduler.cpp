@@ -38,6 +38,7 @@ Scheduler::Scheduler(EventLoop& loop, SchedulerOptions options, const std::strin
       fences_(kMaxLockBatch),
       lister_(std::move(lanes.list)),
       locker_(std::move(lanes.lock)),
+      starter_(std::move(lanes.start)),
       completer_(std::move(lanes.complete)) {
     if (const auto error = validate(options_)) throw std::invalid_argument(*error);
 }
@@ -214,8 +215,9 @@ void Scheduler::on_checked(repo::JobId id, bool won, repo::LockToken token) {
     }
     // Locked: it runs at RunAt even if we are stopping, so it is never left locked.
     warm_for(entry->job);
-    const auto lead =
-        options_.worker_starts_jobs ? options_.start_lead : std::chrono::milliseconds(0);
+    const auto lead = options_.worker_starts_jobs || options_.worker_waits
+                          ? options_.start_lead
+                          : std::chrono::milliseconds(0);
     entry->timer =
         loop_.at(clock_.steady_at(entry->job.run_at) - lead, [this, id] { hand_over(id); });
 }
@@ -243,14 +245,14 @@ void Scheduler::hand_over(repo::JobId id) {
 }
 
 void Scheduler::fence_then_push(ReadyTask task) {
-    // A plain worker cannot fence: the push waits for the start to be won.
+    // A worker that does not fence: the push waits for the start to be won.
     if (fences_.add(std::move(task))) send_fences();
 }
 
 void Scheduler::send_fences() {
     std::vector<ReadyTask> batch = fences_.take();
     if (batch.empty()) return;
-    locker_->post([this, batch = std::move(batch)](repo::JobStore& store) mutable {
+    starter_->post([this, batch = std::move(batch)](repo::JobStore& store) mutable {
         std::vector<repo::StartRequest> starts;
         starts.reserve(batch.size());
         for (const ReadyTask& t : batch) starts.push_back({t.job.id, t.token});
@@ -263,7 +265,10 @@ void Scheduler::send_fences() {
         loop_.post([this, started = std::move(started), batch = std::move(batch)]() mutable {
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 tracker_.on_started(batch[i].job.id);
-                if (started[i]) sink_.push(std::move(batch[i]));
+                if (!started[i]) continue;
+                if (options_.worker_waits)
+                    batch[i].not_before = clock_.steady_at(batch[i].job.run_at);
+                sink_.push(std::move(batch[i]));
             }
             if (fences_.answered()) send_fences();
             maybe_drained();
@@ -369,6 +374,7 @@ void Scheduler::record_failure(repo::JobId id, repo::LockToken token, repo::JobS
 void Scheduler::finish_database_work() {
     lister_->finish();
     locker_->finish();
+    starter_->finish();
     completer_.finish();
 }
 

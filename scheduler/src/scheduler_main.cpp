@@ -55,7 +55,7 @@ struct Flags {
     long long lead_max_ms = scheduler::SchedulerOptions{}.lock_lead_max.count();
     long long start_lead_ms = scheduler::SchedulerOptions{}.start_lead.count();
     bool no_coordination = false;
-    std::size_t executors = 32, pool_min = 1, pool_max = 32;
+    std::size_t executors = 0, pool_min = 1, pool_max = 32;
     long long idle_ms = dispatcher::PoolOptions{}.idle_timeout.count();
     long long task_timeout_ms = dispatcher::PoolOptions{}.task_timeout.count();
     long long start_timeout_ms = dispatcher::PoolOptions{}.start_timeout.count();
@@ -95,7 +95,9 @@ void add_flags(CLI::App& app, Flags& f) {
                    "the default worker gets each job this many ms early, writes its fencing start, "
                    "then begins the task at RunAt itself")
         ->capture_default_str();
-    app.add_option("--executors", f.executors, "executor threads handing tasks to the pool")
+    app.add_option("--executors", f.executors,
+                   "executor threads handing tasks to the pool (0: one per task the pool can "
+                   "run at once, pool-max times the permits its workers declare)")
         ->capture_default_str();
     app.add_option("--pool-min", f.pool_min, "worker processes kept alive")->capture_default_str();
     app.add_option("--pool-max", f.pool_max, "most worker processes at once")
@@ -156,10 +158,6 @@ int main(int argc, char** argv) {
         std::cerr << "jobs-scheduler: " << *error << "\n";
         return 2;
     }
-    if (f.executors == 0) {
-        std::cerr << "jobs-scheduler: executors must be at least 1\n";
-        return 2;
-    }
     if (f.pool_min > f.pool_max) {
         std::cerr << "jobs-scheduler: pool-min must be at most pool-max\n";
         return 2;
@@ -170,7 +168,7 @@ int main(int argc, char** argv) {
     // libpq names each connection after this (pg_stat_activity.application_name), and the
     // workers inherit it: an instance's connections can be told apart, and counted.
     setenv("PGAPPNAME", client_id.c_str(), 0);
-    std::unique_ptr<repo::JobsRepo> list_repo, lock_repo, complete_repo;
+    std::unique_ptr<repo::JobsRepo> list_repo, lock_repo, start_repo, complete_repo;
     try {
         url = repo::resolve_url(f.db);
         list_repo =
@@ -180,6 +178,9 @@ int main(int argc, char** argv) {
         repo::RepoOptions lock_options{.url = url, .client_id = client_id};
         lock_options.check_schema = false;
         lock_repo = std::make_unique<repo::JobsRepo>(lock_options);
+        // Fencing starts have a session of their own: a lock batch that stalls never holds up
+        // the start of a job that is due.
+        start_repo = std::make_unique<repo::JobsRepo>(lock_options);
         // A task that ended must be recorded: ride out a database restart.
         repo::RepoOptions complete_options = lock_options;
         complete_options.retry_for = std::chrono::seconds(60);
@@ -207,17 +208,25 @@ int main(int argc, char** argv) {
 
     scheduler::TaskQueue queue(kQueueCapacity);
     dispatcher::ProcessPool pool(pool_options);
-    // The worker's READY line says whether it writes its own fencing START.
-    options.worker_starts_jobs = pool.await_capabilities().has(dispatcher::Capability::Fences);
+    // The worker's READY line says who writes the fencing START and when the job goes to it.
+    const auto capabilities = pool.await_capabilities();
+    options.worker_starts_jobs = capabilities.has(dispatcher::Capability::Fences);
+    options.worker_waits =
+        options.worker_starts_jobs || capabilities.has(dispatcher::Capability::Timed);
+    // Each executor waits on one task: as many as the pool can run at once, unless told.
+    const std::size_t executor_count = f.executors != 0 ? f.executors : f.pool_max * pool.permits();
+    spdlog::info("workers: capabilities {}, {} permits each, at most {}; {} executors",
+                 dispatcher::describe(capabilities), pool.permits(), f.pool_max, executor_count);
     scheduler::QueueSink sink(queue, pool);
     scheduler::AsioLoop loop(io);
     scheduler::Lanes lanes{std::make_unique<scheduler::DbThread>(std::move(list_repo)),
                            std::make_unique<scheduler::DbThread>(std::move(lock_repo)),
+                           std::make_unique<scheduler::DbThread>(std::move(start_repo)),
                            std::make_unique<scheduler::DbThread>(std::move(complete_repo))};
     scheduler::Scheduler sched(loop, options, client_id, std::move(lanes), sink,
                                std::random_device{}());
     dispatcher::Executors<scheduler::ReadyTask> executors(
-        queue, f.executors, [&](scheduler::ReadyTask& task) {
+        queue, executor_count, [&](scheduler::ReadyTask& task) {
             std::optional<std::int64_t> not_before;
             if (task.not_before) {
                 not_before = std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -7,6 +7,9 @@
 #   ...
 #   pg_stop                   # safe to call more than once / when nothing runs
 #
+# The server keeps PostgreSQL's defaults (max_connections = 100 among them) except one:
+# fsync = off, since these servers are thrown away; PG_FSYNC=on keeps that default too.
+#
 # Layout under <dir>: data/ (PGDATA), postgres.log, and the unix socket itself.
 # All server settings go into data/postgresql.conf, so a test can restart the
 # server with just: $PG_RUNAS "$PG_BIN/pg_ctl" -D "$PG_DATA" -l <log> -w start
@@ -96,8 +99,7 @@ pg_start() {
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$PG_SOCKET_DIR'
-fsync = off
-max_connections = 200
+fsync = ${PG_FSYNC:-off}
 CONF
         echo "pg.sh: starting PostgreSQL on 127.0.0.1:$port (log: $PG_LOG)"
         [[ -f "$PG_LOG" ]] && : >"$PG_LOG"  # only this attempt's errors count below

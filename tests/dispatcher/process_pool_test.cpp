@@ -607,3 +607,64 @@ TEST_CASE("when no child becomes ready, the pool's workers are taken to be plain
     CHECK(pool.capabilities() == Capabilities{});
     CHECK(pool.stats().lost >= 3);
 }
+
+TEST_CASE("a child that declares 5 permits serves 5 calls at once, each reply reaching its call") {
+    Watchdog watchdog(30s, "five calls on one child");
+    ProcessPool pool(fake_pool({"permits", "5", "400"}, 1, 4));
+    REQUIRE(eventually([&] { return pool.stats().idle == 1; }));
+    CHECK(pool.permits() == 5);
+    std::vector<CallResult> results(5);
+    std::vector<std::thread> callers;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        callers.emplace_back([&, i] { results[i] = pool.call(run_line(static_cast<int>(i) + 1)); });
+    }
+    for (auto& t : callers) t.join();
+    std::set<pid_t> pids;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        CAPTURE(i);
+        REQUIRE(results[i].status == CallStatus::Replied);
+        // The later jobs answer first: each reply still reaches the call for its job.
+        CHECK(parse_reply(results[i].reply)->job_id == static_cast<std::int64_t>(i) + 1);
+        pids.insert(pid_of(results[i]));
+    }
+    CHECK(pids.size() == 1);
+    CHECK(pool.stats().started == 1);
+}
+
+TEST_CASE("calls beyond the children's permits start one child more, not one per call") {
+    Watchdog watchdog(30s, "calls beyond permits");
+    // Job k sleeps 3000/k ms: all 7 calls are in flight together for at least 400 ms.
+    ProcessPool pool(fake_pool({"permits", "5", "3000"}, 1, 8));
+    REQUIRE(eventually([&] { return pool.stats().idle == 1; }));
+    std::vector<CallResult> results(7);
+    std::vector<std::thread> callers;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        callers.emplace_back([&, i] { results[i] = pool.call(run_line(static_cast<int>(i) + 1)); });
+    }
+    for (auto& t : callers) t.join();
+    std::set<pid_t> pids;
+    for (const auto& result : results) {
+        REQUIRE(result.status == CallStatus::Replied);
+        pids.insert(pid_of(result));
+    }
+    CHECK(pids.size() == 2);
+    CHECK(pool.stats().started == 2);
+}
+
+TEST_CASE("a child that dies with several tasks in flight reports each as died, then is replaced") {
+    Watchdog watchdog(30s, "a child dying mid-tasks");
+    ProcessPool pool(fake_pool({"permits", "5", "3000", "4"}, 1, 2));
+    REQUIRE(eventually([&] { return pool.stats().idle == 1; }));
+    std::vector<CallResult> results(3);
+    std::vector<std::thread> callers;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        callers.emplace_back([&, i] { results[i] = pool.call(run_line(static_cast<int>(i) + 1)); });
+    }
+    REQUIRE(eventually([&] { return pool.stats().calls == 3; }));
+    const auto crashed = pool.call(run_line(4));
+    for (auto& t : callers) t.join();
+    CHECK(crashed.status == CallStatus::ChildDied);
+    for (const auto& result : results) CHECK(result.status == CallStatus::ChildDied);
+    CHECK(pool.call(run_line(5)).status == CallStatus::Replied);
+    CHECK(pool.stats().lost == 1);
+}

@@ -239,7 +239,7 @@ TEST_CASE("malformed READY lines and unknown capabilities are refused, saying wh
         "READY\tx\tfake",
         "ready\t1\tf",
         "HELLO\t1\tfake",
-        "READY\t1\tf\tx\ty",
+        "READY\t1\tf\t\t5\ty",
         "READY\t-\tfake",
     };
     for (const auto& line : bad) {
@@ -251,4 +251,27 @@ TEST_CASE("malformed READY lines and unknown capabilities are refused, saying wh
     std::string error;
     CHECK_FALSE(parse_ready("READY\t1\tfake\tfences,teleport", error).has_value());
     CHECK(error.find("'teleport'") != std::string::npos);
+    for (const char* permits : {"0", "-1", "x", "", "65", "5 "}) {
+        CAPTURE(permits);
+        CHECK_FALSE(parse_ready(std::string("READY\t1\tfake\ttimed\t") + permits, error));
+        CHECK(error.find("permits") != std::string::npos);
+    }
+}
+
+TEST_CASE("READY declares the permits a worker serves at once, after its capabilities") {
+    CHECK(format_ready({1, "jobs-worker", {Capability::Timed, Capability::Orphans}, 5}) ==
+          "READY\t1\tjobs-worker\ttimed,orphans\t5\n");
+    CHECK(format_ready({1, "plain", {}, 3}) == "READY\t1\tplain\t\t3\n");
+    CHECK(format_ready({1, "one", {Capability::Timed}, kDefaultPermits}) ==
+          "READY\t1\tone\ttimed\n");
+    std::string error;
+    const auto five = parse_ready("READY\t1\tjobs-worker\ttimed,orphans\t5", error);
+    REQUIRE(five.has_value());
+    CHECK(five->permits == 5);
+    CHECK(five->capabilities == Capabilities{Capability::Timed, Capability::Orphans});
+    const auto plain = parse_ready("READY\t1\tplain\t\t64", error);
+    REQUIRE(plain.has_value());
+    CHECK(plain->permits == kMaxPermits);
+    CHECK(plain->capabilities.empty());
+    CHECK(parse_ready("READY\t1\tplain", error)->permits == kDefaultPermits);
 }

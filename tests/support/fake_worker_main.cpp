@@ -10,6 +10,9 @@
 //   exit-at-start    exits (status 1) before saying anything
 //   chatty           once idle for 200 ms after READY, writes an unsolicited line; "DONE" otherwise
 //   pid [MS]         sleeps MS (default 0), then replies "OK <id> <its pid>"
+//   permits N MS [C] declares N permits and serves each request on a thread of its own: sleeps
+//                    MS divided by the job id (later ids answer first), then replies
+//                    "OK <id> <its pid>"; exits (status 3) when job C arrives
 //   echo             replies "OK <id> <payload>", reading a shared payload in place
 //   ready LINE       writes LINE as its first line instead of READY (another version, unknown
 //                    capabilities, not READY at all), then replies like ok
@@ -18,6 +21,7 @@
 // Every mode exits at the end of its input. A malformed request gets "FAIL 0 malformed request".
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -27,6 +31,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "jobs/dispatcher/bench/payload_view.h"
 #include "jobs/dispatcher/worker_channel.h"
@@ -77,9 +82,14 @@ int main(int argc, char** argv) {
         put(text_arg(argc, argv, 2) + '\n');
     } else if (mode == "ready-from") {
         put(first_line_of(text_arg(argc, argv, 2)) + '\n');
+    } else if (mode == "permits") {
+        if (!channel.announce_ready("fake", {},
+                                    static_cast<std::size_t>(number_arg(argc, argv, 2, 1))))
+            return 4;
     } else if (mode != "silent" && !channel.announce_ready("fake")) {
         return 4;
     }
+    std::vector<std::thread> tasks;
 
     const auto shared = bench::PayloadView::from_env();
     std::optional<TaskRequest> request;
@@ -87,7 +97,10 @@ int main(int argc, char** argv) {
     for (;;) {
         const int timeout = mode == "chatty" && !chatted ? 200 : -1;
         const auto got = channel.next(request, timeout);
-        if (got == WorkerChannel::Next::End) return 0;
+        if (got == WorkerChannel::Next::End) {
+            for (auto& t : tasks) t.join();
+            return 0;
+        }
         if (got == WorkerChannel::Next::Idle) {
             put("HELLO\tnobody asked\n");
             chatted = true;
@@ -117,6 +130,13 @@ int main(int argc, char** argv) {
             } else {
                 reply(channel, ReplyKind::Failed, id, "shared payload out of reach");
             }
+        } else if (mode == "permits") {
+            if (id == number_arg(argc, argv, 4, -1)) crash();
+            const long ms = number_arg(argc, argv, 3, 0) / std::max<std::int64_t>(id, 1);
+            tasks.emplace_back([&channel, id, ms] {
+                sleep_ms(ms);
+                reply(channel, ReplyKind::Ok, id, std::to_string(getpid()));
+            });
         } else if (mode == "pid") {
             sleep_ms(number_arg(argc, argv, 2, 0));
             reply(channel, ReplyKind::Ok, id, std::to_string(getpid()));

@@ -103,7 +103,8 @@ ClusterResult run_cluster(const ClusterOptions& o) {
     live_load(world, db, profile, rng);
 
     SchedulerOptions options = o.scheduler;
-    options.worker_starts_jobs = o.fencing_workers;
+    options.worker_starts_jobs = o.workers == SimWorker::Fences;
+    options.worker_waits = o.workers != SimWorker::Plain;
     std::vector<Instance> instances;
     std::uniform_int_distribution<long long> start(0, o.start_spread.count());
     for (int i = 0; i < o.instances; ++i) {
@@ -111,11 +112,11 @@ ClusterResult run_cluster(const ClusterOptions& o) {
         const std::uint64_t seed = o.seed * 1'000 + static_cast<std::uint64_t>(i) * 10;
         Instance inst;
         inst.loop = std::make_unique<SimLoop>(world, i);
-        inst.workers = std::make_unique<SimWorkers>(world, i, db, client, o.fencing_workers,
+        inst.workers = std::make_unique<SimWorkers>(world, i, db, client, o.workers,
                                                     LatencyDraw(o.latency, seed + 1), runs, o.task);
-        Lanes lanes{lane(world, i, db, client, o, seed + 2),
-                    lane(world, i, db, client, o, seed + 3),
-                    lane(world, i, db, client, o, seed + 4)};
+        Lanes lanes{
+            lane(world, i, db, client, o, seed + 2), lane(world, i, db, client, o, seed + 3),
+            lane(world, i, db, client, o, seed + 4), lane(world, i, db, client, o, seed + 5)};
         inst.scheduler = std::make_unique<Scheduler>(*inst.loop, options, client, std::move(lanes),
                                                      *inst.workers, seed);
         inst.workers->attach(*inst.scheduler);

@@ -7,6 +7,7 @@
 
 #include "jobs/scheduler/options.h"
 #include "sim_lane.h"
+#include "sim_workers.h"
 
 // N real Schedulers over one in-memory database on a virtual clock, under the exercise's load
 // (SPEC section 5): a 10-minute run in well under a second. What they did is read back from the
@@ -17,9 +18,9 @@ struct ClusterOptions {
     int instances = 5;
     std::uint64_t seed = 1;
     SchedulerOptions scheduler;
-    bool fencing_workers = true;  // jobs-worker; false: a plain worker, fenced by the scheduler
-    milliseconds start_spread{1'000};  // instances start at a random moment within this
-    milliseconds start_offset{0};      // after this
+    SimWorker workers = SimWorker::Timed;  // jobs-worker
+    milliseconds start_spread{1'000};      // instances start at a random moment within this
+    milliseconds start_offset{0};          // after this
     Latency latency;
     // SIGKILL (no goodbye) and SIGINT (a graceful stop), at these moments from the start:
     // {instance, when}.

@@ -5,20 +5,20 @@
 namespace jobs::scheduler::sim {
 
 SimWorkers::SimWorkers(VirtualWorld& world, int owner, MemoryDatabase& db,
-                       const std::string& client, bool fences, LatencyDraw latency, TaskRuns& runs,
-                       milliseconds task)
+                       const std::string& client, SimWorker kind, LatencyDraw latency,
+                       TaskRuns& runs, milliseconds task)
     : world_(world),
       owner_(owner),
       db_(db),
       store_(db, client),
-      fences_(fences),
+      kind_(kind),
       latency_(latency),
       runs_(runs),
       task_(task) {}
 
 void SimWorkers::push(ReadyTask task) {
-    if (!fences_) {
-        run(task);
+    if (kind_ != SimWorker::Fences) {
+        world_.at(task.not_before.value_or(world_.now()), owner_, [this, task] { run(task); });
         return;
     }
     world_.at(world_.now() + latency_.next(), owner_, [this, task] {

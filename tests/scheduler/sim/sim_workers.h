@@ -14,15 +14,22 @@ namespace jobs::scheduler::sim {
 // Every start of a task, by job, on the database's clock: more than one is a job run twice.
 using TaskRuns = std::map<repo::JobId, std::vector<repo::DbTime>>;
 
+// What a simulated worker declares (dispatcher/README.md, capabilities).
+enum class SimWorker {
+    Fences,  // writes its own START when handed the job, then waits for the moment given
+    Timed,   // jobs-worker: fenced by the scheduler, handed the job early, waits for the moment
+    Plain,   // fenced by the scheduler at RunAt, runs at once
+};
+
 // An instance's executors and pool in virtual time, workers without limit: each task is
 // answered as jobs-worker answers it. A fencing worker writes its START (under the instance's
-// ClientId) when handed the job, waits for the moment it was given, and runs; a plain worker
-// runs at once (the scheduler fenced it). The task lasts `task`. Killing the instance kills its
-// workers too: their jobs end interrupted, never run again.
+// ClientId) when handed the job, waits for the moment it was given, and runs; the others run at
+// the moment given, or at once (the scheduler fenced them). The task lasts `task`. Killing the
+// instance kills its workers too: their jobs end interrupted, never run again.
 class SimWorkers final : public TaskSink {
   public:
     SimWorkers(VirtualWorld& world, int owner, MemoryDatabase& db, const std::string& client,
-               bool fences, LatencyDraw latency, TaskRuns& runs, milliseconds task);
+               SimWorker kind, LatencyDraw latency, TaskRuns& runs, milliseconds task);
 
     void attach(Scheduler& scheduler) { scheduler_ = &scheduler; }
     void push(ReadyTask task) override;
@@ -40,7 +47,7 @@ class SimWorkers final : public TaskSink {
     const int owner_;
     MemoryDatabase& db_;
     MemoryStore store_;
-    const bool fences_;
+    const SimWorker kind_;
     LatencyDraw latency_;
     TaskRuns& runs_;
     const milliseconds task_;

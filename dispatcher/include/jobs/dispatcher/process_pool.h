@@ -42,19 +42,23 @@ struct CallResult {
 
 struct PoolStats {
     std::size_t size = 0;
-    std::size_t idle = 0;
+    std::size_t idle = 0;   // ready, with nothing in flight
+    std::size_t calls = 0;  // requests in flight, over all children
     std::size_t started = 0;
     std::size_t retired = 0;
     std::size_t lost = 0;         // died, timed out, or never became ready (or was refused)
     double average_start_ms = 0;  // start of a child to its READY line
 };
 
-// A pool of worker processes between min_size and max_size. Calls block until a child is
-// free; a child is started only while the count (starting ones included) is below max_size,
-// so a race cannot overshoot it. A child that dies is removed and replaced up to min_size; the
-// request it held is reported, never re-sent. drain() waits for running calls and reaps all.
-// A child is taken once its READY line names this protocol version; the first one fixes the
-// pool's capabilities, and a later one that declares others is refused.
+// A pool of worker processes between min_size and max_size. A child serves up to the permits
+// its READY line declares at once (1 unless it says more): calls go to the busiest child with a
+// permit free, so the number of processes follows the calls in flight divided by permits, and a
+// child is started only while the count (starting ones included) is below max_size, so a race
+// cannot overshoot it. The callers waiting on one child take turns reading its replies and hand
+// each to the call with its job id. A child that dies is removed and replaced up to min_size;
+// the requests it held are reported, never re-sent. drain() waits for running calls and reaps
+// all. A child is taken once its READY line names this protocol version; the first one fixes
+// the pool's capabilities, and a later one that declares others is refused.
 class ProcessPool {
     struct Child;
 
@@ -78,10 +82,10 @@ class ProcessPool {
 
       private:
         friend class ProcessPool;
-        Lease(ProcessPool& pool, std::unique_ptr<Child> child, CallResult failure);
+        Lease(ProcessPool& pool, Child* child, CallResult failure);
 
         ProcessPool* pool_;
-        std::unique_ptr<Child> child_;
+        Child* child_;
         CallResult failure_;
     };
 
@@ -90,13 +94,14 @@ class ProcessPool {
     ProcessPool(const ProcessPool&) = delete;
     ProcessPool& operator=(const ProcessPool&) = delete;
 
-    // Sends one request line (ending in '\n') and waits for one reply line.
+    // Sends one request line (ending in '\n') and waits for the reply to its job.
     CallResult call(std::string_view request) EXCLUDES(mutex_);
-    // A ready child for the caller alone, started if need be, like call() does.
+    // A ready child with nothing in flight, for the caller alone, started if need be.
     Lease borrow() EXCLUDES(mutex_);
-    // Starts children in the background until `count` exist (capped at max_size), e.g. ahead
-    // of a known burst; they retire after idle_timeout like any other.
-    void warm(std::size_t count) EXCLUDES(mutex_);
+    // About `tasks` calls are due together soon: starts children in the background until there
+    // are enough for them at the children's permits (capped at max_size); they retire after
+    // idle_timeout like any other.
+    void warm(std::size_t tasks) EXCLUDES(mutex_);
     void drain() EXCLUDES(mutex_);
     PoolStats stats() const EXCLUDES(mutex_);
     const PoolOptions& options() const { return options_; }
@@ -107,35 +112,73 @@ class ProcessPool {
     // capabilities. If no child becomes ready in a few attempts, the pool's children are taken
     // to be plain from then on (a later one declaring more is refused) and none is returned.
     Capabilities await_capabilities() EXCLUDES(mutex_);
+    // The permits the first ready child declared (kDefaultPermits before one did).
+    std::size_t permits() const EXCLUDES(mutex_);
 
   private:
-    struct Child {
-        std::unique_ptr<WorkerProcess> process;
-        bool ready = false;
-        WorkerProcess::Clock::time_point last_used;
+    // Where one call's reply goes.
+    struct Waiter {
+        std::int64_t job_id = 0;
+        bool done = false;
+        IoStatus status = IoStatus::Ok;  // Closed: the child died before answering
+        std::string line;
     };
 
-    std::unique_ptr<Child> acquire() EXCLUDES(mutex_);
+    // A ready child. `process` and `permits` are fixed once it is in children_; the rest is
+    // guarded by the pool's mutex_ (an annotation cannot name another object's mutex).
+    struct Child {
+        std::unique_ptr<WorkerProcess> process;
+        std::size_t permits = kDefaultPermits;
+        WorkerProcess::Clock::time_point last_used;
+        std::size_t calls = 0;         // requests given to it and not yet answered
+        bool lent = false;             // borrowed: its channel is the borrower's alone
+        bool broken = false;           // died or misbehaved: takes nothing more, leaves when unused
+        bool reading = false;          // one of its callers reads its replies for all of them
+        std::vector<Waiter*> waiting;  // in the order sent
+        CondVar replied;
+        Mutex send_mutex;  // concurrent callers' request lines never interleave
+    };
+
+    // A child with a permit free (or, to lend, nothing in flight), started if need be and
+    // counted as taken, or nothing (`result` then says why).
+    Child* acquire(CallResult& result, bool lend) EXCLUDES(mutex_);
+    Child* pick(bool lend) REQUIRES(mutex_);
+    // Whether a caller that found no permit free should start a child rather than wait.
+    bool should_start() const REQUIRES(mutex_);
+    void take(Child& child, bool lend) REQUIRES(mutex_);
+    // Waits for `waiter`'s reply, reading the child's channel while no other caller does.
+    CallResult await_reply(Child& child, Waiter& waiter,
+                           std::optional<WorkerProcess::Clock::time_point> deadline)
+        EXCLUDES(mutex_);
+    // Gives a reply line to the call with its job id; a line nobody can claim breaks the child.
+    void route(Child& child, std::string line) REQUIRES(mutex_);
+    void mark_broken(Child& child) REQUIRES(mutex_);
+    // The end of one call or lease on `child`: a broken child leaves once nothing uses it.
+    void finish(Child& child) EXCLUDES(mutex_);
     // EOF to every child first, then reaps each: their exits overlap instead of queuing.
     static void close_then_reap(std::vector<std::unique_ptr<Child>>& children);
-    // A child that said READY, or nothing (`result` then says why).
-    std::unique_ptr<Child> acquire_ready(CallResult& result) EXCLUDES(mutex_);
-    void release(std::unique_ptr<Child> child) EXCLUDES(mutex_);
-    void discard(std::unique_ptr<Child> child) EXCLUDES(mutex_);  // kills it, frees its place
+    // A started child that said READY, or nothing (its place freed, `detail` saying why).
+    std::unique_ptr<Child> start_ready(std::string& detail) EXCLUDES(mutex_);
     std::unique_ptr<Child> start_child() EXCLUDES(mutex_);  // its place must already be counted
     bool await_ready(Child& child, std::string& detail) EXCLUDES(mutex_);
     // Records what a child declared, or refuses it (`detail` says why).
-    bool accept_capabilities(Capabilities declared, std::string& detail) EXCLUDES(mutex_);
+    bool accept(const Ready& ready, std::string& detail) EXCLUDES(mutex_);
+    void lose_start() EXCLUDES(mutex_);  // a start that failed: its place is free again
     void maintain() EXCLUDES(mutex_);
 
     const PoolOptions options_;
     mutable Mutex mutex_;
     CondVar changed_;
-    std::vector<std::unique_ptr<Child>> idle_ GUARDED_BY(mutex_);  // most recently used last
-    std::size_t size_ GUARDED_BY(mutex_) = 0;                      // idle + busy + starting
-    std::size_t warm_target_ GUARDED_BY(mutex_) = 0;
+    std::vector<std::unique_ptr<Child>> children_ GUARDED_BY(mutex_);  // ready ones
+    std::size_t size_ GUARDED_BY(mutex_) = 0;         // ready ones and those starting
+    std::size_t warm_target_ GUARDED_BY(mutex_) = 0;  // in children
+    // Callers starting a child for themselves, and callers waiting for a permit: a caller
+    // starts one only while the children starting cannot serve them all at their permits.
+    std::size_t callers_starting_ GUARDED_BY(mutex_) = 0;
+    std::size_t callers_waiting_ GUARDED_BY(mutex_) = 0;
     bool stopping_ GUARDED_BY(mutex_) = false;
     std::optional<Capabilities> capabilities_ GUARDED_BY(mutex_);
+    std::size_t permits_ GUARDED_BY(mutex_) = kDefaultPermits;
     PoolStats counters_ GUARDED_BY(mutex_);
     double start_ms_total_ GUARDED_BY(mutex_) = 0;
     std::size_t start_samples_ GUARDED_BY(mutex_) = 0;

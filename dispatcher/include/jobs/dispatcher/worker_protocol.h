@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -23,9 +24,22 @@ enum class Capability : std::uint8_t {
     // and records the completions of jobs it answered if its instance vanished (jobs-worker).
     // The instance then sends each request early, with a start time, and writes no START.
     Fences,
+    // "timed": takes a request early, with the moment to begin ("@<ns>"), and begins the task
+    // no sooner. The instance then writes the fencing START itself, in batches, one start lead
+    // before RunAt, and the worker needs no database connection to start a task.
+    Timed,
+    // "orphans": records the completions of jobs it answered if its instance vanished
+    // (jobs-worker). Implied by "fences".
+    Orphans,
 };
 
-inline constexpr Capability kAllCapabilities[] = {Capability::Fences};
+inline constexpr Capability kAllCapabilities[] = {Capability::Fences, Capability::Timed,
+                                                  Capability::Orphans};
+
+// How many requests a worker takes at once when its READY line does not say.
+inline constexpr std::size_t kDefaultPermits = 1;
+// The most a READY line may declare: the pool keeps a waiter per outstanding request.
+inline constexpr std::size_t kMaxPermits = 64;
 
 // A set of capabilities; empty for a plain worker.
 class Capabilities {
@@ -60,9 +74,13 @@ struct Ready {
     int version = kProtocolVersion;
     std::string program;
     Capabilities capabilities;
+    // Requests the worker serves at once: the pool sends up to this many before a reply, and
+    // replies may come in any order (matched by job id).
+    std::size_t permits = kDefaultPermits;
 };
 
-// "READY\t<version>\t<program>[\t<capabilities>]\n": the last field only when some are declared.
+// "READY\t<version>\t<program>[\t<capabilities>[\t<permits>]]\n": the capabilities only when
+// some are declared or permits follow, the permits only when not the default.
 std::string format_ready(const Ready& ready);
 // The announcement of a child this side can work with, or nothing, with `error` saying why:
 // not a READY line, another protocol version (naming both), or a capability unknown here.

@@ -22,9 +22,13 @@ struct SchedulerOptions {
     // Who writes the fencing start: a worker that declares it does (jobs-worker does, just
     // before its task); for any other worker the scheduler does, before handing the job over.
     bool worker_starts_jobs = true;
-    // Such a worker gets the job this long before RunAt with the moment to begin, so its
-    // fencing write is done by then and the task begins at RunAt itself, not a round trip (or,
-    // in a burst, a queue of round trips) later.
+    // The worker takes a request early with the moment to begin (capability `timed` or
+    // `fences`): the job is then handed over (and, unless the worker fences, its START written
+    // by the scheduler in a batch) start_lead before RunAt, so the write is done by then and
+    // the task begins at RunAt itself, not a round trip (or, in a burst, a queue of round
+    // trips) later. Off: the scheduler fences at RunAt and the task begins when it reaches the
+    // worker.
+    bool worker_waits = true;
     milliseconds start_lead{50};
     // Share the polling and the jobs out through the database (see coordinator.h). Off: every
     // instance lists every poll_interval and checks each job with GetJob before locking it.

@@ -26,12 +26,13 @@ struct SchedulerCounters {
     long long done = 0, failed = 0, interrupted = 0;
 };
 
-// The database lanes of one instance: lists and looks; checks, locks, fencing starts and
-// failures; completions (batched by the Completer). Each its own session, so a slow list never
-// holds up a lock.
+// The database lanes of one instance: lists and looks; checks, locks and failures; fencing
+// starts; completions (batched by the Completer). Each its own session, so a slow list never
+// holds up a lock, and a slow lock never holds up a start that is due.
 struct Lanes {
     std::unique_ptr<DbLane> list;
     std::unique_ptr<DbLane> lock;
+    std::unique_ptr<DbLane> start;
     std::unique_ptr<DbLane> complete;
 };
 
@@ -105,6 +106,7 @@ class Scheduler {
     // Lanes last: they finish before the state their work touches goes.
     std::unique_ptr<DbLane> lister_;
     std::unique_ptr<DbLane> locker_;
+    std::unique_ptr<DbLane> starter_;
     Completer completer_;
 };
 
