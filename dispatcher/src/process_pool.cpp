@@ -380,7 +380,8 @@ void ProcessPool::warm(std::size_t tasks) {
     MutexLock lock(mutex_);
     const std::size_t wanted = std::min(children_for(tasks, permits_), options_.max_size);
     warm_target_ = std::max(warm_target_, wanted);
-    changed_.notify_all();
+    // Called for every job locked: wake the maintainer only when it has children to start.
+    if (wanted > size_) changed_.notify_all();
 }
 
 void ProcessPool::maintain() {

@@ -1,5 +1,6 @@
 #include "jobs/scheduler/scheduler.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -18,10 +19,14 @@ namespace {
 
 // Finished jobs are kept this many windows after their RunAt: no list can return them later.
 constexpr int kForgetAfterWindows = 2;
-// Jobs due within this of each other need a worker each at about the same moment.
-constexpr std::chrono::milliseconds kBurstSpan{1'000};
+// Jobs due within this of each other run at about the same moment (tasks of 83 ms overlap
+// within it): the pool is warmed for them. Wider, a steady rate would warm workers for seconds
+// of tasks at once.
+constexpr std::chrono::milliseconds kBurstSpan{100};
 // A random first list within this, so instances started together do not list in lockstep.
 constexpr int kFirstListSpreadMs = 1'000;
+// Listed jobs taken in one go on the loop thread, between which due timers run.
+constexpr std::size_t kAdmitSlice = 1'000;
 // The most locks or fencing starts one statement carries.
 constexpr std::size_t kMaxLockBatch = 256;
 
@@ -71,8 +76,8 @@ void Scheduler::list() {
         try {
             auto ready = store.get_ready_jobs(options_.window, history);
             const auto received = loop_.now();
-            loop_.post([this, ready = std::move(ready), sent, received] {
-                on_listed(ready, sent, received);
+            loop_.post([this, ready = std::move(ready), sent, received]() mutable {
+                on_listed(std::move(ready), sent, received);
             });
         } catch (const repo::RepoError& e) {
             spdlog::error("listing failed: {}; retrying in {} ms", e.what(),
@@ -111,31 +116,42 @@ void Scheduler::look() {
     });
 }
 
-void Scheduler::on_listed(const repo::ReadyJobs& ready, TimePoint sent, TimePoint received) {
+void Scheduler::on_listed(repo::ReadyJobs ready, TimePoint sent, TimePoint received) {
     if (stopping_) return;
     clock_.add_sample(ready.clock, sent, received);
     last_sent_ = sent;
     count(&SchedulerCounters::listed, static_cast<long long>(ready.jobs.size()));
     tracker_.forget_done_before(clock_.now(loop_.now()) - kForgetAfterWindows * options_.window);
     policy_->on_list(ready);
-    int added = 0;
-    for (const auto& job : ready.jobs) {
+    spdlog::debug(
+        "listed {} due jobs; {} instances; round trip {} us", ready.jobs.size(),
+        policy_->instances(),
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_.last_round_trip()).count());
+    // Shared: each slice's handler holds it, and a std::function must be copyable.
+    admit_listed(std::make_shared<const repo::ReadyJobs>(std::move(ready)), 0, sent);
+}
+
+void Scheduler::admit_listed(std::shared_ptr<const repo::ReadyJobs> ready, std::size_t from,
+                             TimePoint sent) {
+    if (stopping_) return;
+    const std::size_t to = std::min(ready->jobs.size(), from + kAdmitSlice);
+    for (std::size_t i = from; i < to; ++i) {
+        const repo::Job& job = ready->jobs[i];
         if (job.state == repo::JobState::Locked && job.started_at) {
             interrupt_stale(job);
             continue;
         }
         // Another instance's (by the first list that covered it): leave it, unless it is one
         // we let go before and see again.
-        if (!policy_->takes(job, ready.db_now) && !tracker_.knows(job.id)) continue;
+        if (!policy_->takes(job, ready->db_now) && !tracker_.knows(job.id)) continue;
         JobTracker::Entry* entry = tracker_.admit(job, policy_->locks_without_check());
         if (entry == nullptr) continue;  // in hand already
         plan(*entry);
-        ++added;
     }
-    spdlog::debug(
-        "listed {} due jobs ({} ours); {} instances; round trip {} us", ready.jobs.size(), added,
-        policy_->instances(),
-        std::chrono::duration_cast<std::chrono::microseconds>(clock_.last_round_trip()).count());
+    if (to < ready->jobs.size()) {
+        loop_.post([this, ready = std::move(ready), to, sent] { admit_listed(ready, to, sent); });
+        return;
+    }
     schedule_next(sent);
 }
 

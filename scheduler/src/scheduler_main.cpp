@@ -30,8 +30,10 @@ using std::chrono::milliseconds;
 
 namespace {
 
-// Due jobs waiting for an executor: far more than a burst, so the timer thread never waits.
-constexpr std::size_t kQueueCapacity = 4096;
+// Due jobs waiting for an executor. The loop thread pushes into it and must never wait, so the
+// bound is only a backstop: what an instance takes on is bounded by the jobs it locks, and a
+// burst of 20,000 at one moment fits many times over.
+constexpr std::size_t kQueueCapacity = 1'000'000;
 
 std::vector<int> parse_cpus(const std::string& text) {
     std::vector<int> cpus;
@@ -55,7 +57,7 @@ struct Flags {
     long long lead_max_ms = scheduler::SchedulerOptions{}.lock_lead_max.count();
     long long start_lead_ms = scheduler::SchedulerOptions{}.start_lead.count();
     bool no_coordination = false;
-    std::size_t executors = 0, pool_min = 1, pool_max = 32;
+    std::size_t executors = 0, pool_min = 1, pool_max = 64;
     long long idle_ms = dispatcher::PoolOptions{}.idle_timeout.count();
     long long task_timeout_ms = dispatcher::PoolOptions{}.task_timeout.count();
     long long start_timeout_ms = dispatcher::PoolOptions{}.start_timeout.count();

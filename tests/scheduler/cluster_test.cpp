@@ -199,6 +199,18 @@ TEST_CASE(
     describe("no coordination", o, r);
 }
 
+TEST_CASE("a burst of 5000 jobs at one moment, listed in slices, runs each once and none early") {
+    ClusterOptions o = cluster(3, 5);
+    o.burst = 5'000;
+    o.duration = 120'000ms;
+    const ClusterResult r = run_cluster(o);
+    check_hard_rules(r);
+    CHECK(r.jobs > 5'000);
+    CHECK(r.completed == r.jobs);
+    CHECK(r.lock_failures == 0);
+    describe("burst of 5000", o, r);
+}
+
 TEST_CASE(
     "with a worker that fences itself no START comes from the instance: each job once, on time") {
     ClusterOptions o = cluster(3, 4);

@@ -100,6 +100,7 @@ ClusterResult run_cluster(const ClusterOptions& o) {
 
     const harness::LoadProfile profile{kDbStart + o.since, kDbStart + o.since + o.duration};
     for (const auto& planned : harness::initial_jobs(profile, rng)) db.create_job(planned.run_at);
+    for (int i = 0; i < o.burst; ++i) db.create_job(kDbStart + o.since + o.burst_at);
     live_load(world, db, profile, rng);
 
     SchedulerOptions options = o.scheduler;

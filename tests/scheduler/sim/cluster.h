@@ -29,6 +29,10 @@ struct ClusterOptions {
     milliseconds since{30'000};  // the load: jobs from `since` for `duration`, then 40 s more
     milliseconds duration{600'000};
     milliseconds task{83};
+    // Besides the load: this many jobs more, all due at `since` + burst_at, in the database from
+    // the start.
+    int burst = 0;
+    milliseconds burst_at{20'000};
 };
 
 struct ClusterResult {

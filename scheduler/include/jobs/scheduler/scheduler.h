@@ -63,8 +63,11 @@ class Scheduler {
   private:
     void list();
     void look();
-    void on_listed(const repo::ReadyJobs& ready, EventLoop::TimePoint sent,
-                   EventLoop::TimePoint received);
+    void on_listed(repo::ReadyJobs ready, EventLoop::TimePoint sent, EventLoop::TimePoint received);
+    // Takes the listed jobs from `from` on, a slice at a time, so the timers due meanwhile
+    // run between slices: a list of 24,000 jobs does not hold up a hand-over.
+    void admit_listed(std::shared_ptr<const repo::ReadyJobs> ready, std::size_t from,
+                      EventLoop::TimePoint sent);
     void schedule(NextPoll next);
     void schedule_next(EventLoop::TimePoint last_sent);
     void plan(JobTracker::Entry& entry);
