@@ -62,6 +62,18 @@ PoolOptions fake_pool(std::vector<std::string> mode, std::size_t min_size, std::
 
 std::string run_line(std::int64_t job_id) { return format_request({job_id, 1, std::nullopt}); }
 
+// Calls for jobs 1..count, each from a thread of its own, all at once.
+std::vector<CallResult> call_jobs_at_once(ProcessPool& pool, std::size_t count) {
+    std::vector<CallResult> results(count);
+    std::vector<std::thread> callers;
+    for (std::size_t i = 0; i < count; ++i) {
+        callers.emplace_back(
+            [&, i] { results[i] = pool.call(run_line(static_cast<std::int64_t>(i) + 1)); });
+    }
+    for (auto& t : callers) t.join();
+    return results;
+}
+
 // The child's pid from a `pid` mode reply ("OK <id> <pid>"); -1 when it is not one.
 pid_t pid_of(const CallResult& result) {
     if (result.status != CallStatus::Replied) return -1;
@@ -613,12 +625,7 @@ TEST_CASE("a child that declares 5 permits serves 5 calls at once, each reply re
     ProcessPool pool(fake_pool({"permits", "5", "400"}, 1, 4));
     REQUIRE(eventually([&] { return pool.stats().idle == 1; }));
     CHECK(pool.permits() == 5);
-    std::vector<CallResult> results(5);
-    std::vector<std::thread> callers;
-    for (std::size_t i = 0; i < results.size(); ++i) {
-        callers.emplace_back([&, i] { results[i] = pool.call(run_line(static_cast<int>(i) + 1)); });
-    }
-    for (auto& t : callers) t.join();
+    const std::vector<CallResult> results = call_jobs_at_once(pool, 5);
     std::set<pid_t> pids;
     for (std::size_t i = 0; i < results.size(); ++i) {
         CAPTURE(i);
@@ -636,12 +643,7 @@ TEST_CASE("calls beyond the children's permits start one child more, not one per
     // Job k sleeps 3000/k ms: all 7 calls are in flight together for at least 400 ms.
     ProcessPool pool(fake_pool({"permits", "5", "3000"}, 1, 8));
     REQUIRE(eventually([&] { return pool.stats().idle == 1; }));
-    std::vector<CallResult> results(7);
-    std::vector<std::thread> callers;
-    for (std::size_t i = 0; i < results.size(); ++i) {
-        callers.emplace_back([&, i] { results[i] = pool.call(run_line(static_cast<int>(i) + 1)); });
-    }
-    for (auto& t : callers) t.join();
+    const std::vector<CallResult> results = call_jobs_at_once(pool, 7);
     std::set<pid_t> pids;
     for (const auto& result : results) {
         REQUIRE(result.status == CallStatus::Replied);
