@@ -178,6 +178,13 @@ int main(int argc, char** argv) {
     options.check_schema = false;
     // A finished task must be recorded: ride out a database restart.
     options.retry_for = std::chrono::seconds(60);
+    try {
+        options.run_lease = std::chrono::milliseconds(std::stoll(
+            env_or("JOBS_WORKER_RUN_LEASE_MS", std::to_string(options.run_lease.count()))));
+    } catch (const std::exception&) {
+        spdlog::error("JOBS_WORKER_RUN_LEASE_MS is not a number of ms");
+        return 2;
+    }
 
     dispatcher::WorkerChannel channel;
     constexpr auto kPermits = static_cast<std::size_t>(repo::kTaskPermitsPerProcess);

@@ -63,6 +63,10 @@ class Backend {
     // start() for each of `batch` (ids distinct), in one statement; in the batch's order.
     virtual std::vector<bool> start_many(const std::vector<StartRequest>& batch,
                                          std::chrono::milliseconds run_lease) = 0;
+    // Extends the run lease of each started job of `batch` still held under its token, in one
+    // statement, a RENEW row each (Results 1 when renewed); in the batch's order.
+    virtual std::vector<bool> renew_many(const std::vector<StartRequest>& batch,
+                                         std::chrono::milliseconds run_lease) = 0;
     // State 1 -> `state` (Completed, Failed or Interrupted) under the lock; logs `action`, or
     // ERROR when the caller does not hold the lock.
     virtual CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state,

@@ -186,6 +186,15 @@ std::vector<bool> JobsRepo::start_locked_jobs(const std::vector<StartRequest>& s
                       [&] { return backend_->start_many(starts, options_.run_lease); });
 }
 
+std::vector<bool> JobsRepo::renew_run_leases(const std::vector<StartRequest>& running) {
+    if (running.empty()) return {};
+    std::vector<JobId> ids;
+    for (const auto& r : running) ids.push_back(r.id);
+    require_distinct(std::move(ids), "RenewRunLeases");
+    return with_retry("RenewRunLeases", true,
+                      [&] { return backend_->renew_many(running, options_.run_lease); });
+}
+
 bool JobsRepo::start_locked_job(JobId id, LockToken token) {
     return with_retry("StartLockedJob", true,
                       [&] { return backend_->start(id, token, options_.run_lease); });

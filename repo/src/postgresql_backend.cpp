@@ -324,6 +324,28 @@ class PostgresqlBackend final : public Backend {
         return started;
     }
 
+    std::vector<bool> renew_many(const std::vector<StartRequest>& batch,
+                                 std::chrono::milliseconds run_lease) override {
+        const long long lease_ms = run_lease.count();
+        const std::string batch_text = id_token_json(batch);
+        std::string outcome_text;
+        sql() << kTokenBatchCtes +
+                     "u AS (UPDATE Jobs SET LeaseUntil = now() + p.lease * interval '1 "
+                     "millisecond' FROM p, b WHERE Jobs.Id = b.id AND Jobs.State = 1 AND "
+                     "Jobs.LockToken = b.tok AND Jobs.StartedAt IS NOT NULL RETURNING Jobs.Id), " +
+                     batch_log_cte(Action::Renew, Action::Renew) +
+                     "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
+                     "NOT NULL)), '[]') AS text) FROM b LEFT JOIN u ON u.Id = b.id",
+            soci::use(client_id(), "cid"), soci::use(lease_ms, "lease"),
+            soci::use(batch_text, "batch"), soci::into(outcome_text);
+        std::vector<bool> renewed;
+        renewed.reserve(batch.size());
+        for (const auto& outcome : in_batch_order(outcome_text, batch)) {
+            renewed.push_back(outcome.value("won", false));
+        }
+        return renewed;
+    }
+
     CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state, Action action,
                        const std::optional<std::string>& result_text) override {
         const int state_value = static_cast<int>(state);

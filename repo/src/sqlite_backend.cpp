@@ -209,6 +209,27 @@ class SqliteBackend final : public Backend {
         return started;
     }
 
+    std::vector<bool> renew_many(const std::vector<StartRequest>& batch,
+                                 std::chrono::milliseconds run_lease) override {
+        const std::string lease_until = seconds_modifier(run_lease);
+        Transaction tx(sql());
+        std::vector<bool> renewed;
+        renewed.reserve(batch.size());
+        for (const auto& b : batch) {
+            soci::statement update =
+                (sql().prepare << "UPDATE Jobs SET LeaseUntil = strftime('%Y-%m-%d %H:%M:%f', "
+                                  "'now', :lease) WHERE Id = :id AND State = 1 AND LockToken = "
+                                  ":tok AND StartedAt IS NOT NULL",
+                 soci::use(lease_until, "lease"), soci::use(b.id, "id"), soci::use(b.token, "tok"));
+            update.execute(true);
+            const bool ok = update.get_affected_rows() == 1;
+            log(b.id, Action::Renew, ok ? 1 : 0);
+            renewed.push_back(ok);
+        }
+        tx.commit();
+        return renewed;
+    }
+
     CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state, Action action,
                        const std::optional<std::string>& result_text) override {
         Transaction tx(sql());

@@ -21,6 +21,9 @@ std::optional<std::string> validate(const SchedulerOptions& o) {
         return "start-lead must be at least 0 and below lock-lead-min: a job is handed over only "
                "once locked";
     }
+    if (o.run_lease < kMinRunLease) {
+        return "run-lease must be at least 1000 ms: it is renewed every third of it";
+    }
     if (o.retry_delay <= milliseconds(0)) return "retry-delay must be positive";
     return std::nullopt;
 }

@@ -27,6 +27,10 @@ constexpr std::chrono::milliseconds kBurstSpan{100};
 constexpr int kFirstListSpreadMs = 1'000;
 // Listed jobs taken in one go on the loop thread, between which due timers run.
 constexpr std::size_t kAdmitSlice = 1'000;
+// The heartbeat beats this many times per run lease, and renews each lease once this fraction
+// of it has passed: a lease is renewed with at least half of it left.
+constexpr int kBeatsPerLease = 6;
+constexpr int kRenewAfter = 3;
 // The most locks or fencing starts one statement carries.
 constexpr std::size_t kMaxLockBatch = 256;
 
@@ -254,7 +258,7 @@ void Scheduler::hand_over(repo::JobId id) {
         case JobTracker::HandOver::Push:
             count(&SchedulerCounters::handed);
             task.not_before = clock_.steady_at(job.run_at);
-            sink_.push(std::move(task));
+            push_running(std::move(task));
             break;
     }
     maybe_drained();
@@ -284,7 +288,7 @@ void Scheduler::send_fences() {
                 if (!started[i]) continue;
                 if (options_.worker_waits)
                     batch[i].not_before = clock_.steady_at(batch[i].job.run_at);
-                sink_.push(std::move(batch[i]));
+                push_running(std::move(batch[i]));
             }
             if (fences_.answered()) send_fences();
             maybe_drained();
@@ -306,6 +310,62 @@ void Scheduler::interrupt_stale(const repo::Job& job) {
             spdlog::info("job {}: not marked interrupted: {}", id, e.what());
         }
     });
+}
+
+void Scheduler::push_running(ReadyTask task) {
+    running_.add(task.job.id, task.token, loop_.now());
+    if (!beat_timer_)
+        beat_timer_ =
+            loop_.at(loop_.now() + options_.run_lease / kBeatsPerLease, [this] { beat(); });
+    sink_.push(std::move(task));
+}
+
+void Scheduler::beat() {
+    beat_timer_.reset();
+    if (running_.empty()) return;
+    const TimePoint now = loop_.now();
+    beat_timer_ = loop_.at(now + options_.run_lease / kBeatsPerLease, [this] { beat(); });
+    if (renewing_) return;
+    std::vector<repo::StartRequest> due = running_.due(now - options_.run_lease / kRenewAfter);
+    if (due.empty()) return;
+    renewing_ = true;
+    // On the list lane: a renewal has seconds to spare, a lock or a start none.
+    lister_->post([this, due = std::move(due), now](repo::JobStore& store) {
+        std::vector<bool> renewed;
+        try {
+            renewed = store.renew_run_leases(due);
+        } catch (const repo::RepoError& e) {
+            spdlog::warn(
+                "renewing the run leases of {} running tasks failed: {}; again at the "
+                "next beat",
+                due.size(), e.what());
+        }
+        loop_.post(
+            [this, due, renewed = std::move(renewed), now] { on_renewed(due, renewed, now); });
+    });
+}
+
+void Scheduler::on_renewed(const std::vector<repo::StartRequest>& sent,
+                           const std::vector<bool>& renewed, TimePoint at) {
+    renewing_ = false;
+    if (renewed.size() != sent.size()) return;  // failed: all still due
+    std::vector<repo::JobId> ok;
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+        const repo::JobId id = sent[i].id;
+        if (renewed[i]) {
+            ok.push_back(id);
+            continue;
+        }
+        if (!running_.contains(id)) continue;  // it ended meanwhile
+        count(&SchedulerCounters::renewals_lost);
+        spdlog::warn(
+            "job {}: its run lease could not be renewed: another instance took it for "
+            "interrupted; its outcome will be refused",
+            id);
+        running_.remove(id);
+    }
+    count(&SchedulerCounters::renewed, static_cast<long long>(ok.size()));
+    running_.renewed(ok, at);
 }
 
 void Scheduler::warm_for(const repo::Job& job) {
@@ -349,6 +409,15 @@ void Scheduler::maybe_drained() {
 
 void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& result) {
     const repo::JobId id = task.job.id;
+    // The last task ended: no beat is needed, and a stopping instance must not wait for one.
+    if (running_.remove(id)) {
+        loop_.post([this] {
+            if (beat_timer_ && running_.empty()) {
+                loop_.cancel(*beat_timer_);
+                beat_timer_.reset();
+            }
+        });
+    }
     const Outcome outcome = classify(id, result);
     switch (outcome.kind) {
         case Outcome::Kind::NotStarted:

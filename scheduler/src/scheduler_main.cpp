@@ -56,6 +56,7 @@ struct Flags {
     long long lead_min_ms = scheduler::SchedulerOptions{}.lock_lead_min.count();
     long long lead_max_ms = scheduler::SchedulerOptions{}.lock_lead_max.count();
     long long start_lead_ms = scheduler::SchedulerOptions{}.start_lead.count();
+    long long run_lease_ms = scheduler::SchedulerOptions{}.run_lease.count();
     bool no_coordination = false;
     std::size_t executors = 0, pool_min = 1, pool_max = 64;
     long long idle_ms = dispatcher::PoolOptions{}.idle_timeout.count();
@@ -96,6 +97,10 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--start-lead", f.start_lead_ms,
                    "the default worker gets each job this many ms early, writes its fencing start, "
                    "then begins the task at RunAt itself")
+        ->capture_default_str();
+    app.add_option("--run-lease", f.run_lease_ms,
+                   "ms a started task's lease holds; renewed while the task runs, it lapses only "
+                   "once its instance is gone, and the job is then marked interrupted")
         ->capture_default_str();
     app.add_option("--executors", f.executors,
                    "executor threads handing tasks to the pool (0: one per task the pool can "
@@ -156,6 +161,7 @@ int main(int argc, char** argv) {
     options.lock_lead_max = milliseconds(f.lead_max_ms);
     options.start_lead = milliseconds(f.start_lead_ms);
     options.coordinate = !f.no_coordination;
+    options.run_lease = milliseconds(f.run_lease_ms);
     if (const auto error = scheduler::validate(options)) {
         std::cerr << "jobs-scheduler: " << *error << "\n";
         return 2;
@@ -173,11 +179,12 @@ int main(int argc, char** argv) {
     std::unique_ptr<repo::JobsRepo> list_repo, lock_repo, start_repo, complete_repo;
     try {
         url = repo::resolve_url(f.db);
-        list_repo =
-            std::make_unique<repo::JobsRepo>(repo::RepoOptions{.url = url, .client_id = client_id});
-        // The first session checked the schema (one CONNECT row per instance); the second trusts
+        repo::RepoOptions list_options{.url = url, .client_id = client_id};
+        list_options.run_lease = options.run_lease;
+        list_repo = std::make_unique<repo::JobsRepo>(list_options);
+        // The first session checked the schema (one CONNECT row per instance); the others trust
         // it.
-        repo::RepoOptions lock_options{.url = url, .client_id = client_id};
+        repo::RepoOptions lock_options = list_options;
         lock_options.check_schema = false;
         lock_repo = std::make_unique<repo::JobsRepo>(lock_options);
         // Fencing starts have a session of their own: a lock batch that stalls never holds up
@@ -199,7 +206,8 @@ int main(int argc, char** argv) {
     pool_options.child.argv.insert(pool_options.child.argv.end(), f.worker_args.begin(),
                                    f.worker_args.end());
     // The URL travels in the environment, not argv: it may hold a password.
-    pool_options.child.extra_env = {"JOBS_WORKER_DB=" + url, "JOBS_WORKER_CLIENT_ID=" + client_id};
+    pool_options.child.extra_env = {"JOBS_WORKER_DB=" + url, "JOBS_WORKER_CLIENT_ID=" + client_id,
+                                    "JOBS_WORKER_RUN_LEASE_MS=" + std::to_string(f.run_lease_ms)};
     if (!f.cpus.empty()) pool_options.child.cpus = parse_cpus(f.cpus);
     pool_options.child.nice = f.nice;
     pool_options.min_size = f.pool_min;
@@ -260,9 +268,8 @@ int main(int argc, char** argv) {
     const auto p = pool.stats();
     spdlog::info(
         "stopped: listed {} checked {} locked {} lost {} handed {} done {} failed {} interrupted "
-        "{}; "
-        "workers started {} retired {} lost {}, {:.1f} ms to ready",
-        c.listed, c.checked, c.locked, c.lost, c.handed, c.done, c.failed, c.interrupted, p.started,
-        p.retired, p.lost, p.average_start_ms);
+        "{}; leases renewed {} lost {}; workers started {} retired {} lost {}, {:.1f} ms to ready",
+        c.listed, c.checked, c.locked, c.lost, c.handed, c.done, c.failed, c.interrupted, c.renewed,
+        c.renewals_lost, p.started, p.retired, p.lost, p.average_start_ms);
     return 0;
 }

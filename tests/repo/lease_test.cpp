@@ -7,10 +7,12 @@
 #include "jobs/repo/error.h"
 #include "jobs/repo/jobs_repo.h"
 #include "logged.h"
+#include "require_error.h"
 #include "test_db.h"
 
 using namespace jobs::repo;
 using jobs::test::logged;
+using jobs::test::require_error;
 using namespace std::chrono_literals;
 
 namespace {
@@ -87,4 +89,43 @@ TEST_CASE(
     CHECK_THROWS_AS(a.complete_locked_job(id, lock.token), RepoError);  // too late to complete
     CHECK(b.get_ready_jobs(30s).jobs.empty());
     CHECK(logged(a.statistics().actions, Action::Interrupted) == 1);
+}
+
+TEST_CASE(
+    "a renewed run lease keeps a started job out of every list; renewal works only under the "
+    "job's token, only while it is started and unfinished, one RENEW row per job") {
+    const std::string url = jobs::test::fresh_database();
+    JobsRepo a(with_lease(url, "a", 600ms));
+    JobsRepo b(with_lease(url, "b", 600ms));
+    const JobId running = a.create_job(a.db_now() + 20s);
+    const JobId unstarted = a.create_job(a.db_now() + 20s);
+    const JobId done = a.create_job(a.db_now() + 20s);
+    const Lock r = a.acquire_job_lock(running);
+    const Lock u = a.acquire_job_lock(unstarted);
+    const Lock d = a.acquire_job_lock(done);
+    REQUIRE(a.start_locked_job(running, r.token));
+    REQUIRE(a.start_locked_job(done, d.token));
+    a.complete_locked_job(done, d.token);
+    // Renewed every 200 ms for 1.2 s: twice the lease, and never listed as stale meanwhile.
+    for (int i = 0; i < 6; ++i) {
+        std::this_thread::sleep_for(200ms);
+        const auto renewed = a.renew_run_leases(
+            {{running, r.token}, {unstarted, u.token}, {done, d.token}, {running + 100, 1}});
+        CHECK(renewed == std::vector<bool>{true, false, false, false});
+        for (const Job& job : b.get_ready_jobs(30s).jobs) CHECK(job.id != running);
+    }
+    CHECK(b.renew_run_leases({{running, r.token + 1}}) == std::vector<bool>{false});
+    // Unrenewed, it lapses and is listed for interruption.
+    std::this_thread::sleep_for(800ms);
+    bool listed = false;
+    for (const Job& job : b.get_ready_jobs(30s).jobs) listed = listed || job.id == running;
+    CHECK(listed);
+    a.complete_locked_job(running, r.token);  // still its holder's to complete
+    const Statistics stats = a.statistics();
+    CHECK(logged(stats.actions, Action::Renew) == 6 * 4 + 1);
+    require_error(
+        [&] {
+            a.renew_run_leases({{running, r.token}, {running, r.token}});
+        },
+        ErrorKind::BadInput, "twice");
 }

@@ -37,7 +37,8 @@ void check_clean_run(const ClusterOptions& o, const ClusterResult& r) {
     CHECK(r.start_failures == 0);
     CHECK(r.checks == 0);  // owners lock without a GetJob
     CHECK(r.errors == 0);
-    CHECK(r.closed == 0);  // nobody stopped
+    CHECK(r.renewals == 0);  // no task outlives a third of its run lease
+    CHECK(r.closed == 0);    // nobody stopped
     CHECK(r.lists <= lists_needed(o) + 1);
     CHECK(r.looks <= o.instances * 40);
     // Statement stalls (2 % of them, up to 400 ms) delay a few fencing starts past RunAt. The
@@ -233,4 +234,43 @@ TEST_CASE("with a plain worker the scheduler writes the fencing start: each job 
     CHECK(r.worst_start <= 20 * o.latency.max + o.latency.max);
     CHECK(r.start_failures == 0);
     describe("plain worker", o, r);
+}
+
+TEST_CASE(
+    "tasks longer than the run lease end completed: their live instance renews the lease, and no "
+    "other instance takes them for interrupted") {
+    ClusterOptions o = cluster(3, 5);
+    o.duration = 60s;
+    o.task = 150s;  // 2.5 run leases
+    o.extra_tail = 160s;
+    const ClusterResult r = run_cluster(o);
+    describe("150 s tasks", o, r);
+    CHECK(r.jobs > 100);
+    CHECK(r.completed == r.jobs);
+    CHECK(r.interrupted == 0);
+    CHECK(r.errors == 0);
+    CHECK(r.ran_twice == 0);
+    CHECK(r.early == 0);
+    // Each task's lease renewed every 20 s or so while it ran: several times each, not each beat.
+    CHECK(r.renewals >= 4 * r.jobs);
+    CHECK(r.renewals <= 8 * r.jobs);
+}
+
+TEST_CASE(
+    "a killed instance's long tasks end interrupted once their lease lapses, never run again, "
+    "while the live instances' long tasks complete") {
+    ClusterOptions o = cluster(3, 6);
+    o.duration = 60s;
+    o.task = 150s;
+    o.extra_tail = 160s;
+    o.kills = {{0, o.since + 20s}};
+    const ClusterResult r = run_cluster(o);
+    describe("150 s tasks, one instance killed", o, r);
+    CHECK(r.jobs > 100);
+    CHECK(r.interrupted > 0);
+    CHECK(r.completed > r.jobs / 2);
+    CHECK(r.completed + r.interrupted == r.jobs);
+    CHECK(r.ran_twice == 0);
+    CHECK(r.never_ran == 0);
+    CHECK(r.early == 0);
 }

@@ -46,6 +46,9 @@ class BatchRecorder final : public repo::JobStore {
     std::vector<repo::Lock> acquire_job_locks(const std::vector<repo::JobId>&) override {
         throw std::logic_error("not a completer's call");
     }
+    std::vector<bool> renew_run_leases(const std::vector<repo::StartRequest>&) override {
+        throw std::logic_error("not a completer's call");
+    }
     std::vector<bool> start_locked_jobs(const std::vector<repo::StartRequest>&) override {
         throw std::logic_error("not a completer's call");
     }

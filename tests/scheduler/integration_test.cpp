@@ -60,17 +60,17 @@ long long count_done(soci::session& sql) {
 
 class Cluster {
   public:
-    Cluster(const std::string& url, int instances)
+    Cluster(const std::string& url, int instances, const std::vector<std::string>& flags = {})
         : dir_(std::filesystem::temp_directory_path() / "jobs-it") {
         std::filesystem::create_directories(dir_);
         for (int i = 0; i < instances; ++i) {
             const std::string log = (dir_ / ("instance" + std::to_string(i) + ".log")).string();
             std::filesystem::remove(log);
             logs_.push_back(log);
-            instances_.push_back(std::make_unique<Instance>(
-                std::vector<std::string>{JOBS_SCHEDULER, "--db", url, "--client-id",
-                                         "it" + std::to_string(i)},
-                log));
+            std::vector<std::string> argv{JOBS_SCHEDULER, "--db", url, "--client-id",
+                                          "it" + std::to_string(i)};
+            argv.insert(argv.end(), flags.begin(), flags.end());
+            instances_.push_back(std::make_unique<Instance>(argv, log));
         }
     }
     // SIGINT, then the exit status within `limit` (nothing if it did not exit).
@@ -295,4 +295,32 @@ TEST_CASE("SIGKILL to an instance while its tasks run: its workers record every 
                 jobs::test::quoted(jobs::repo::Action::Interrupted) + ")",
         soci::into(errors);
     CHECK(errors == 0);
+}
+
+TEST_CASE(
+    "tasks ten times longer than the run lease complete: their instance renews the lease, and "
+    "no instance takes them for interrupted" *
+    doctest::timeout(90)) {
+    const std::string url = test::database_from_schema_file();
+    auto sql = repo::open_session(repo::ConnectionUrl::parse(url));
+    const long long total = 4;
+    *sql << test::insert_jobs_sql(static_cast<int>(total), 11'000);  // one RunAt
+    // A run lease of 1.5 s, tasks of 15 s: every list meanwhile (one each 9.7 s) would find the
+    // jobs stale if their leases were not renewed.
+    Cluster cluster(url, 2,
+                    {"--run-lease", "1500", "--worker", JOBS_TEST_FAKE_WORKER, "--worker-arg",
+                     "pid", "--worker-arg", "15000"});
+    REQUIRE(wait_until_done(*sql, total, 60s));
+    long long renewals = 0, refused = 0;
+    *sql << "SELECT count(*) FROM WorkerLogs WHERE Action = " +
+                jobs::test::quoted(jobs::repo::Action::Renew) + " AND Results = 1",
+        soci::into(renewals);
+    *sql << "SELECT count(*) FROM WorkerLogs WHERE Action IN (" +
+                jobs::test::quoted(jobs::repo::Action::Error) + ", " +
+                jobs::test::quoted(jobs::repo::Action::Interrupted) + ")",
+        soci::into(refused);
+    CHECK(refused == 0);
+    // Each lease renewed every 500 to 750 ms for 15 s.
+    CHECK(renewals >= total * 10);
+    for (std::size_t i = 0; i < cluster.size(); ++i) CHECK(cluster.interrupt(i, 10s) == 0);
 }

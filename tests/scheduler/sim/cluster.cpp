@@ -136,7 +136,7 @@ ClusterResult run_cluster(const ClusterOptions& o) {
                  [scheduler, &drained] { scheduler->stop([&drained] { ++drained; }); });
     }
 
-    world.run_until(kSteadyStart + o.since + o.duration + kTail);
+    world.run_until(kSteadyStart + o.since + o.duration + kTail + o.extra_tail);
 
     ClusterResult r;
     score(db, runs, r);
@@ -149,6 +149,7 @@ ClusterResult run_cluster(const ClusterOptions& o) {
     r.start_failures = db.count(Action::StartFailure);
     r.leaves = db.count(Action::Leave);
     r.errors = db.count(Action::Error);
+    r.renewals = db.count(Action::Renew);
     r.cost = db.cost();
     r.events = world.events_run();
     return r;

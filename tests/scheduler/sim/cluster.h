@@ -29,6 +29,8 @@ struct ClusterOptions {
     milliseconds since{30'000};  // the load: jobs from `since` for `duration`, then 40 s more
     milliseconds duration{600'000};
     milliseconds task{83};
+    // The run goes on this much longer after the harness's tail: for tasks longer than it.
+    milliseconds extra_tail{0};
     // Besides the load: this many jobs more, all due at `since` + burst_at, in the database from
     // the start.
     int burst = 0;
@@ -49,7 +51,7 @@ struct ClusterResult {
     double delay_average = 0;     // ExecuteAt - RunAt of completed jobs, as the harness reports
     double delay_stdev = 0;
     long long lists = 0, looks = 0, checks = 0, lock_failures = 0, start_failures = 0;
-    long long leaves = 0, errors = 0;
+    long long leaves = 0, errors = 0, renewals = 0;
     long long cost = 0;
     int drained = 0;  // stopped instances whose locked jobs had all been handed over
     int closed = 0;   // instances that closed their sink (the executors' queue)

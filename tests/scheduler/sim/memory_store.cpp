@@ -126,6 +126,18 @@ bool MemoryDatabase::start(const std::string& client, repo::JobId id, repo::Lock
     return true;
 }
 
+bool MemoryDatabase::renew(const std::string& client, repo::JobId id, repo::LockToken token) {
+    const DbTime t = now();
+    const auto it = jobs_.find(id);
+    repo::Job* job = it == jobs_.end() ? nullptr : &it->second;
+    const bool ours = job != nullptr && job->state == JobState::Locked &&
+                      job->lock_token == token && job->started_at;
+    log(Action::Renew, client, t);
+    if (!ours) return false;
+    job->lease_until = t + run_lease;
+    return true;
+}
+
 bool MemoryDatabase::complete(const std::string& client, const repo::Completion& c) {
     const DbTime t = now();
     const auto it = jobs_.find(c.id);
@@ -178,6 +190,12 @@ std::vector<bool> MemoryStore::start_locked_jobs(const std::vector<repo::StartRe
     std::vector<bool> started;
     for (const auto& s : starts) started.push_back(db_.start(client_id_, s.id, s.token));
     return started;
+}
+
+std::vector<bool> MemoryStore::renew_run_leases(const std::vector<repo::StartRequest>& running) {
+    std::vector<bool> renewed;
+    for (const auto& r : running) renewed.push_back(db_.renew(client_id_, r.id, r.token));
+    return renewed;
 }
 
 std::vector<repo::JobId> MemoryStore::complete_locked_jobs(

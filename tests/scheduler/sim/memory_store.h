@@ -38,6 +38,7 @@ class MemoryDatabase {
     std::optional<repo::Job> get(const std::string& client, repo::JobId id);
     repo::Lock lock(const std::string& client, repo::JobId id, repo::LockToken token);
     bool start(const std::string& client, repo::JobId id, repo::LockToken token);
+    bool renew(const std::string& client, repo::JobId id, repo::LockToken token);
     bool complete(const std::string& client, const repo::Completion& completion);
     bool fail(const std::string& client, repo::JobId id, repo::LockToken token,
               repo::JobState state);
@@ -79,6 +80,7 @@ class MemoryStore final : public repo::JobStore {
     std::optional<repo::Job> get_job(repo::JobId id) override { return db_.get(client_id_, id); }
     std::vector<repo::Lock> acquire_job_locks(const std::vector<repo::JobId>& ids) override;
     std::vector<bool> start_locked_jobs(const std::vector<repo::StartRequest>& starts) override;
+    std::vector<bool> renew_run_leases(const std::vector<repo::StartRequest>& running) override;
     std::vector<repo::JobId> complete_locked_jobs(
         const std::vector<repo::Completion>& batch) override;
     void fail_locked_job(repo::JobId id, repo::LockToken token, repo::JobState outcome,

@@ -21,6 +21,7 @@ enum class Action {
     Failed,
     Interrupted,
     Leave,
+    Renew,
     Connect,
     Create,
 };
@@ -51,6 +52,7 @@ inline constexpr std::array kActions = {
     ActionInfo{Action::Failed, "FAILED", 10, "a job ended as failed (state 3)"},
     ActionInfo{Action::Interrupted, "INTERRUPTED", 10, "a job ended as interrupted (state 4)"},
     ActionInfo{Action::Leave, "LEAVE", 10, "an instance announcing that it stops"},
+    ActionInfo{Action::Renew, "RENEW", 10, "a running task's run lease renewed: the heartbeat"},
     ActionInfo{Action::Connect, "CONNECT", 1, "an instance's or worker's start-up schema check"},
     ActionInfo{Action::Create, "CREATE", 0, "a job inserted (by the harness, free as in the exercise)"},
 };

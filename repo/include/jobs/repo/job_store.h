@@ -43,6 +43,10 @@ class JobStore {
     // Completes each job under the lock its token names; returns the ones it could not.
     // COMPLETE / ERROR per job.
     virtual std::vector<JobId> complete_locked_jobs(const std::vector<Completion>& batch) = 0;
+    // Heartbeat: extends the run lease of each started job its token still holds, so a task
+    // longer than the lease is not taken for one whose instance vanished. True per job renewed,
+    // false for one no longer ours (ended, or taken as interrupted). RENEW per job.
+    virtual std::vector<bool> renew_run_leases(const std::vector<StartRequest>& running) = 0;
     // Ends a locked job as Failed or Interrupted; it is never run again. FAILED / INTERRUPTED.
     virtual void fail_locked_job(JobId id, LockToken token, JobState outcome,
                                  const std::string& message) = 0;

@@ -79,6 +79,9 @@ class JobsRepo final : public JobStore, public AdminStore {
     // Only the completion half of process_locked_job, for workers that run their own task.
     void complete_locked_job(JobId id, std::optional<LockToken> token,
                              std::optional<std::string> result = std::nullopt);
+    // Extends the run lease of each started job under its token (the heartbeat of long tasks),
+    // in one statement. Logs RENEW per job (weighed as a write: 10), Results 1 when renewed.
+    std::vector<bool> renew_run_leases(const std::vector<StartRequest>& running) override;
     // Completes several tasks in one round trip (on SQLite, one transaction), each only under
     // the lock its token names: a burst's tasks end together, and one statement for all of them
     // costs the database a fraction of one each. Logs COMPLETE, or ERROR, per job. Returns the

@@ -8,6 +8,9 @@ namespace jobs::scheduler {
 
 using std::chrono::milliseconds;
 
+// The shortest run lease: renewed every third of it, one statement per beat.
+inline constexpr milliseconds kMinRunLease{1'000};
+
 struct SchedulerOptions {
     // GetReadyJobs lists the jobs due within this window (the exercise's MinPrepareTime).
     milliseconds window{12'000};
@@ -33,6 +36,10 @@ struct SchedulerOptions {
     // Share the polling and the jobs out through the database (see coordinator.h). Off: every
     // instance lists every poll_interval and checks each job with GetJob before locking it.
     bool coordinate = true;
+    // How long a started task's lease holds (the repository's run lease): the instance renews
+    // it for each task still running once a third of it has passed, so only a task whose
+    // instance is gone ever outlives it.
+    milliseconds run_lease{60'000};
     // After a failed list (database away), try again after this.
     milliseconds retry_delay{1'000};
 };

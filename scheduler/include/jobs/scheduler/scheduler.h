@@ -17,6 +17,7 @@
 #include "jobs/scheduler/loop_batch.h"
 #include "jobs/scheduler/options.h"
 #include "jobs/scheduler/poll_policy.h"
+#include "jobs/scheduler/running_tasks.h"
 #include "jobs/scheduler/task_sink.h"
 
 namespace jobs::scheduler {
@@ -24,6 +25,7 @@ namespace jobs::scheduler {
 struct SchedulerCounters {
     long long listed = 0, checked = 0, skipped = 0, locked = 0, lost = 0, handed = 0;
     long long done = 0, failed = 0, interrupted = 0;
+    long long renewed = 0, renewals_lost = 0;
 };
 
 // The database lanes of one instance: lists and looks; checks, locks and failures; fencing
@@ -78,6 +80,11 @@ class Scheduler {
     void fence_then_push(ReadyTask task);
     void send_fences();
     void interrupt_stale(const repo::Job& job);
+    // The job goes to the executors: its run lease is renewed until it is reported.
+    void push_running(ReadyTask task);
+    void beat();
+    void on_renewed(const std::vector<repo::StartRequest>& sent, const std::vector<bool>& renewed,
+                    EventLoop::TimePoint at);
     void record_failure(repo::JobId id, repo::LockToken token, repo::JobState state,
                         const std::string& message);
     void warm_for(const repo::Job& job);
@@ -102,6 +109,10 @@ class Scheduler {
     LoopBatch<PendingCheck> checks_;
     LoopBatch<ReadyTask> fences_;
     std::optional<EventLoop::TimerId> poll_timer_;
+    // The heartbeat: armed while tasks run, one renewal statement on its way at most.
+    RunningTasks running_;
+    std::optional<EventLoop::TimerId> beat_timer_;
+    bool renewing_ = false;
     EventLoop::TimePoint last_sent_{};
     bool stopping_ = false;
     mutable Mutex counters_mutex_;  // report() runs on the executors
