@@ -12,11 +12,17 @@
 #include "backend.h"
 #include "jobs/repo/error.h"
 #include "jobs/repo/simulated_task.h"
+#include "jobs/repo/storable_text.h"
 
 namespace jobs::repo {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+std::optional<std::string> storable(const std::optional<std::string>& text) {
+    if (!text) return std::nullopt;
+    return storable_text(*text).text;
+}
 
 std::unique_ptr<Backend> connect(const RepoOptions& options, const std::string& client_id) {
     ConnectionUrl url = ConnectionUrl::parse(resolve_url(options.url));
@@ -92,6 +98,14 @@ auto JobsRepo::with_retry(const char* call, bool idempotent, F&& op) -> decltype
             failure = backend_->classify(e);
             message = e.what();
             backend_->recover();
+        } catch (const RepoError&) {
+            throw;
+        } catch (const std::exception& e) {
+            // Not the database's error but ours in reading or writing it (a value out of range,
+            // an answer that does not parse): a RepoError like any other, never a crash.
+            backend_->recover();
+            throw RepoError(ErrorKind::Database,
+                            fmt::format("{} on {}: {}", call, backend_->name(), e.what()));
         }
         const std::string context = fmt::format("{} on {}", call, backend_->name());
         if (failure == Failure::Other) {
@@ -208,7 +222,7 @@ void JobsRepo::process_locked_job(JobId id, std::optional<LockToken> token) {
 void JobsRepo::complete_locked_job(JobId id, std::optional<LockToken> token,
                                    std::optional<std::string> result) {
     const CompleteRow row = with_retry("ProcessLockedJob", true, [&] {
-        return backend_->finish(id, token, JobState::Completed, Action::Complete, result);
+        return backend_->finish(id, token, JobState::Completed, Action::Complete, storable(result));
     });
     if (row.completed) return;
     if (!row.state) {
@@ -229,8 +243,10 @@ std::vector<JobId> JobsRepo::complete_locked_jobs(const std::vector<Completion>&
     std::vector<JobId> ids;
     for (const auto& c : batch) ids.push_back(c.id);
     require_distinct(std::move(ids), "ProcessLockedJobs");
+    std::vector<Completion> stored = batch;
+    for (auto& c : stored) c.result = storable(c.result);
     const auto unfinished =
-        with_retry("ProcessLockedJobs", true, [&] { return backend_->finish_many(batch); });
+        with_retry("ProcessLockedJobs", true, [&] { return backend_->finish_many(stored); });
     std::vector<JobId> refused;
     for (const auto& [id, row] : unfinished) {
         const auto given = std::find_if(batch.begin(), batch.end(),
@@ -252,8 +268,9 @@ void JobsRepo::fail_locked_job(JobId id, LockToken token, JobState outcome,
     const Action action = outcome == JobState::Failed ? Action::Failed : Action::Interrupted;
     // The action's name is the call's name in errors, as it always was.
     const std::string call(action_name(action));
+    const std::optional<std::string> text = storable_text(message).text;
     const CompleteRow row = with_retry(
-        call.c_str(), true, [&] { return backend_->finish(id, token, outcome, action, message); });
+        call.c_str(), true, [&] { return backend_->finish(id, token, outcome, action, text); });
     if (row.completed || (row.state == outcome && row.token == token)) return;
     throw RepoError(ErrorKind::NotLocked,
                     fmt::format("{}: job {} is not locked by this caller", call, id));
@@ -264,6 +281,15 @@ JobId JobsRepo::create_job(DbTime run_at, std::optional<std::string> payload) {
         throw RepoError(ErrorKind::BadInput,
                         fmt::format("CreateJob: payload of {} bytes exceeds the {} byte limit",
                                     payload->size(), kMaxPayloadBytes));
+    }
+    if (payload) {
+        if (const std::size_t bad = storable_text(*payload).replaced; bad > 0) {
+            throw RepoError(ErrorKind::BadInput,
+                            fmt::format("CreateJob: the payload is not text (valid UTF-8 without "
+                                        "NUL): {} bytes are not; encode binary data, for "
+                                        "example as base64",
+                                        bad));
+        }
     }
     // Not idempotent: a lost reply could mean the row exists, so a dropped connection is reported.
     const auto id =

@@ -42,15 +42,26 @@ void Completer::record(repo::JobStore& store) {
                          std::make_move_iterator(pending_.begin() + take));
             pending_.erase(pending_.begin(), pending_.begin() + take);
         }
-        try {
-            for (const repo::JobId id : store.complete_locked_jobs(batch)) {
-                spdlog::error("job {}: cannot record its completion: its lock is no longer ours",
-                              id);
-            }
-        } catch (const repo::RepoError& e) {
-            spdlog::error("cannot record the completion of {} jobs: {}", batch.size(), e.what());
-        }
+        complete(store, batch);
     }
+}
+
+void Completer::complete(repo::JobStore& store, const std::vector<repo::Completion>& batch) {
+    try {
+        for (const repo::JobId id : store.complete_locked_jobs(batch)) {
+            spdlog::error("job {}: cannot record its completion: its lock is no longer ours", id);
+        }
+        return;
+    } catch (const repo::RepoError& e) {
+        if (batch.size() == 1 || e.kind() == repo::ErrorKind::Unavailable) {
+            spdlog::error("cannot record the completion of {} jobs: {}", batch.size(), e.what());
+            return;
+        }
+        spdlog::warn("recording the completion of {} jobs failed: {}; recording each alone",
+                     batch.size(), e.what());
+    }
+    // One row the database refuses must not take the others with it.
+    for (const repo::Completion& c : batch) complete(store, {c});
 }
 
 void Completer::finish() {

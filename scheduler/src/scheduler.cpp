@@ -7,6 +7,7 @@
 
 #include "jobs/common/mutex_lock.h"
 #include "jobs/repo/error.h"
+#include "jobs/repo/storable_text.h"
 #include "jobs/scheduler/lock_timing.h"
 #include "jobs/scheduler/outcome.h"
 
@@ -431,6 +432,12 @@ void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& resu
             return;
         case Outcome::Kind::Completed:
             count(&SchedulerCounters::done);
+            if (const std::size_t bad = repo::storable_text(outcome.text).replaced; bad > 0) {
+                spdlog::warn(
+                    "job {}: its result is not text: {} bytes (NUL, or not UTF-8) are "
+                    "stored as U+FFFD",
+                    id, bad);
+            }
             completer_.add({id, task.token, outcome.text});
             return;
         case Outcome::Kind::Failed:

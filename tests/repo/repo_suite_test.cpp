@@ -497,3 +497,36 @@ TEST_CASE("jobs created in one batch are all inserted, or none when one is too s
     stats = repo.statistics();
     CHECK(stats.states.at(static_cast<int>(JobState::Created)) == 1'000);
 }
+
+TEST_CASE(
+    "results and messages of any bytes are stored, NUL and malformed UTF-8 as U+FFFD, and never "
+    "fail the batch they are in; a payload that is not text is refused with a clear error") {
+    using namespace std::string_literals;
+    const std::string url = fresh_database();
+    JobsRepo repo(options_for(url));
+    const std::vector<JobId> ids = create_jobs(repo, 3);
+    std::vector<Lock> locks;
+    for (JobId id : ids) locks.push_back(repo.acquire_job_lock(id));
+    const std::vector<Completion> batch = {{ids[0], locks[0].token, "bad \xff\xfe utf-8"s},
+                                           {ids[1], locks[1].token, "a\0nul"s},
+                                           {ids[2], locks[2].token, "fine"s}};
+    CHECK(repo.complete_locked_jobs(batch).empty());
+    auto sql = open_session(ConnectionUrl::parse(url));
+    const auto result_of = [&](JobId id) {
+        std::string result;
+        *sql << "SELECT Result FROM Jobs WHERE Id = " + std::to_string(id), soci::into(result);
+        return result;
+    };
+    CHECK(result_of(ids[0]) == "bad \xef\xbf\xbd\xef\xbf\xbd utf-8");
+    CHECK(result_of(ids[1]) == "a\xef\xbf\xbdnul");
+    CHECK(result_of(ids[2]) == "fine");
+
+    const JobId failing = create_jobs(repo, 1)[0];
+    const Lock lock = repo.acquire_job_lock(failing);
+    repo.fail_locked_job(failing, lock.token, JobState::Failed, "crashed: \xc0\0"s);
+    CHECK(repo.get_job(failing)->state == JobState::Failed);
+    CHECK(result_of(failing) == "crashed: \xef\xbf\xbd\xef\xbf\xbd");
+
+    require_error([&] { repo.create_job(repo.db_now() + 20s, "\x89PNG\r\n\x1a\n\0\0"s); },
+                  ErrorKind::BadInput, "base64");
+}

@@ -8,6 +8,7 @@
 #include "jobs/repo/connection_url.h"
 #include "jobs/repo/error.h"
 #include "jobs/repo/exercise.h"
+#include "jobs/repo/storable_text.h"
 
 using namespace jobs::repo;
 using namespace std::chrono_literals;
@@ -63,4 +64,29 @@ TEST_CASE("a URL can come from the environment or a file, out of the process lis
     std::filesystem::remove(path);
     CHECK(resolve_url("sqlite3://db=plain.db") == "sqlite3://db=plain.db");
     CHECK_THROWS_AS(resolve_url("file:/nonexistent/jobs-url"), RepoError);
+}
+
+TEST_CASE(
+    "storable text keeps valid UTF-8 byte for byte and turns each NUL and each byte of a "
+    "malformed sequence into U+FFFD") {
+    using namespace std::string_literals;
+    const std::string valid = "plain, \xc3\xa9t\xc3\xa9, \xe2\x82\xac, \xf0\x9f\x98\x80, \t\n";
+    CHECK(storable_text(valid).text == valid);
+    CHECK(storable_text(valid).replaced == 0);
+    CHECK(storable_text("").text.empty());
+    const std::string fffd = "\xef\xbf\xbd";
+    const auto check = [&](const std::string& bytes, const std::string& expected, std::size_t n) {
+        const StorableText t = storable_text(bytes);
+        CHECK(t.text == expected);
+        CHECK(t.replaced == n);
+    };
+    check("a\0b"s, "a" + fffd + "b", 1);
+    check("\xff", fffd, 1);                                   // never in UTF-8
+    check("\x80x", fffd + "x", 1);                            // a stray continuation byte
+    check("\xc0\xaf", fffd + fffd, 2);                        // an overlong '/'
+    check("\xe0\x80\xaf", fffd + fffd + fffd, 3);             // overlong, three bytes
+    check("\xed\xa0\x80", fffd + fffd + fffd, 3);             // a surrogate
+    check("\xf4\x90\x80\x80", fffd + fffd + fffd + fffd, 4);  // past U+10FFFF
+    check("ok\xc3", "ok" + fffd, 1);                          // cut short at the end
+    check("\xe2\x82x", fffd + fffd + "x", 2);                 // cut short before an ASCII byte
 }

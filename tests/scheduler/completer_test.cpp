@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "jobs/repo/error.h"
 #include "jobs/scheduler/completer.h"
 #include "jobs/scheduler/db_thread.h"
 
@@ -31,6 +32,11 @@ class BatchRecorder final : public repo::JobStore {
         }
         go_.wait();
         std::lock_guard lock(mutex);
+        for (const auto& c : batch) {
+            if (c.id == refused_id) {
+                throw repo::RepoError(repo::ErrorKind::Database, "a row the database refuses");
+            }
+        }
         batches.push_back(batch.size());
         for (const auto& c : batch) ids.insert(c.id);
         total += batch.size();
@@ -62,6 +68,7 @@ class BatchRecorder final : public repo::JobStore {
     std::vector<std::size_t> batches;
     std::set<repo::JobId> ids;
     std::size_t total = 0;
+    repo::JobId refused_id = -1;  // a batch holding it fails as a whole
 
   private:
     std::promise<void>& arrived_;
@@ -99,4 +106,24 @@ TEST_CASE(
     CHECK(recorder.batches == std::vector<std::size_t>{1, 256, 256, 256, 232});
     completer.add({5'000, 1, std::nullopt});  // after finish: dropped, not recorded
     CHECK(recorder.total == 1'001);
+}
+
+TEST_CASE(
+    "a batch the database refuses is recorded one completion at a time: one bad row loses only "
+    "itself" *
+    doctest::timeout(20)) {
+    std::promise<void> arrived;
+    std::promise<void> go;
+    auto store = std::make_unique<BatchRecorder>(arrived, go.get_future().share());
+    BatchRecorder& recorder = *store;
+    recorder.refused_id = 7;
+    Completer completer(std::make_unique<DbThread>(std::move(store)));
+    completer.add({1, 1, std::nullopt});
+    arrived.get_future().wait();
+    for (int i = 2; i <= 10; ++i) completer.add({i, 1, std::nullopt});
+    go.set_value();
+    completer.finish();
+    // 1 alone, then 2..10 refused together, then each of them alone: all but 7 recorded.
+    CHECK(recorder.ids == std::set<repo::JobId>{1, 2, 3, 4, 5, 6, 8, 9, 10});
+    CHECK(recorder.batches == std::vector<std::size_t>{1, 1, 1, 1, 1, 1, 1, 1, 1});
 }

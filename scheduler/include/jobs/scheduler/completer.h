@@ -29,6 +29,8 @@ class Completer {
   private:
     // On the lane: records batches until none is left.
     void record(repo::JobStore& store) EXCLUDES(mutex_);
+    // One batch; if the database refuses it (not merely away), each completion alone.
+    void complete(repo::JobStore& store, const std::vector<repo::Completion>& batch);
 
     Mutex mutex_;
     std::vector<repo::Completion> pending_ GUARDED_BY(mutex_);
