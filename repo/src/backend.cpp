@@ -1,5 +1,7 @@
 #include "backend.h"
 
+#include <cmath>
+
 #include <charconv>
 #include <cstring>
 
@@ -92,8 +94,14 @@ std::optional<long long> column_opt_i64(const soci::row& row, const std::string&
             return row.get<long long>(name);
         case soci::dt_unsigned_long_long:
             return static_cast<long long>(row.get<unsigned long long>(name));
-        case soci::dt_double:
-            return static_cast<long long>(row.get<double>(name));
+        case soci::dt_double: {
+            const double value = row.get<double>(name);
+            // Beyond ±2^63 the cast is undefined: an infinite or absurd time is unreadable.
+            if (!std::isfinite(value) || std::fabs(value) >= 9.2e18) {
+                throw RepoError(ErrorKind::Database, "column " + name + " is out of range");
+            }
+            return static_cast<long long>(value);
+        }
         case soci::dt_string: {
             const std::string text = row.get<std::string>(name);
             long long value = 0;
@@ -133,6 +141,31 @@ Job read_job(const soci::row& row) {
     if (auto v = column_opt_i64(row, c::kStartedAt)) job.started_at = from_ms(*v);
     if (auto v = column_opt_i64(row, c::kLeaseUntil)) job.lease_until = from_ms(*v);
     return job;
+}
+
+void read_listed_job(const soci::row& row, ReadyJobs& out) {
+    try {
+        out.jobs.push_back(read_job(row));
+    } catch (const std::exception& e) {
+        std::optional<JobId> id;
+        try {
+            id = column_opt_i64(row, job_column::kId);
+        } catch (const std::exception&) {
+            // The id itself is unreadable: reported without one.
+        }
+        out.unreadable.push_back({id, e.what()});
+    }
+}
+
+void read_list_record(const std::string& client_column, const std::string& at_column, bool leave,
+                      const soci::row& row, ReadyJobs& out) {
+    try {
+        const auto client = column_opt_text(row, client_column);
+        if (!client) throw RepoError(ErrorKind::Database, "unexpected NULL in column ClientId");
+        out.recent_lists.push_back({*client, from_ms(column_i64(row, at_column)), leave});
+    } catch (const std::exception& e) {
+        out.unreadable.push_back({std::nullopt, std::string("a WorkerLogs list row: ") + e.what()});
+    }
 }
 
 Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,

@@ -138,6 +138,11 @@ inline std::string as(const std::string& expression, const std::string& alias) {
 }
 // The one mapping from a job row to a Job, by the aliases above.
 Job read_job(const soci::row& row);
+// A listed job into `out.jobs`, or, when the row cannot be read, into `out.unreadable`.
+void read_listed_job(const soci::row& row, ReadyJobs& out);
+// A list's WorkerLogs row (QUERYLIST or LEAVE) into `out.recent_lists`, or `out.unreadable`.
+void read_list_record(const std::string& client_column, const std::string& at_column, bool leave,
+                      const soci::row& row, ReadyJobs& out);
 // The harness's figures; only the delay and notice arithmetic differ between dialects.
 Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
                            const std::string& run_at_ms_expr, const std::string& late_created_cond);

@@ -18,6 +18,12 @@ std::string ms(const std::string& column) {
     return "CAST(floor(extract(epoch FROM " + column + ") * 1000) AS bigint)";
 }
 
+// ms() of a column a person may have written '-infinity' into: NULL then, read as unreadable,
+// rather than an error that fails the whole statement.
+std::string finite_ms(const std::string& column) {
+    return "CASE WHEN isfinite(" + column + ") THEN " + ms(column) + " END";
+}
+
 // Read at output time, after the statement's work, in microseconds: floor to ms and the work
 // done after now() would each make the sample up to a millisecond staler.
 const std::string kClockUs =
@@ -29,12 +35,14 @@ const std::string kMinPrepareInterval =
 // The job columns under the aliases read_job reads.
 std::string job_columns(const std::string& t) {
     namespace c = job_column;
-    return as(t + "Id", c::kId) + ", " + as(ms(t + "RunAt"), c::kRunAt) + ", " +
-           as(ms(t + "CreateAt"), c::kCreateAt) + ", " + as(ms(t + "LockAt"), c::kLockAt) + ", " +
-           as(ms(t + "ExecuteAt"), c::kExecuteAt) + ", " + as(t + "State", c::kState) + ", " +
-           as(t + "LockedBy", c::kLockedBy) + ", " + as(t + "LockToken", c::kLockToken) + ", " +
-           as(t + "Payload", c::kPayload) + ", " + as(ms(t + "StartedAt"), c::kStartedAt) + ", " +
-           as(ms(t + "LeaseUntil"), c::kLeaseUntil);
+    return as(t + "Id", c::kId) + ", " + as(finite_ms(t + "RunAt"), c::kRunAt) + ", " +
+           as(finite_ms(t + "CreateAt"), c::kCreateAt) + ", " +
+           as(finite_ms(t + "LockAt"), c::kLockAt) + ", " +
+           as(finite_ms(t + "ExecuteAt"), c::kExecuteAt) + ", " + as(t + "State", c::kState) +
+           ", " + as(t + "LockedBy", c::kLockedBy) + ", " + as(t + "LockToken", c::kLockToken) +
+           ", " + as(t + "Payload", c::kPayload) + ", " +
+           as(finite_ms(t + "StartedAt"), c::kStartedAt) + ", " +
+           as(finite_ms(t + "LeaseUntil"), c::kLeaseUntil);
 }
 
 // The WorkerLogs rows of a batch statement: one per row of `b`, `won` where the statement's
@@ -186,13 +194,12 @@ class PostgresqlBackend final : public Backend {
             result.clock =
                 std::max(result.clock, std::chrono::microseconds(column_i64(row, "clock")));
             if (const long long kind = column_i64(row, "kind"); kind != 1) {
-                result.recent_lists.push_back(
-                    {row.get<std::string>("client"), from_ms(column_i64(row, "at")), kind == 3});
+                read_list_record("client", "at", kind == 3, row, result);
                 continue;
             }
             // No due job: the clock row only.
             if (row.get_indicator(job_column::kId) == soci::i_null) continue;
-            result.jobs.push_back(read_job(row));
+            read_listed_job(row, result);
         }
         tx.commit();
         return result;

@@ -113,9 +113,7 @@ class SqliteBackend final : public Backend {
             // No due job: the clock row only.
             if (row.get_indicator(job_column::kId) == soci::i_null) continue;
             ++count;
-            // An unreadable RunAt: skip it.
-            if (row.get_indicator(job_column::kRunAt) == soci::i_null) continue;
-            result.jobs.push_back(read_job(row));
+            read_listed_job(row, result);
         }
         if (history.count() > 0) {
             const std::string since = "-" + seconds_modifier(history).substr(1);
@@ -129,9 +127,9 @@ class SqliteBackend final : public Backend {
                             "LogDate",
                  soci::use(since, "since"));
             for (const auto& row : lists) {
-                result.recent_lists.push_back(
-                    {row.get<std::string>("client"), from_ms(column_i64(row, "at")),
-                     row.get<std::string>("action") == action_name(Action::Leave)});
+                read_list_record("client", "at",
+                                 row.get<std::string>("action") == action_name(Action::Leave), row,
+                                 result);
             }
         }
         // Stamped with the moment the list looked (or just after the previous list), not the

@@ -32,6 +32,8 @@ constexpr std::size_t kAdmitSlice = 1'000;
 // of it has passed: a lease is renewed with at least half of it left.
 constexpr int kBeatsPerLease = 6;
 constexpr int kRenewAfter = 3;
+// Unreadable job rows remembered so each is logged once; past this many, all are forgotten.
+constexpr std::size_t kMaxUnreadableRemembered = 10'000;
 // The most locks or fencing starts one statement carries.
 constexpr std::size_t kMaxLockBatch = 256;
 
@@ -128,6 +130,7 @@ void Scheduler::on_listed(repo::ReadyJobs ready, TimePoint sent, TimePoint recei
     count(&SchedulerCounters::listed, static_cast<long long>(ready.jobs.size()));
     tracker_.forget_done_before(clock_.now(loop_.now()) - kForgetAfterWindows * options_.window);
     policy_->on_list(ready);
+    if (!ready.unreadable.empty()) report_unreadable(ready.unreadable);
     spdlog::debug(
         "listed {} due jobs; {} instances; round trip {} us", ready.jobs.size(),
         policy_->instances(),
@@ -311,6 +314,20 @@ void Scheduler::interrupt_stale(const repo::Job& job) {
             spdlog::info("job {}: not marked interrupted: {}", id, e.what());
         }
     });
+}
+
+void Scheduler::report_unreadable(const std::vector<repo::UnreadableRow>& rows) {
+    for (const repo::UnreadableRow& row : rows) {
+        if (row.job_id && !unreadable_seen_.insert(*row.job_id).second) continue;
+        if (unreadable_seen_.size() > kMaxUnreadableRemembered) unreadable_seen_.clear();
+        count(&SchedulerCounters::unreadable);
+        if (row.job_id) {
+            spdlog::error("job {}: its row cannot be read ({}); skipped until it is repaired",
+                          *row.job_id, row.reason);
+        } else {
+            spdlog::error("a row the list returned cannot be read ({}); skipped", row.reason);
+        }
+    }
 }
 
 void Scheduler::push_running(ReadyTask task) {

@@ -1,6 +1,8 @@
 // Each bad input of SPEC section 3 gets a clear error and changes nothing.
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include "jobs/repo/error.h"
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/repo/session.h"
@@ -116,12 +118,58 @@ TEST_CASE(
             CHECK(std::string(e.what()).find("RunAt must be UTC text") != std::string::npos);
         }
     }
-    // A row written by a tool that bypassed the triggers: the list neither fails nor runs it.
-    *sql << "DROP TRIGGER Jobs_RunAt_Check";
-    *sql << "INSERT INTO Jobs (RunAt) VALUES ('2020-99-99 00:00:00.000')";
+    // A row written by a tool that bypassed the triggers (an UPDATE: they guard inserts; no
+    // trigger is dropped, the file may be a data source other runs share): the list neither
+    // fails nor runs it.
     JobsRepo repo(RepoOptions{.url = url});
+    const JobId bad = repo.create_job(repo.db_now() + kMinPrepareTime + 500ms);
+    *sql << "UPDATE Jobs SET RunAt = '2020-99-99 00:00:00.000' WHERE Id = " + std::to_string(bad);
     const JobId good = repo.create_job(repo.db_now() + kMinPrepareTime + 500ms);
     const auto ready = repo.get_ready_jobs(std::chrono::seconds(20));
     REQUIRE(ready.jobs.size() == 1);
     CHECK(ready.jobs[0].id == good);
+}
+
+TEST_CASE(
+    "rows no list can read (a time that is not one, -infinity, a list row without a ClientId) "
+    "are skipped and reported, and every other job is still listed") {
+    const std::string url = fresh_database();
+    auto sql = open_session(ConnectionUrl::parse(url));
+    const bool sqlite = dialect_of(*sql, ConnectionUrl::parse(url)) == Dialect::Sqlite;
+    JobsRepo repo(RepoOptions{.url = url});
+    std::vector<JobId> ids;
+    for (int i = 0; i < 4; ++i) ids.push_back(repo.create_job(repo.db_now() + 10'500ms));
+    const auto set = [&](JobId id, const std::string& assignment) {
+        *sql << "UPDATE Jobs SET " + assignment + " WHERE Id = " + std::to_string(id);
+    };
+    if (sqlite) {
+        set(ids[0], "CreateAt = 'not a time'");
+        set(ids[2], "CreateAt = '2026-01-01 25:61:00.000'");
+    } else {
+        set(ids[0], "RunAt = '-infinity'");
+        set(ids[2], "CreateAt = '-infinity'");
+    }
+    *sql << "INSERT INTO WorkerLogs (Action, ClientId) VALUES (" +
+                jobs::test::quoted(Action::QueryList) + ", NULL)";
+    const ReadyJobs ready = repo.get_ready_jobs(20s, 60s);
+    REQUIRE(ready.jobs.size() == 2);
+    CHECK(ready.jobs[0].id == ids[1]);
+    CHECK(ready.jobs[1].id == ids[3]);
+    REQUIRE(ready.unreadable.size() == 3);
+    std::set<JobId> unreadable_jobs;
+    int log_rows = 0;
+    for (const UnreadableRow& row : ready.unreadable) {
+        CAPTURE(row.reason);
+        CHECK_FALSE(row.reason.empty());
+        if (row.job_id) {
+            unreadable_jobs.insert(*row.job_id);
+        } else {
+            ++log_rows;
+        }
+    }
+    CHECK(unreadable_jobs == std::set<JobId>{ids[0], ids[2]});
+    CHECK(log_rows == 1);
+    // The one-row read of a bad job fails as an error of that call alone.
+    require_error([&] { repo.get_job(ids[0]); }, ErrorKind::Database, "");
+    CHECK(repo.get_job(ids[1]).has_value());
 }

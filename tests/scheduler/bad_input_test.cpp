@@ -4,6 +4,8 @@
 
 #include <signal.h>
 
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "jobs/harness/instance.h"
@@ -112,6 +114,40 @@ TEST_CASE(
     std::string result;
     *sql << "SELECT Result FROM Jobs WHERE Id = 3", soci::into(result);
     CHECK(result.find("exceeds") != std::string::npos);
+}
+
+TEST_CASE(
+    "rows no list can read (a CreateAt that is not a time, a list row without a ClientId) are "
+    "skipped and logged once; every other job runs" *
+    doctest::timeout(90)) {
+    const std::string url = new_database();
+    auto sql = repo::open_session(repo::ConnectionUrl::parse(url));
+    *sql << test::insert_jobs_sql(4, 11'000);
+    *sql << "UPDATE Jobs SET CreateAt = 'not a time' WHERE Id = 2";
+    *sql << "INSERT INTO WorkerLogs (Action, ClientId) VALUES (" +
+                test::quoted(repo::Action::QueryList) + ", NULL)";
+    auto it = instance(url, "unreadable", {});
+    const auto deadline = std::chrono::steady_clock::now() + 40s;
+    while (std::chrono::steady_clock::now() < deadline &&
+           scalar(*sql, "SELECT count(*) FROM Jobs WHERE State = 2") < 3) {
+        std::this_thread::sleep_for(200ms);
+    }
+    std::this_thread::sleep_for(10s);  // one list more at least
+    it->signal(SIGINT);
+    CHECK(it->wait_for(5s) == std::optional<int>(0));
+    CHECK(scalar(*sql, "SELECT count(*) FROM Jobs WHERE State = 2 AND Id <> 2") == 3);
+    CHECK(scalar(*sql, "SELECT State FROM Jobs WHERE Id = 2") == 0);
+    std::ifstream log("/tmp/jobs-bad-input-unreadable.log");
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    std::size_t reported = 0;
+    for (auto at = text.find("job 2: its row cannot be read"); at != std::string::npos;
+         at = text.find("job 2: its row cannot be read", at + 1))
+        ++reported;
+    CHECK(reported == 1);
+    CHECK(text.find("a WorkerLogs list row") != std::string::npos);
+    CHECK(scalar(*sql, "SELECT count(*) FROM WorkerLogs WHERE Action = " +
+                           test::quoted(repo::Action::QueryList) + " AND ClientId IS NOT NULL") >=
+          2);
 }
 
 TEST_CASE("two instances given the same ClientId still run each job once" * doctest::timeout(90)) {

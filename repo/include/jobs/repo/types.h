@@ -90,6 +90,13 @@ struct ClusterPeek {
 // GetReadyJobs' answer, with the database clock read in the same round trip so the caller can
 // measure its offset without another statement, and the lists instances made lately, so they
 // can space their polls and share the jobs out without talking to each other.
+// A row a list returned and could not read (a time that is not one, a NULL where a value must
+// be): skipped, so one bad row never stops a list, and reported.
+struct UnreadableRow {
+    std::optional<JobId> job_id;  // a Jobs row's id when it could be read; none for a log row
+    std::string reason;
+};
+
 struct ReadyJobs {
     // The list's stamp, its QUERYLIST row's LogDate: the statement's moment, in ms, or a
     // millisecond after the previous list's if that is later (lists are serialized, and no
@@ -99,7 +106,8 @@ struct ReadyJobs {
     // epoch: the tightest sample for an instance's clock.
     std::chrono::microseconds clock{0};
     std::vector<Job> jobs;
-    std::vector<ListRecord> recent_lists;  // before this one, oldest first
+    std::vector<ListRecord> recent_lists;   // before this one, oldest first
+    std::vector<UnreadableRow> unreadable;  // jobs and log rows skipped
 };
 
 // A task that ended well, to be recorded under the lock its token names; an empty result is

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 
 #include "jobs/common/mutex.h"
@@ -26,6 +27,7 @@ struct SchedulerCounters {
     long long listed = 0, checked = 0, skipped = 0, locked = 0, lost = 0, handed = 0;
     long long done = 0, failed = 0, interrupted = 0;
     long long renewed = 0, renewals_lost = 0;
+    long long unreadable = 0;  // distinct job rows a list could not read, and log rows
 };
 
 // The database lanes of one instance: lists and looks; checks, locks and failures; fencing
@@ -80,6 +82,7 @@ class Scheduler {
     void fence_then_push(ReadyTask task);
     void send_fences();
     void interrupt_stale(const repo::Job& job);
+    void report_unreadable(const std::vector<repo::UnreadableRow>& rows);
     // The job goes to the executors: its run lease is renewed until it is reported.
     void push_running(ReadyTask task);
     void beat();
@@ -111,6 +114,8 @@ class Scheduler {
     std::optional<EventLoop::TimerId> poll_timer_;
     // The heartbeat: armed while tasks run, one renewal statement on its way at most.
     RunningTasks running_;
+    // Unreadable job rows already logged: each is reported once, not at every list.
+    std::set<repo::JobId> unreadable_seen_;
     std::optional<EventLoop::TimerId> beat_timer_;
     bool renewing_ = false;
     EventLoop::TimePoint last_sent_{};
