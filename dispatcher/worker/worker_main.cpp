@@ -60,6 +60,10 @@ struct Answered {
     Clock::time_point at;
 };
 
+// A completion whose row another transaction holds is tried this many times, this far apart.
+constexpr int kHeldTries = 60;
+constexpr std::chrono::milliseconds kHeldRetryDelay{500};
+
 // A killed instance closes our channel a moment before the kernel re-parents us (its files go
 // before its exit is announced), so a live parent is asked again for a short while before it is
 // believed; a live instance that closed us costs that wait once, its children closing together.
@@ -87,14 +91,24 @@ void record_orphans(const repo::RepoOptions& options, const std::deque<Answered>
         return;
     }
     for (const Answered& a : answered) {
-        try {
-            const auto job = jobs_repo->get_job(a.id);
-            if (!job || job->state != repo::JobState::Locked || job->lock_token != a.token)
-                continue;
-            jobs_repo->complete_locked_job(a.id, a.token);
-            spdlog::warn("job {}: completed by its worker, its instance having vanished", a.id);
-        } catch (const std::exception& e) {
-            spdlog::error("job {}: cannot record its completion: {}", a.id, e.what());
+        // A row another transaction holds is tried again for a while: the task did run.
+        for (int tries = 1;; ++tries) {
+            try {
+                const auto job = jobs_repo->get_job(a.id);
+                if (!job || job->state != repo::JobState::Locked || job->lock_token != a.token)
+                    break;
+                jobs_repo->complete_locked_job(a.id, a.token);
+                spdlog::warn("job {}: completed by its worker, its instance having vanished", a.id);
+            } catch (const repo::RepoError& e) {
+                if (e.kind() == repo::ErrorKind::RowHeld && tries < kHeldTries) {
+                    std::this_thread::sleep_for(kHeldRetryDelay);
+                    continue;
+                }
+                spdlog::error("job {}: cannot record its completion: {}", a.id, e.what());
+            } catch (const std::exception& e) {
+                spdlog::error("job {}: cannot record its completion: {}", a.id, e.what());
+            }
+            break;
         }
     }
 }

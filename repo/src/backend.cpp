@@ -140,6 +140,7 @@ Job read_job(const soci::row& row) {
     job.payload = column_opt_text(row, c::kPayload);
     if (auto v = column_opt_i64(row, c::kStartedAt)) job.started_at = from_ms(*v);
     if (auto v = column_opt_i64(row, c::kLeaseUntil)) job.lease_until = from_ms(*v);
+    job.attempts = static_cast<int>(column_opt_i64(row, c::kAttempts).value_or(0));
     return job;
 }
 

@@ -28,6 +28,7 @@ struct LockRow {
 
 struct CompleteRow {
     bool completed = false;          // this call moved the job 1 -> 2
+    bool held = false;               // skipped: another transaction holds the row
     std::optional<JobState> state;   // the job's state when it did not
     std::optional<LockToken> token;  // the job's token when it did not
     std::optional<std::string> locked_by;
@@ -61,12 +62,12 @@ class Backend {
     // and only once. Logs START or START_FAILURE. A retry of our own start succeeds again.
     virtual bool start(JobId id, LockToken token, std::chrono::milliseconds run_lease) = 0;
     // start() for each of `batch` (ids distinct), in one statement; in the batch's order.
-    virtual std::vector<bool> start_many(const std::vector<StartRequest>& batch,
-                                         std::chrono::milliseconds run_lease) = 0;
+    virtual StartOutcome start_many(const std::vector<StartRequest>& batch,
+                                    std::chrono::milliseconds run_lease) = 0;
     // Extends the run lease of each started job of `batch` still held under its token, in one
     // statement, a RENEW row each (Results 1 when renewed); in the batch's order.
-    virtual std::vector<bool> renew_many(const std::vector<StartRequest>& batch,
-                                         std::chrono::milliseconds run_lease) = 0;
+    virtual std::vector<Renewal> renew_many(const std::vector<StartRequest>& batch,
+                                            std::chrono::milliseconds run_lease) = 0;
     // State 1 -> `state` (Completed, Failed or Interrupted) under the lock; logs `action`, or
     // ERROR when the caller does not hold the lock.
     virtual CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state,
@@ -75,6 +76,9 @@ class Backend {
     // the ones not completed, with what was found instead.
     virtual std::vector<std::pair<JobId, CompleteRow>> finish_many(
         const std::vector<Completion>& batch) = 0;
+    // State 1 -> 0 under `token`, every lock and start column cleared; one RELEASE row (or HELD
+    // when another transaction holds the row).
+    virtual CompleteRow release(JobId id, LockToken token) = 0;
     // Returns nothing when run_at is sooner than now + MinPrepareTime on the database clock.
     virtual std::optional<JobId> create(DbTime run_at,
                                         const std::optional<std::string>& payload) = 0;
@@ -130,6 +134,7 @@ inline const std::string kLockToken = "lock_token";
 inline const std::string kPayload = "payload";
 inline const std::string kStartedAt = "started_at";
 inline const std::string kLeaseUntil = "lease_until";
+inline const std::string kAttempts = "attempts";
 }  // namespace job_column
 
 // "expression AS alias".

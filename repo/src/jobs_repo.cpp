@@ -191,7 +191,7 @@ std::vector<Lock> JobsRepo::acquire_job_locks(const std::vector<JobId>& ids) {
     return locks;
 }
 
-std::vector<bool> JobsRepo::start_locked_jobs(const std::vector<StartRequest>& starts) {
+StartOutcome JobsRepo::start_locked_jobs(const std::vector<StartRequest>& starts) {
     if (starts.empty()) return {};
     std::vector<JobId> ids;
     for (const auto& s : starts) ids.push_back(s.id);
@@ -200,7 +200,7 @@ std::vector<bool> JobsRepo::start_locked_jobs(const std::vector<StartRequest>& s
                       [&] { return backend_->start_many(starts, options_.run_lease); });
 }
 
-std::vector<bool> JobsRepo::renew_run_leases(const std::vector<StartRequest>& running) {
+std::vector<Renewal> JobsRepo::renew_run_leases(const std::vector<StartRequest>& running) {
     if (running.empty()) return {};
     std::vector<JobId> ids;
     for (const auto& r : running) ids.push_back(r.id);
@@ -225,6 +225,12 @@ void JobsRepo::complete_locked_job(JobId id, std::optional<LockToken> token,
         return backend_->finish(id, token, JobState::Completed, Action::Complete, storable(result));
     });
     if (row.completed) return;
+    if (row.held) {
+        throw RepoError(ErrorKind::RowHeld,
+                        fmt::format("ProcessLockedJob: job {}'s row is held by another "
+                                    "transaction; not completed, try again",
+                                    id));
+    }
     if (!row.state) {
         throw RepoError(ErrorKind::NotFound, fmt::format("ProcessLockedJob: no job {}", id));
     }
@@ -238,7 +244,7 @@ void JobsRepo::complete_locked_job(JobId id, std::optional<LockToken> token,
                     row.locked_by ? ", locked by " + *row.locked_by : std::string()));
 }
 
-std::vector<JobId> JobsRepo::complete_locked_jobs(const std::vector<Completion>& batch) {
+CompletionOutcome JobsRepo::complete_locked_jobs(const std::vector<Completion>& batch) {
     if (batch.empty()) return {};
     std::vector<JobId> ids;
     for (const auto& c : batch) ids.push_back(c.id);
@@ -247,16 +253,20 @@ std::vector<JobId> JobsRepo::complete_locked_jobs(const std::vector<Completion>&
     for (auto& c : stored) c.result = storable(c.result);
     const auto unfinished =
         with_retry("ProcessLockedJobs", true, [&] { return backend_->finish_many(stored); });
-    std::vector<JobId> refused;
+    CompletionOutcome outcome;
     for (const auto& [id, row] : unfinished) {
+        if (row.held) {
+            outcome.held.push_back(id);
+            continue;
+        }
         const auto given = std::find_if(batch.begin(), batch.end(),
                                         [id = id](const Completion& c) { return c.id == id; });
         // A retry after a lost reply finds its own completion.
         const bool ours =
             given != batch.end() && row.token == given->token && row.state == JobState::Completed;
-        if (!ours) refused.push_back(id);
+        if (!ours) outcome.refused.push_back(id);
     }
-    return refused;
+    return outcome;
 }
 
 void JobsRepo::fail_locked_job(JobId id, LockToken token, JobState outcome,
@@ -272,8 +282,26 @@ void JobsRepo::fail_locked_job(JobId id, LockToken token, JobState outcome,
     const CompleteRow row = with_retry(
         call.c_str(), true, [&] { return backend_->finish(id, token, outcome, action, text); });
     if (row.completed || (row.state == outcome && row.token == token)) return;
+    if (row.held) {
+        throw RepoError(ErrorKind::RowHeld,
+                        fmt::format("{}: job {}'s row is held by another transaction; not "
+                                    "written, try again",
+                                    call, id));
+    }
     throw RepoError(ErrorKind::NotLocked,
                     fmt::format("{}: job {} is not locked by this caller", call, id));
+}
+
+bool JobsRepo::release_job(JobId id, LockToken token) {
+    const CompleteRow row =
+        with_retry("ReleaseJob", true, [&] { return backend_->release(id, token); });
+    if (row.held) {
+        throw RepoError(ErrorKind::RowHeld,
+                        fmt::format("ReleaseJob: job {}'s row is held by another transaction; "
+                                    "not released, try again",
+                                    id));
+    }
+    return row.completed;
 }
 
 JobId JobsRepo::create_job(DbTime run_at, std::optional<std::string> payload) {

@@ -29,6 +29,11 @@ std::string finite_ms(const std::string& column) {
 const std::string kClockUs =
     "CAST(floor(extract(epoch FROM clock_timestamp()) * 1000000) AS bigint)";
 
+// A WorkerLogs row dated later than this after the statement's now was not written by a list
+// (lists are stamped with their moment, or a millisecond after the previous one): a hand-made
+// or clock-stepped row that no list stamp or plan may follow.
+const std::string kNotFuture = "LogDate <= statement_timestamp() + interval '1 second'";
+
 const std::string kMinPrepareInterval =
     "interval '" + std::to_string(kMinPrepareTime.count()) + " milliseconds'";
 
@@ -42,7 +47,8 @@ std::string job_columns(const std::string& t) {
            ", " + as(t + "LockedBy", c::kLockedBy) + ", " + as(t + "LockToken", c::kLockToken) +
            ", " + as(t + "Payload", c::kPayload) + ", " +
            as(finite_ms(t + "StartedAt"), c::kStartedAt) + ", " +
-           as(finite_ms(t + "LeaseUntil"), c::kLeaseUntil);
+           as(finite_ms(t + "LeaseUntil"), c::kLeaseUntil) + ", " +
+           as(t + "Attempts", c::kAttempts);
 }
 
 // The WorkerLogs rows of a batch statement: one per row of `b`, `won` where the statement's
@@ -53,6 +59,28 @@ std::string batch_log_cte(Action won, Action lost) {
            sql_literal(lost) + " ELSE " + sql_literal(won) +
            " END, p.cid, CASE WHEN u.Id IS NULL THEN 0 ELSE 1 END FROM p, b LEFT JOIN u ON u.Id "
            "= b.id) ";
+}
+
+// Like batch_log_cte, with a third outcome: a row of `v` (the batch's rows that qualified) that
+// `u` did not write was held by another transaction and skipped.
+std::string batch_log_cte(Action won, Action held, Action lost) {
+    return "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT b.id, CASE "
+           "WHEN u.Id IS NOT NULL THEN " +
+           sql_literal(won) + " WHEN v.Id IS NOT NULL THEN " + sql_literal(held) + " ELSE " +
+           sql_literal(lost) +
+           " END, p.cid, CASE WHEN u.Id IS NULL THEN 0 ELSE 1 END FROM p, b LEFT JOIN u ON u.Id "
+           "= b.id LEFT JOIN v ON v.Id = b.id) ";
+}
+
+// The rows of the batch `b` that meet `condition`: `c` locked first, skipping any row another
+// transaction holds (a statement never waits on a row lock: a session left open in psql must
+// not stall an instance's lane), and `v` the same rows by a plain read, so that a row in `v`
+// and not in `c` is known to have been held.
+std::string skip_held_ctes(const std::string& condition) {
+    return "c AS (SELECT Jobs.Id FROM Jobs JOIN b ON Jobs.Id = b.id WHERE " + condition +
+           " ORDER BY Jobs.Id FOR UPDATE OF Jobs SKIP LOCKED), v AS (SELECT Jobs.Id FROM Jobs "
+           "JOIN b ON Jobs.Id = b.id WHERE " +
+           condition + "), ";
 }
 
 // A batch of (id, token) pairs as one JSON parameter: one statement, planned once, whatever
@@ -97,7 +125,7 @@ const std::string& list_statement() {
         "n AS (SELECT GREATEST(date_trunc('milliseconds', statement_timestamp()), "
         "(SELECT max(LogDate) + interval '1 millisecond' FROM WorkerLogs WHERE "
         "Action = " +
-        sql_literal(Action::QueryList) +
+        sql_literal(Action::QueryList) + " AND " + kNotFuture +
         ")) AS t, statement_timestamp() AS now), "
         "j AS (SELECT Jobs.* FROM Jobs, n, p WHERE Jobs.State < 2 AND "
         "Jobs.RunAt < n.t + p.win * interval '1 millisecond' AND "
@@ -116,7 +144,8 @@ const std::string& list_statement() {
         sql_literal(Action::QueryList) + ", " + sql_literal(Action::Leave) +
         ") "
         "AND "
-        "WorkerLogs.LogDate > n.t - p.hist * interval '1 millisecond') "
+        "WorkerLogs.LogDate > n.t - p.hist * interval '1 millisecond' AND WorkerLogs.LogDate <= "
+        "n.t) "
         "SELECT 1 AS kind, " +
         as(ms("n.t"), "list_at") + ", " + job_columns("j.") + ", NULL AS client, NULL AS at, " +
         as(kClockUs, "clock") +
@@ -124,8 +153,8 @@ const std::string& list_statement() {
         "SELECT h.kind, " +
         ms("n.t") +
         ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-        "NULL, NULL, NULL, h.client, " +
-        ms("h.at") + ", " + kClockUs + " FROM n, h ORDER BY 1, 4, 3, 15";  // kind, run_at, id, at
+        "NULL, NULL, NULL, NULL, h.client, " +
+        ms("h.at") + ", " + kClockUs + " FROM n, h ORDER BY 1, 4, 3, 16";  // kind, run_at, id, at
     return text;
 }
 
@@ -210,10 +239,10 @@ class PostgresqlBackend final : public Backend {
         sql() << "WITH p AS (SELECT CAST(:cid AS text) AS cid), " +
                      log_cte("NULL", sql_literal(Action::QueryLast), "1") + " SELECT " +
                      as(ms("now()"), "now_ms") + ", (SELECT " + ms("max(LogDate)") +
-                     " FROM WorkerLogs WHERE Action = " + sql_literal(Action::QueryList) +
-                     ") AS last_list, (SELECT " + ms("max(LogDate)") +
-                     " FROM WorkerLogs WHERE Action = " + sql_literal(Action::Leave) +
-                     ") AS last_leave, " + as(kClockUs, "clock"),
+                     " FROM WorkerLogs WHERE Action = " + sql_literal(Action::QueryList) + " AND " +
+                     kNotFuture + ") AS last_list, (SELECT " + ms("max(LogDate)") +
+                     " FROM WorkerLogs WHERE Action = " + sql_literal(Action::Leave) + " AND " +
+                     kNotFuture + ") AS last_leave, " + as(kClockUs, "clock"),
             soci::use(client_id(), "cid"), soci::into(row);
         ClusterPeek peek{from_ms(column_i64(row, "now_ms")),
                          {},
@@ -307,48 +336,57 @@ class PostgresqlBackend final : public Backend {
         return rows;
     }
 
-    std::vector<bool> start_many(const std::vector<StartRequest>& batch,
-                                 std::chrono::milliseconds run_lease) override {
+    StartOutcome start_many(const std::vector<StartRequest>& batch,
+                            std::chrono::milliseconds run_lease) override {
         const long long lease_ms = run_lease.count();
         const std::string batch_text = id_token_json(batch);
         std::string outcome_text;
-        sql()
-            << kTokenBatchCtes +
-                   "u AS (UPDATE Jobs SET StartedAt = COALESCE(Jobs.StartedAt, now()), "
-                   "LeaseUntil = now() + p.lease * interval '1 millisecond' FROM p, b "
-                   "WHERE Jobs.Id = b.id AND Jobs.State = 1 AND Jobs.LockToken = b.tok AND "
-                   "(Jobs.StartedAt IS NOT NULL OR Jobs.LeaseUntil > now()) RETURNING Jobs.Id), " +
-                   batch_log_cte(Action::Start, Action::StartFailure) +
-                   "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
-                   "NOT NULL)), '[]') AS text) FROM b LEFT JOIN u ON u.Id = b.id",
+        long long clock_us = 0;
+        sql() << kTokenBatchCtes +
+                     skip_held_ctes(
+                         "Jobs.State = 1 AND Jobs.LockToken = b.tok AND "
+                         "(Jobs.StartedAt IS NOT NULL OR Jobs.LeaseUntil > now())") +
+                     "u AS (UPDATE Jobs SET StartedAt = COALESCE(Jobs.StartedAt, now()), "
+                     "LeaseUntil = now() + p.lease * interval '1 millisecond' FROM p, c "
+                     "WHERE Jobs.Id = c.Id RETURNING Jobs.Id), " +
+                     batch_log_cte(Action::Start, Action::Held, Action::StartFailure) +
+                     "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
+                     "NOT NULL)), '[]') AS text), " +
+                     kClockUs + " FROM b LEFT JOIN u ON u.Id = b.id",
             soci::use(client_id(), "cid"), soci::use(lease_ms, "lease"),
-            soci::use(batch_text, "batch"), soci::into(outcome_text);
-        std::vector<bool> started;
-        started.reserve(batch.size());
+            soci::use(batch_text, "batch"), soci::into(outcome_text), soci::into(clock_us);
+        StartOutcome out;
+        out.clock = std::chrono::microseconds(clock_us);
+        out.started.reserve(batch.size());
         for (const auto& outcome : in_batch_order(outcome_text, batch)) {
-            started.push_back(outcome.value("won", false));
+            out.started.push_back(outcome.value("won", false));
         }
-        return started;
+        return out;
     }
 
-    std::vector<bool> renew_many(const std::vector<StartRequest>& batch,
-                                 std::chrono::milliseconds run_lease) override {
+    std::vector<Renewal> renew_many(const std::vector<StartRequest>& batch,
+                                    std::chrono::milliseconds run_lease) override {
         const long long lease_ms = run_lease.count();
         const std::string batch_text = id_token_json(batch);
         std::string outcome_text;
         sql() << kTokenBatchCtes +
+                     skip_held_ctes(
+                         "Jobs.State = 1 AND Jobs.LockToken = b.tok AND "
+                         "Jobs.StartedAt IS NOT NULL") +
                      "u AS (UPDATE Jobs SET LeaseUntil = now() + p.lease * interval '1 "
-                     "millisecond' FROM p, b WHERE Jobs.Id = b.id AND Jobs.State = 1 AND "
-                     "Jobs.LockToken = b.tok AND Jobs.StartedAt IS NOT NULL RETURNING Jobs.Id), " +
-                     batch_log_cte(Action::Renew, Action::Renew) +
+                     "millisecond' FROM p, c WHERE Jobs.Id = c.Id RETURNING Jobs.Id), " +
+                     batch_log_cte(Action::Renew, Action::Held, Action::Renew) +
                      "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
-                     "NOT NULL)), '[]') AS text) FROM b LEFT JOIN u ON u.Id = b.id",
+                     "NOT NULL, 'held', u.Id IS NULL AND v.Id IS NOT NULL)), '[]') AS text) "
+                     "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN v ON v.Id = b.id",
             soci::use(client_id(), "cid"), soci::use(lease_ms, "lease"),
             soci::use(batch_text, "batch"), soci::into(outcome_text);
-        std::vector<bool> renewed;
+        std::vector<Renewal> renewed;
         renewed.reserve(batch.size());
         for (const auto& outcome : in_batch_order(outcome_text, batch)) {
-            renewed.push_back(outcome.value("won", false));
+            renewed.push_back(outcome.value("won", false)    ? Renewal::Renewed
+                              : outcome.value("held", false) ? Renewal::Held
+                                                             : Renewal::Lost);
         }
         return renewed;
     }
@@ -367,14 +405,20 @@ class PostgresqlBackend final : public Backend {
         sql() << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
                  "CAST(:tok AS bigint) AS tok, CAST(:res AS text) AS res, "
                  "CAST(:state AS integer) AS state, CAST(:action AS text) AS action), "
-                 "u AS (UPDATE Jobs SET State = p.state, ExecuteAt = now(), Result = p.res FROM p "
-                 "WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
-                 "(p.tok IS NULL OR Jobs.LockToken = p.tok) RETURNING Jobs.Id), " +
+                 "c AS (SELECT Jobs.Id FROM Jobs, p WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
+                 "(p.tok IS NULL OR Jobs.LockToken = p.tok) FOR UPDATE OF Jobs SKIP LOCKED), "
+                 "v AS (SELECT Jobs.Id FROM Jobs, p WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
+                 "(p.tok IS NULL OR Jobs.LockToken = p.tok)), "
+                 "u AS (UPDATE Jobs SET State = p.state, ExecuteAt = now(), Result = p.res FROM "
+                 "p, c WHERE Jobs.Id = c.Id RETURNING Jobs.Id), " +
                      log_cte("p.id",
-                             "CASE WHEN EXISTS (SELECT 1 FROM u) THEN p.action ELSE " +
-                                 sql_literal(Action::Error) + " END",
+                             "CASE WHEN EXISTS (SELECT 1 FROM u) THEN p.action WHEN EXISTS "
+                             "(SELECT 1 FROM v) THEN " +
+                                 sql_literal(Action::Held) + " ELSE " + sql_literal(Action::Error) +
+                                 " END",
                              "(SELECT count(*) FROM u)") +
-                     " SELECT CAST((SELECT count(*) FROM u) AS integer) AS completed, " +
+                     " SELECT CAST((SELECT count(*) FROM u) AS integer) AS completed, "
+                     "CAST((SELECT count(*) FROM v) AS integer) AS qualified, " +
                      as("Jobs.State", job_column::kState) + ", " +
                      as("Jobs.LockToken", job_column::kLockToken) + ", " +
                      as("Jobs.LockedBy", job_column::kLockedBy) +
@@ -385,11 +429,41 @@ class PostgresqlBackend final : public Backend {
         CompleteRow out;
         out.completed = column_i64(row, "completed") == 1;
         if (out.completed) return out;
+        out.held = column_i64(row, "qualified") == 1;
         if (auto found = column_opt_i64(row, job_column::kState)) {
             out.state = static_cast<JobState>(*found);
         }
         out.token = column_opt_i64(row, job_column::kLockToken);
         out.locked_by = column_opt_text(row, job_column::kLockedBy);
+        return out;
+    }
+
+    CompleteRow release(JobId id, LockToken token) override {
+        soci::row row;
+        // A retry after a lost reply finds the job free (or taken by someone since): false,
+        // which is right either way, since the release happened.
+        sql() << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
+                 "CAST(:tok AS bigint) AS tok), "
+                 "c AS (SELECT Jobs.Id FROM Jobs, p WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
+                 "Jobs.LockToken = p.tok FOR UPDATE OF Jobs SKIP LOCKED), "
+                 "v AS (SELECT Jobs.Id FROM Jobs, p WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
+                 "Jobs.LockToken = p.tok), "
+                 "u AS (UPDATE Jobs SET State = 0, LockAt = NULL, LockedBy = NULL, LockToken = "
+                 "NULL, StartedAt = NULL, LeaseUntil = NULL FROM c WHERE Jobs.Id = c.Id "
+                 "RETURNING Jobs.Id), " +
+                     log_cte("p.id",
+                             "CASE WHEN EXISTS (SELECT 1 FROM u) OR NOT EXISTS (SELECT 1 FROM v) "
+                             "THEN " +
+                                 sql_literal(Action::Release) + " ELSE " +
+                                 sql_literal(Action::Held) + " END",
+                             "(SELECT count(*) FROM u)") +
+                     " SELECT CAST((SELECT count(*) FROM u) AS integer) AS released, "
+                     "CAST((SELECT count(*) FROM v) AS integer) AS qualified",
+            soci::use(id, "id"), soci::use(client_id(), "cid"), soci::use(token, "tok"),
+            soci::into(row);
+        CompleteRow out;
+        out.completed = column_i64(row, "released") == 1;
+        out.held = !out.completed && column_i64(row, "qualified") == 1;
         return out;
     }
 
@@ -408,15 +482,16 @@ class PostgresqlBackend final : public Backend {
         sql() << "WITH p AS (SELECT CAST(:cid AS text) AS cid, CAST(CAST(:batch AS text) AS json) "
                  "AS batch), "
                  "b AS (SELECT r.id, r.tok, r.res FROM p, "
-                 "json_to_recordset(p.batch) AS r(id bigint, tok bigint, res text)), "
-                 "u AS (UPDATE Jobs SET State = 2, ExecuteAt = now(), Result = b.res FROM b "
-                 "WHERE Jobs.Id = b.id AND Jobs.State = 1 AND Jobs.LockToken = b.tok "
-                 "RETURNING Jobs.Id), " +
-                     batch_log_cte(Action::Complete, Action::Error) +
+                 "json_to_recordset(p.batch) AS r(id bigint, tok bigint, res text)), " +
+                     skip_held_ctes("Jobs.State = 1 AND Jobs.LockToken = b.tok") +
+                     "u AS (UPDATE Jobs SET State = 2, ExecuteAt = now(), Result = b.res FROM b, "
+                     "c WHERE Jobs.Id = b.id AND Jobs.Id = c.Id RETURNING Jobs.Id), " +
+                     batch_log_cte(Action::Complete, Action::Held, Action::Error) +
                      "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'state', "
-                     "Jobs.State, 'lock_token', Jobs.LockToken, 'locked_by', Jobs.LockedBy)) "
-                     "FILTER (WHERE u.Id IS NULL), '[]') AS text) "
-                     "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
+                     "Jobs.State, 'lock_token', Jobs.LockToken, 'locked_by', Jobs.LockedBy, "
+                     "'held', v.Id IS NOT NULL)) FILTER (WHERE u.Id IS NULL), '[]') AS text) "
+                     "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN v ON v.Id = b.id "
+                     "LEFT JOIN Jobs ON Jobs.Id = b.id",
             soci::use(client_id(), "cid"), soci::use(batch_text, "batch"),
             soci::into(unfinished_text);
         std::vector<std::pair<JobId, CompleteRow>> unfinished;
@@ -428,6 +503,7 @@ class PostgresqlBackend final : public Backend {
             if (!state.is_null()) row.state = static_cast<JobState>(state.get<int>());
             if (!token.is_null()) row.token = token.get<LockToken>();
             if (!locked_by.is_null()) row.locked_by = locked_by.get<std::string>();
+            row.held = item.value("held", false);
             unfinished.emplace_back(item.at("id").get<JobId>(), std::move(row));
         }
         return unfinished;

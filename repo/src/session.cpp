@@ -33,6 +33,17 @@ std::string sqlite_connection(const std::string& connection) {
     return result;
 }
 
+// libpq's TCP keepalives and user timeout, unless the URL sets its own: a half-open connection (a
+// host or a network gone without a word) is noticed in about 10 s, not after the kernel's
+// two hours, and its statement fails over to a reconnect.
+std::string postgresql_connection(const std::string& connection) {
+    std::string result = connection;
+    if (result.find("keepalives") == std::string::npos)
+        result += " keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3";
+    if (result.find("tcp_user_timeout") == std::string::npos) result += " tcp_user_timeout=10000";
+    return result;
+}
+
 // SQLite's own busy handler sleeps 1, 2, 5, 10 ... up to 100 ms between tries: a worker whose
 // completion meets a burst's writes would lose tens of milliseconds. Writes here hold the lock
 // for well under a millisecond, so try every half millisecond, for up to 10 s.
@@ -59,7 +70,9 @@ std::unique_ptr<soci::session> connect(const ConnectionUrl& url, const std::stri
 
 std::unique_ptr<soci::session> open_session(const ConnectionUrl& url) {
     const std::string connection =
-        url.backend == BackendKind::Sqlite3 ? sqlite_connection(url.connection) : url.connection;
+        url.backend == BackendKind::Sqlite3      ? sqlite_connection(url.connection)
+        : url.backend == BackendKind::Postgresql ? postgresql_connection(url.connection)
+                                                 : url.connection;
     std::unique_ptr<soci::session> sql;
     try {
         sql = connect(url, connection);
@@ -68,14 +81,15 @@ std::unique_ptr<soci::session> open_session(const ConnectionUrl& url) {
                         "cannot connect to " + url.backend_name() + " database: " + e.what());
     }
     if (dialect_of(*sql, url) == Dialect::Sqlite) {
-        // WAL lets readers and one writer proceed together across processes; NORMAL sync is
-        // durable in WAL mode up to the last checkpoint, and much cheaper than FULL.
+        // WAL lets readers and one writer proceed together across processes. FULL syncs the
+        // log at every commit: a START or a completion that returned survives a power loss
+        // (NORMAL could roll back a START whose task had already run).
         try {
             // Reading the mode takes no lock; switching does, so switch only once per file.
             std::string mode;
             *sql << "PRAGMA journal_mode", soci::into(mode);
             if (mode != "wal") *sql << "PRAGMA journal_mode = WAL", soci::into(mode);
-            *sql << "PRAGMA synchronous = NORMAL";
+            *sql << "PRAGMA synchronous = FULL";
             if (url.backend == BackendKind::Sqlite3) {
                 auto* native = static_cast<soci::sqlite3_session_backend*>(sql->get_backend());
                 sqlite_api::sqlite3_busy_handler(native->conn_, &retry_soon, nullptr);

@@ -30,13 +30,17 @@ std::string job_columns(const std::string& t) {
            as(ms(t + "ExecuteAt"), c::kExecuteAt) + ", " + as(t + "State", c::kState) + ", " +
            as(t + "LockedBy", c::kLockedBy) + ", " + as(big(t + "LockToken"), c::kLockToken) +
            ", " + as(t + "Payload", c::kPayload) + ", " + as(ms(t + "StartedAt"), c::kStartedAt) +
-           ", " + as(ms(t + "LeaseUntil"), c::kLeaseUntil);
+           ", " + as(ms(t + "LeaseUntil"), c::kLeaseUntil) + ", " +
+           as(t + "Attempts", c::kAttempts);
 }
 
 // "+12.345 seconds": SQLite's date modifier for a positive offset.
 std::string seconds_modifier(std::chrono::milliseconds offset) {
     return fmt::format("+{}.{:03} seconds", offset.count() / 1000, offset.count() % 1000);
 }
+
+// See the PostgreSQL backend: a log row dated well after now was written by no list.
+const std::string kNotFuture = "LogDate <= strftime('%Y-%m-%d %H:%M:%f', 'now', '+1.000 seconds')";
 
 class Transaction {
   public:
@@ -96,7 +100,8 @@ class SqliteBackend final : public Backend {
                                   ", coalesce((SELECT strftime('%Y-%m-%d %H:%M:%f', "
                                   "max(LogDate), '+0.001 seconds') FROM WorkerLogs WHERE "
                                   "Action = " +
-                                  sql_literal(Action::QueryList) + "), " + kNow +
+                                  sql_literal(Action::QueryList) + " AND " + kNotFuture + "), " +
+                                  kNow +
                                   ")) AS stamp) AS s) AS n "
                                   "LEFT JOIN Jobs AS j ON j.State < 2 AND j.RunAt < n.b AND "
                                   "(j.State = 0 OR j.LeaseUntil < n.now_text) "
@@ -123,8 +128,8 @@ class SqliteBackend final : public Backend {
                             ", Action AS action FROM WorkerLogs WHERE Action IN (" +
                             sql_literal(Action::QueryList) + ", " + sql_literal(Action::Leave) +
                             ") AND "
-                            "LogDate > strftime('%Y-%m-%d %H:%M:%f', 'now', :since) ORDER BY "
-                            "LogDate",
+                            "LogDate > strftime('%Y-%m-%d %H:%M:%f', 'now', :since) AND " +
+                            kNotFuture + " ORDER BY LogDate",
                  soci::use(since, "since"));
             for (const auto& row : lists) {
                 read_list_record("client", "at",
@@ -144,10 +149,10 @@ class SqliteBackend final : public Backend {
         Transaction tx(sql());
         soci::row row;
         sql() << "SELECT " + as(ms("'now'"), "now_ms") + ", (SELECT " + ms("max(LogDate)") +
-                     " FROM WorkerLogs WHERE Action = " + sql_literal(Action::QueryList) +
-                     ") AS last_list, (SELECT " + ms("max(LogDate)") +
-                     " FROM WorkerLogs WHERE Action = " + sql_literal(Action::Leave) +
-                     ") AS last_leave",
+                     " FROM WorkerLogs WHERE Action = " + sql_literal(Action::QueryList) + " AND " +
+                     kNotFuture + ") AS last_list, (SELECT " + ms("max(LogDate)") +
+                     " FROM WorkerLogs WHERE Action = " + sql_literal(Action::Leave) + " AND " +
+                     kNotFuture + ") AS last_leave",
             soci::into(row);
         ClusterPeek peek{from_ms(column_i64(row, "now_ms")), {}, {}, {}};
         peek.clock = peek.db_now.time_since_epoch();
@@ -196,22 +201,26 @@ class SqliteBackend final : public Backend {
         return started;
     }
 
-    std::vector<bool> start_many(const std::vector<StartRequest>& batch,
-                                 std::chrono::milliseconds run_lease) override {
+    StartOutcome start_many(const std::vector<StartRequest>& batch,
+                            std::chrono::milliseconds run_lease) override {
         Transaction tx(sql());
-        std::vector<bool> started;
-        started.reserve(batch.size());
+        StartOutcome out;
+        out.started.reserve(batch.size());
         for (const auto& b : batch)
-            started.push_back(start_in_transaction(b.id, b.token, run_lease));
+            out.started.push_back(start_in_transaction(b.id, b.token, run_lease));
+        long long now_ms = 0;
+        sql() << "SELECT " + ms("'now'"), soci::into(now_ms);
         tx.commit();
-        return started;
+        out.clock = std::chrono::milliseconds(now_ms);  // ms only in SQLite
+        return out;
     }
 
-    std::vector<bool> renew_many(const std::vector<StartRequest>& batch,
-                                 std::chrono::milliseconds run_lease) override {
+    // SQLite has no row locks: a renewal is never held.
+    std::vector<Renewal> renew_many(const std::vector<StartRequest>& batch,
+                                    std::chrono::milliseconds run_lease) override {
         const std::string lease_until = seconds_modifier(run_lease);
         Transaction tx(sql());
-        std::vector<bool> renewed;
+        std::vector<Renewal> renewed;
         renewed.reserve(batch.size());
         for (const auto& b : batch) {
             soci::statement update =
@@ -222,10 +231,25 @@ class SqliteBackend final : public Backend {
             update.execute(true);
             const bool ok = update.get_affected_rows() == 1;
             log(b.id, Action::Renew, ok ? 1 : 0);
-            renewed.push_back(ok);
+            renewed.push_back(ok ? Renewal::Renewed : Renewal::Lost);
         }
         tx.commit();
         return renewed;
+    }
+
+    CompleteRow release(JobId id, LockToken token) override {
+        Transaction tx(sql());
+        soci::statement update =
+            (sql().prepare << "UPDATE Jobs SET State = 0, LockAt = NULL, LockedBy = NULL, "
+                              "LockToken = NULL, StartedAt = NULL, LeaseUntil = NULL WHERE Id = "
+                              ":id AND State = 1 AND LockToken = :tok",
+             soci::use(id, "id"), soci::use(token, "tok"));
+        update.execute(true);
+        CompleteRow out;
+        out.completed = update.get_affected_rows() == 1;
+        log(id, Action::Release, out.completed ? 1 : 0);
+        tx.commit();
+        return out;
     }
 
     CompleteRow finish(JobId id, std::optional<LockToken> token, JobState state, Action action,

@@ -1,5 +1,8 @@
 #include "jobs/scheduler/completer.h"
 
+#include <algorithm>
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 #include "jobs/common/mutex_lock.h"
@@ -10,6 +13,9 @@ namespace jobs::scheduler {
 namespace {
 // Bounds one statement's size (a JSON parameter on PostgreSQL, one transaction on SQLite).
 constexpr std::size_t kMaxBatch = 256;
+// A completion whose row another transaction holds goes again after this, this many times.
+constexpr std::chrono::milliseconds kHeldRetryDelay{250};
+constexpr int kMaxHeldTries = 240;
 }  // namespace
 
 Completer::Completer(std::unique_ptr<DbLane> lane) : lane_(std::move(lane)) {}
@@ -42,26 +48,61 @@ void Completer::record(repo::JobStore& store) {
                          std::make_move_iterator(pending_.begin() + take));
             pending_.erase(pending_.begin(), pending_.begin() + take);
         }
-        complete(store, batch);
+        retry_held(complete(store, batch));
     }
 }
 
-void Completer::complete(repo::JobStore& store, const std::vector<repo::Completion>& batch) {
+void Completer::retry_held(std::vector<repo::Completion> held) {
+    if (held.empty()) return;
+    std::vector<repo::Completion> again;
+    for (repo::Completion& c : held) {
+        if (++held_tries_[c.id] > kMaxHeldTries) {
+            spdlog::error(
+                "job {}: cannot record its completion: its row stayed held by another "
+                "transaction",
+                c.id);
+            held_tries_.erase(c.id);
+            continue;
+        }
+        again.push_back(std::move(c));
+    }
+    if (again.empty()) return;
+    spdlog::warn("{} completions wait: their rows are held by another transaction", again.size());
+    // On the lane's thread: completions added meanwhile go in the next batch, with these.
+    std::this_thread::sleep_for(kHeldRetryDelay);
+    MutexLock lock(mutex_);
+    for (repo::Completion& c : again) pending_.push_back(std::move(c));
+}
+
+std::vector<repo::Completion> Completer::complete(repo::JobStore& store,
+                                                  const std::vector<repo::Completion>& batch) {
+    std::vector<repo::Completion> held;
     try {
-        for (const repo::JobId id : store.complete_locked_jobs(batch)) {
+        const repo::CompletionOutcome outcome = store.complete_locked_jobs(batch);
+        for (const repo::JobId id : outcome.refused) {
             spdlog::error("job {}: cannot record its completion: its lock is no longer ours", id);
         }
-        return;
+        for (const repo::Completion& c : batch) {
+            if (std::find(outcome.held.begin(), outcome.held.end(), c.id) != outcome.held.end()) {
+                held.push_back(c);
+            } else if (!held_tries_.empty()) {
+                held_tries_.erase(c.id);
+            }
+        }
+        return held;
     } catch (const repo::RepoError& e) {
         if (batch.size() == 1 || e.kind() == repo::ErrorKind::Unavailable) {
             spdlog::error("cannot record the completion of {} jobs: {}", batch.size(), e.what());
-            return;
+            return held;
         }
         spdlog::warn("recording the completion of {} jobs failed: {}; recording each alone",
                      batch.size(), e.what());
     }
     // One row the database refuses must not take the others with it.
-    for (const repo::Completion& c : batch) complete(store, {c});
+    for (const repo::Completion& c : batch) {
+        for (repo::Completion& h : complete(store, {c})) held.push_back(std::move(h));
+    }
+    return held;
 }
 
 void Completer::finish() {

@@ -12,9 +12,10 @@ Outcome classify(repo::JobId id, const dispatcher::CallResult& result) {
         case dispatcher::CallStatus::ChildDied:
             return {Outcome::Kind::Interrupted, result.detail};
         case dispatcher::CallStatus::TimedOut:
+            return {Outcome::Kind::Failed, result.detail};
         case dispatcher::CallStatus::StartFailed:
         case dispatcher::CallStatus::Stopped:
-            return {Outcome::Kind::Failed, result.detail};
+            return {Outcome::Kind::NotDelivered, result.detail};
     }
     const auto reply = dispatcher::parse_reply(result.reply);
     if (!reply || reply->job_id != id) {

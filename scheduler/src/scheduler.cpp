@@ -32,6 +32,15 @@ constexpr std::size_t kAdmitSlice = 1'000;
 // of it has passed: a lease is renewed with at least half of it left.
 constexpr int kBeatsPerLease = 6;
 constexpr int kRenewAfter = 3;
+// An outcome whose row another transaction holds is written again after this, this many times.
+constexpr std::chrono::milliseconds kHeldRetryDelay{1'000};
+constexpr int kMaxHeldRetries = 60;
+// A task no worker could take is offered again after this, up to this many deliveries; then the
+// job is released for any instance to run.
+constexpr std::chrono::milliseconds kRedeliverDelay{1'000};
+constexpr int kMaxDeliveries = 3;
+// A job no worker could take on this many locks is marked failed.
+constexpr int kMaxUndeliveredLocks = 3;
 // Unreadable job rows remembered so each is logged once; past this many, all are forgotten.
 constexpr std::size_t kMaxUnreadableRemembered = 10'000;
 // The most locks or fencing starts one statement carries.
@@ -105,7 +114,7 @@ void Scheduler::look() {
             const auto received = loop_.now();
             loop_.post([this, peek, sent, received] {
                 if (stopping_) return;
-                clock_.add_sample(peek.clock, sent, received);
+                note_clock(clock_.add_sample(peek.clock, sent, received));
                 if (policy_->on_look(peek)) {
                     spdlog::info("the cluster missed a list or an instance left: listing now");
                     list();
@@ -125,7 +134,7 @@ void Scheduler::look() {
 
 void Scheduler::on_listed(repo::ReadyJobs ready, TimePoint sent, TimePoint received) {
     if (stopping_) return;
-    clock_.add_sample(ready.clock, sent, received);
+    note_clock(clock_.add_sample(ready.clock, sent, received));
     last_sent_ = sent;
     count(&SchedulerCounters::listed, static_cast<long long>(ready.jobs.size()));
     tracker_.forget_done_before(clock_.now(loop_.now()) - kForgetAfterWindows * options_.window);
@@ -253,7 +262,8 @@ void Scheduler::hand_over(repo::JobId id) {
     ReadyTask task{job, decision->entry->token, std::nullopt};
     switch (decision->kind) {
         case JobTracker::HandOver::Refuse:
-            report(task, {dispatcher::CallStatus::StartFailed, {}, decision->refusal});
+            count(&SchedulerCounters::failed);
+            record_failure(job.id, task.token, repo::JobState::Failed, decision->refusal);
             break;
         case JobTracker::HandOver::Fence:
             count(&SchedulerCounters::handed);
@@ -280,18 +290,32 @@ void Scheduler::send_fences() {
         std::vector<repo::StartRequest> starts;
         starts.reserve(batch.size());
         for (const ReadyTask& t : batch) starts.push_back({t.job.id, t.token});
-        std::vector<bool> started(batch.size(), false);
+        repo::StartOutcome out;
+        out.started.assign(batch.size(), false);
+        const TimePoint sent = loop_.now();
+        bool answered = false;
         try {
-            started = store.start_locked_jobs(starts);
+            out = store.start_locked_jobs(starts);
+            answered = true;
         } catch (const repo::RepoError& e) {
             spdlog::warn("cannot start {} jobs: {}", batch.size(), e.what());
         }
-        loop_.post([this, started = std::move(started), batch = std::move(batch)]() mutable {
+        const TimePoint received = loop_.now();
+        loop_.post([this, out = std::move(out), batch = std::move(batch), answered, sent,
+                    received]() mutable {
+            // The statement read the database's clock just before these tasks begin: a clock
+            // that stepped back since the last list is caught here, before any task starts.
+            if (answered) note_clock(clock_.add_sample(out.clock, sent, received));
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 tracker_.on_started(batch[i].job.id);
-                if (!started[i]) continue;
-                if (options_.worker_waits)
-                    batch[i].not_before = clock_.steady_at(batch[i].job.run_at);
+                if (!out.started[i]) continue;
+                const TimePoint due = clock_.steady_at(batch[i].job.run_at);
+                if (options_.worker_waits) {
+                    batch[i].not_before = due;
+                } else if (due > loop_.now()) {
+                    push_at(std::move(batch[i]), due);  // a plain worker runs it at once
+                    continue;
+                }
                 push_running(std::move(batch[i]));
             }
             if (fences_.answered()) send_fences();
@@ -314,6 +338,14 @@ void Scheduler::interrupt_stale(const repo::Job& job) {
             spdlog::info("job {}: not marked interrupted: {}", id, e.what());
         }
     });
+}
+
+void Scheduler::note_clock(bool stepped_back) {
+    if (!stepped_back) return;
+    spdlog::warn(
+        "the database's clock stepped back (or drifted more than {} ppm from this "
+        "host's): timing from the latest reading alone",
+        DbClock::kMaxDriftPpm);
 }
 
 void Scheduler::report_unreadable(const std::vector<repo::UnreadableRow>& rows) {
@@ -349,7 +381,7 @@ void Scheduler::beat() {
     renewing_ = true;
     // On the list lane: a renewal has seconds to spare, a lock or a start none.
     lister_->post([this, due = std::move(due), now](repo::JobStore& store) {
-        std::vector<bool> renewed;
+        std::vector<repo::Renewal> renewed;
         try {
             renewed = store.renew_run_leases(due);
         } catch (const repo::RepoError& e) {
@@ -364,14 +396,21 @@ void Scheduler::beat() {
 }
 
 void Scheduler::on_renewed(const std::vector<repo::StartRequest>& sent,
-                           const std::vector<bool>& renewed, TimePoint at) {
+                           const std::vector<repo::Renewal>& renewed, TimePoint at) {
     renewing_ = false;
     if (renewed.size() != sent.size()) return;  // failed: all still due
     std::vector<repo::JobId> ok;
     for (std::size_t i = 0; i < sent.size(); ++i) {
         const repo::JobId id = sent[i].id;
-        if (renewed[i]) {
+        if (renewed[i] == repo::Renewal::Renewed) {
             ok.push_back(id);
+            continue;
+        }
+        if (renewed[i] == repo::Renewal::Held) {
+            spdlog::warn(
+                "job {}: its run lease was not renewed: another transaction holds its "
+                "row; again at the next beat",
+                id);
             continue;
         }
         if (!running_.contains(id)) continue;  // it ended meanwhile
@@ -418,7 +457,7 @@ void Scheduler::stop(std::function<void()> on_drained) {
 }
 
 void Scheduler::maybe_drained() {
-    if (!stopping_ || !on_drained_ || tracker_.busy()) return;
+    if (!stopping_ || !on_drained_ || tracker_.busy() || held_back_ > 0) return;
     sink_.close();  // executors finish what is queued and stop
     auto done = std::move(on_drained_);
     on_drained_ = nullptr;
@@ -444,6 +483,10 @@ void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& resu
             spdlog::warn("job {}: not started: {}", id, outcome.text);
             count(&SchedulerCounters::skipped);
             return;
+        case Outcome::Kind::NotDelivered:
+            count(&SchedulerCounters::undelivered);
+            loop_.post([this, task, detail = outcome.text] { redeliver(task, detail); });
+            return;
         case Outcome::Kind::RecordedByWorker:
             count(&SchedulerCounters::done);
             return;
@@ -468,14 +511,77 @@ void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& resu
     }
 }
 
+void Scheduler::redeliver(const ReadyTask& task, const std::string& detail) {
+    const repo::JobId id = task.job.id;
+    const int tries = ++undelivered_tries_[id];
+    if (stopping_ || tries > kMaxDeliveries) {
+        undelivered_tries_.erase(id);
+        // Locked this many times (by any instance) and never taken by a worker: the workers
+        // are broken, not the job; failing it ends a cycle that would last for ever.
+        const int locks = task.job.attempts + 1;
+        if (!stopping_ && locks >= kMaxUndeliveredLocks) {
+            count(&SchedulerCounters::failed);
+            record_failure(
+                id, task.token, repo::JobState::Failed,
+                "no worker could take it (locked " + std::to_string(locks) + " times): " + detail);
+            return;
+        }
+        spdlog::warn("job {}: no worker could take it ({}){}; released for any instance to run", id,
+                     detail, stopping_ ? " before the instance stopped" : "");
+        release(id, task.token);
+        return;
+    }
+    spdlog::warn("job {}: no worker could take it ({}); again in {} ms", id, detail,
+                 kRedeliverDelay.count());
+    push_at(task, loop_.now() + kRedeliverDelay);
+}
+
+void Scheduler::push_at(ReadyTask task, TimePoint at) {
+    ++held_back_;
+    loop_.at(at, [this, task = std::move(task)]() mutable {
+        --held_back_;
+        push_running(std::move(task));
+        maybe_drained();
+    });
+}
+
+void Scheduler::release(repo::JobId id, repo::LockToken token, int attempt) {
+    locker_->post([this, id, token, attempt](repo::JobStore& store) {
+        try {
+            if (!store.release_job(id, token))
+                spdlog::info("job {}: not released: its lock is no longer ours", id);
+        } catch (const repo::RepoError& e) {
+            if (e.kind() != repo::ErrorKind::RowHeld || attempt >= kMaxHeldRetries) {
+                // Still locked (and maybe started) by us: its lease lapses, and then it is
+                // locked again or, if started, taken for interrupted.
+                spdlog::error("job {}: cannot release it: {}", id, e.what());
+                return;
+            }
+            loop_.post([this, id, token, attempt] {
+                loop_.at(loop_.now() + kHeldRetryDelay,
+                         [this, id, token, attempt] { release(id, token, attempt + 1); });
+            });
+        }
+    });
+}
+
 void Scheduler::record_failure(repo::JobId id, repo::LockToken token, repo::JobState state,
-                               const std::string& message) {
-    spdlog::warn("job {}: {}", id, message);
-    locker_->post([id, token, state, message](repo::JobStore& store) {
+                               const std::string& message, int attempt) {
+    if (attempt == 0) spdlog::warn("job {}: {}", id, message);
+    locker_->post([this, id, token, state, message, attempt](repo::JobStore& store) {
         try {
             store.fail_locked_job(id, token, state, message);
         } catch (const repo::RepoError& e) {
-            spdlog::error("job {}: cannot record its outcome: {}", id, e.what());
+            if (e.kind() != repo::ErrorKind::RowHeld || attempt >= kMaxHeldRetries) {
+                spdlog::error("job {}: cannot record its outcome: {}", id, e.what());
+                return;
+            }
+            // Not on the lane: its locks must not wait behind a row someone else holds.
+            loop_.post([this, id, token, state, message, attempt] {
+                loop_.at(loop_.now() + kHeldRetryDelay, [this, id, token, state, message, attempt] {
+                    record_failure(id, token, state, message, attempt + 1);
+                });
+            });
         }
     });
 }

@@ -111,10 +111,11 @@ TEST_CASE(
         std::this_thread::sleep_for(200ms);
         const auto renewed = a.renew_run_leases(
             {{running, r.token}, {unstarted, u.token}, {done, d.token}, {running + 100, 1}});
-        CHECK(renewed == std::vector<bool>{true, false, false, false});
+        CHECK(renewed ==
+              std::vector<Renewal>{Renewal::Renewed, Renewal::Lost, Renewal::Lost, Renewal::Lost});
         for (const Job& job : b.get_ready_jobs(30s).jobs) CHECK(job.id != running);
     }
-    CHECK(b.renew_run_leases({{running, r.token + 1}}) == std::vector<bool>{false});
+    CHECK(b.renew_run_leases({{running, r.token + 1}}) == std::vector<Renewal>{Renewal::Lost});
     // Unrenewed, it lapses and is listed for interruption.
     std::this_thread::sleep_for(800ms);
     bool listed = false;

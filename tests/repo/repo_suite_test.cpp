@@ -307,14 +307,14 @@ TEST_CASE("a batch of completions completes each job under its own token, in one
     const DbTime before = repo.db_now();
     // ids[3] with someone else's token and ids[4] not locked at all are refused; the rest are
     // completed, each with its own result.
-    CHECK(repo.complete_locked_jobs({{ids[4], 0, std::nullopt}}).size() == 1);
+    CHECK(repo.complete_locked_jobs({{ids[4], 0, std::nullopt}}).refused.size() == 1);
     repo.fail_locked_job(ids[4], locks[4].token, JobState::Failed, "taken out of the batch");
     const std::vector<Completion> batch = {{ids[0], locks[0].token, odd_result},
                                            {ids[1], locks[1].token, std::string()},
                                            {ids[2], locks[2].token, std::nullopt},
                                            {ids[3], locks[3].token + 1, std::nullopt},
                                            {ids[4], locks[4].token, std::nullopt}};
-    const std::vector<JobId> refused = repo.complete_locked_jobs(batch);
+    const std::vector<JobId> refused = repo.complete_locked_jobs(batch).refused;
     CHECK(std::set<JobId>(refused.begin(), refused.end()) == std::set<JobId>{ids[3], ids[4]});
     for (int i = 0; i < 3; ++i) {
         const auto job = repo.get_job(ids[i]);
@@ -339,10 +339,10 @@ TEST_CASE("a batch of completions completes each job under its own token, in one
     CHECK(logged(stats.actions, Action::Error) == 3);
     // A retry of the same batch (its reply lost) finds its own completions: only the jobs it
     // never held are refused.
-    const std::vector<JobId> again = repo.complete_locked_jobs({batch[0], batch[3]});
+    const std::vector<JobId> again = repo.complete_locked_jobs({batch[0], batch[3]}).refused;
     CHECK(again == std::vector<JobId>{ids[3]});
     CHECK_THROWS_AS(repo.complete_locked_jobs({batch[3], batch[3]}), RepoError);
-    CHECK(repo.complete_locked_jobs({}).empty());
+    CHECK(repo.complete_locked_jobs({}).refused.empty());
 }
 
 TEST_CASE(
@@ -425,9 +425,13 @@ TEST_CASE(
     CHECK(logged(stats.actions, Action::AcquireSuccess) == 4);  // b's one, a's three
     CHECK(logged(stats.actions, Action::AcquireFailure) == 2);
 
-    const std::vector<bool> started = a.start_locked_jobs(
+    const DbTime before_start = a.db_now();
+    const StartOutcome started = a.start_locked_jobs(
         {{ids[0], locks[0].token}, {ids[3], locks[3].token + 1}, {ids[4 - 1 - 1], locks[3].token}});
-    CHECK(started == std::vector<bool>{true, false, true});
+    CHECK(started.started == std::vector<bool>{true, false, true});
+    // The statement's clock reading: a sample taken just before tasks begin.
+    CHECK(started.clock >= std::chrono::microseconds(before_start.time_since_epoch()));
+    CHECK(started.clock <= std::chrono::microseconds(a.db_now().time_since_epoch()) + 1ms);
     CHECK(a.get_job(ids[0])->started_at.has_value());
     CHECK_FALSE(a.get_job(ids[3])->started_at.has_value());
     CHECK(logged(a.statistics().actions, Action::Start) == 2);
@@ -510,7 +514,7 @@ TEST_CASE(
     const std::vector<Completion> batch = {{ids[0], locks[0].token, "bad \xff\xfe utf-8"s},
                                            {ids[1], locks[1].token, "a\0nul"s},
                                            {ids[2], locks[2].token, "fine"s}};
-    CHECK(repo.complete_locked_jobs(batch).empty());
+    CHECK(repo.complete_locked_jobs(batch).refused.empty());
     auto sql = open_session(ConnectionUrl::parse(url));
     const auto result_of = [&](JobId id) {
         std::string result;

@@ -3,6 +3,8 @@
 
 #include <thread>
 
+#include "jobs/repo/action.h"
+#include "jobs/repo/error.h"
 #include "jobs/repo/jobs_repo.h"
 #include "jobs/repo/session.h"
 #include "test_db.h"
@@ -53,4 +55,52 @@ TEST_CASE("a dropped PostgreSQL connection is re-opened and the call retried" *
     CHECK(lock.outcome == LockOutcome::Won);
     repo.complete_locked_job(id, lock.token);
     CHECK(repo.get_job(id)->state == JobState::Completed);
+}
+
+TEST_CASE(
+    "a row another transaction holds never makes an instance's statements wait: starts, "
+    "renewals, completions and failures skip it and say so, and go through once it is free" *
+    doctest::timeout(60)) {
+    const std::string url = jobs::test::fresh_database();
+    auto other = open_session(ConnectionUrl::parse(url));
+    if (dialect_of(*other, ConnectionUrl::parse(url)) != Dialect::Postgresql) return;
+    JobsRepo repo(RepoOptions{.url = url, .client_id = "instance"});
+    std::vector<JobId> ids;
+    for (int i = 0; i < 5; ++i) ids.push_back(repo.create_job(repo.db_now() + 20s));
+    const std::vector<Lock> locks = repo.acquire_job_locks(ids);
+    // ids[0] to start, ids[1] to renew, ids[2] to complete, ids[3] to fail; ids[4] stays free.
+    REQUIRE(repo.start_locked_jobs(
+                    {{ids[1], locks[1].token}, {ids[2], locks[2].token}, {ids[3], locks[3].token}})
+                .started == std::vector<bool>{true, true, true});
+    other->begin();
+    *other << "SELECT count(*) FROM (SELECT Id FROM Jobs WHERE Id IN (" + std::to_string(ids[0]) +
+                  ", " + std::to_string(ids[1]) + ", " + std::to_string(ids[2]) + ", " +
+                  std::to_string(ids[3]) + ") FOR UPDATE) AS held";
+
+    const auto begin = std::chrono::steady_clock::now();
+    CHECK(repo.start_locked_jobs({{ids[0], locks[0].token}, {ids[4], locks[4].token}}).started ==
+          std::vector<bool>{false, true});
+    CHECK(repo.renew_run_leases({{ids[1], locks[1].token}, {ids[4], locks[4].token}}) ==
+          std::vector<Renewal>{Renewal::Held, Renewal::Renewed});
+    const CompletionOutcome completed = repo.complete_locked_jobs(
+        {{ids[2], locks[2].token, std::nullopt}, {ids[4], locks[4].token, std::nullopt}});
+    CHECK(completed.held == std::vector<JobId>{ids[2]});
+    CHECK(completed.refused.empty());
+    try {
+        repo.fail_locked_job(ids[3], locks[3].token, JobState::Failed, "it failed");
+        FAIL("a held row was written");
+    } catch (const RepoError& e) {
+        CHECK(e.kind() == ErrorKind::RowHeld);
+    }
+    CHECK(std::chrono::steady_clock::now() - begin < 2s);  // nothing waited on the row locks
+    CHECK(repo.statistics().actions[std::string(action_name(Action::Held))] == 4);
+
+    other->commit();
+    CHECK(repo.start_locked_jobs({{ids[0], locks[0].token}}).started == std::vector<bool>{true});
+    CHECK(repo.renew_run_leases({{ids[1], locks[1].token}}) ==
+          std::vector<Renewal>{Renewal::Renewed});
+    CHECK(repo.complete_locked_jobs({{ids[2], locks[2].token, std::nullopt}}).held.empty());
+    repo.fail_locked_job(ids[3], locks[3].token, JobState::Failed, "it failed");
+    CHECK(repo.get_job(ids[2])->state == JobState::Completed);
+    CHECK(repo.get_job(ids[3])->state == JobState::Failed);
 }

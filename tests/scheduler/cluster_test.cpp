@@ -274,3 +274,65 @@ TEST_CASE(
     CHECK(r.never_ran == 0);
     CHECK(r.early == 0);
 }
+
+TEST_CASE(
+    "tasks no worker could take are offered again and run once, on the instance or, released "
+    "after five tries, on another; none is marked failed") {
+    for (const SimWorker kind : {SimWorker::Timed, SimWorker::Fences}) {
+        CAPTURE(static_cast<int>(kind));
+        // A few failures: each task offered again a second later, on the same instance.
+        ClusterOptions few = cluster(3, 8);
+        few.workers = kind;
+        few.undeliverable = {{0, 2}, {1, 2}};
+        const ClusterResult a = run_cluster(few);
+        describe("some tasks undelivered", few, a);
+        check_hard_rules(a);
+        CHECK(a.completed == a.jobs);
+        CHECK(a.failures == 0);
+        CHECK(a.releases == 0);
+        // One instance whose workers cannot start for its first 200 tasks: each of them tried
+        // five times, then released and run by whoever lists next.
+        ClusterOptions many = cluster(3, 9);
+        many.workers = kind;
+        many.undeliverable = {{0, 200}};
+        const ClusterResult b = run_cluster(many);
+        describe("many tasks undelivered", many, b);
+        check_hard_rules(b);
+        CHECK(b.completed == b.jobs);
+        CHECK(b.failures == 0);
+        CHECK(b.releases > 0);
+    }
+}
+
+TEST_CASE(
+    "a database clock that steps back (5 s, 0.8 s) or forward mid-run: no task begins before its "
+    "RunAt by the stepped clock but one due within the start lead of the step, each once, every "
+    "one within 30 s") {
+    for (const SimWorker kind : {SimWorker::Timed, SimWorker::Plain}) {
+        for (const auto by : {-5'000ms, 5'000ms, -800ms}) {
+            CAPTURE(static_cast<int>(kind));
+            CAPTURE(by.count());
+            ClusterOptions o = cluster(3, 11);
+            o.workers = kind;
+            o.clock_steps = {{o.since + 100s, by}, {o.since + 300s, -by}};
+            ClusterResult r = run_cluster(o);
+            describe("clock stepped", o, r);
+            // The one window no instance can see into: a step between a task's START (the
+            // clock's last reading, a start lead before RunAt) and the moment its worker begins.
+            // Only a task due within that lead after a step may begin early.
+            const jobs::repo::DbTime db_start = cluster_db_start();
+            const jobs::repo::DbTime first_step = db_start + o.since + 100s;
+            const jobs::repo::DbTime second_step = db_start + o.since + 300s + by;
+            for (const jobs::repo::DbTime run_at : r.early_run_ats) {
+                const bool in_window =
+                    (run_at >= first_step - 10ms && run_at <= first_step + 100ms) ||
+                    (run_at >= second_step - 10ms && run_at <= second_step + 100ms);
+                CHECK_MESSAGE(in_window, "early RunAt " << (run_at - db_start).count() << " ms");
+            }
+            CHECK(r.early <= 2);
+            r.early = 0;
+            check_hard_rules(r);
+            CHECK(r.completed == r.jobs);
+        }
+    }
+}

@@ -24,7 +24,7 @@ class BatchRecorder final : public repo::JobStore {
         : arrived_(arrived), go_(std::move(go)) {}
 
     const std::string& client_id() const noexcept override { return id_; }
-    std::vector<repo::JobId> complete_locked_jobs(
+    repo::CompletionOutcome complete_locked_jobs(
         const std::vector<repo::Completion>& batch) override {
         if (!announced_) {
             announced_ = true;
@@ -38,9 +38,17 @@ class BatchRecorder final : public repo::JobStore {
             }
         }
         batches.push_back(batch.size());
-        for (const auto& c : batch) ids.insert(c.id);
-        total += batch.size();
-        return {};
+        repo::CompletionOutcome outcome;
+        for (const auto& c : batch) {
+            if (c.id == held_id && held_left > 0) {
+                --held_left;
+                outcome.held.push_back(c.id);
+                continue;
+            }
+            ids.insert(c.id);
+            ++total;
+        }
+        return outcome;
     }
     repo::ReadyJobs get_ready_jobs(std::chrono::milliseconds, std::chrono::milliseconds) override {
         throw std::logic_error("not a completer's call");
@@ -52,14 +60,17 @@ class BatchRecorder final : public repo::JobStore {
     std::vector<repo::Lock> acquire_job_locks(const std::vector<repo::JobId>&) override {
         throw std::logic_error("not a completer's call");
     }
-    std::vector<bool> renew_run_leases(const std::vector<repo::StartRequest>&) override {
+    std::vector<repo::Renewal> renew_run_leases(const std::vector<repo::StartRequest>&) override {
         throw std::logic_error("not a completer's call");
     }
-    std::vector<bool> start_locked_jobs(const std::vector<repo::StartRequest>&) override {
+    repo::StartOutcome start_locked_jobs(const std::vector<repo::StartRequest>&) override {
         throw std::logic_error("not a completer's call");
     }
     void fail_locked_job(repo::JobId, repo::LockToken, repo::JobState,
                          const std::string&) override {
+        throw std::logic_error("not a completer's call");
+    }
+    bool release_job(repo::JobId, repo::LockToken) override {
         throw std::logic_error("not a completer's call");
     }
     void leave() override { throw std::logic_error("not a completer's call"); }
@@ -69,6 +80,8 @@ class BatchRecorder final : public repo::JobStore {
     std::set<repo::JobId> ids;
     std::size_t total = 0;
     repo::JobId refused_id = -1;  // a batch holding it fails as a whole
+    repo::JobId held_id = -1;     // its row held by another transaction, held_left times
+    int held_left = 0;
 
   private:
     std::promise<void>& arrived_;
@@ -126,4 +139,27 @@ TEST_CASE(
     // 1 alone, then 2..10 refused together, then each of them alone: all but 7 recorded.
     CHECK(recorder.ids == std::set<repo::JobId>{1, 2, 3, 4, 5, 6, 8, 9, 10});
     CHECK(recorder.batches == std::vector<std::size_t>{1, 1, 1, 1, 1, 1, 1, 1, 1});
+}
+
+TEST_CASE(
+    "a completion whose row another transaction holds waits and goes again, with the "
+    "completions that came meanwhile, until it is recorded" *
+    doctest::timeout(20)) {
+    std::promise<void> arrived;
+    std::promise<void> go;
+    auto store = std::make_unique<BatchRecorder>(arrived, go.get_future().share());
+    BatchRecorder& recorder = *store;
+    recorder.held_id = 3;
+    recorder.held_left = 2;
+    Completer completer(std::make_unique<DbThread>(std::move(store)));
+    completer.add({1, 1, std::nullopt});
+    arrived.get_future().wait();
+    for (int i = 2; i <= 4; ++i) completer.add({i, 1, std::nullopt});
+    go.set_value();
+    completer.finish();
+    CHECK(recorder.ids == std::set<repo::JobId>{1, 2, 3, 4});
+    CHECK(recorder.total == 4);
+    CHECK(recorder.held_left == 0);
+    // 1; then 2..4 with 3 held; then 3 twice more, held once again, recorded the second time.
+    CHECK(recorder.batches == std::vector<std::size_t>{1, 3, 1, 1});
 }

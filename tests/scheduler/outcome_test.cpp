@@ -24,9 +24,13 @@ TEST_CASE("a reply for another job, or not in the protocol, is the worker's fail
           std::string::npos);
 }
 
-TEST_CASE("a worker that died mid-task interrupts the job; one never reached fails it") {
+TEST_CASE(
+    "a worker that died mid-task interrupts the job; one that timed out fails it; a request no "
+    "worker received is not delivered, its task never began") {
     CHECK(classify(5, {CallStatus::ChildDied, {}, "signal 9"}).kind == Outcome::Kind::Interrupted);
     CHECK(classify(5, {CallStatus::TimedOut, {}, "timeout"}).kind == Outcome::Kind::Failed);
-    CHECK(classify(5, {CallStatus::StartFailed, {}, "no worker"}).kind == Outcome::Kind::Failed);
+    CHECK(classify(5, {CallStatus::StartFailed, {}, "no worker"}).kind ==
+          Outcome::Kind::NotDelivered);
+    CHECK(classify(5, {CallStatus::Stopped, {}, "draining"}).kind == Outcome::Kind::NotDelivered);
     CHECK(classify(5, {CallStatus::Stopped, {}, "draining"}).text == "draining");
 }

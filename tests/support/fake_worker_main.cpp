@@ -18,6 +18,8 @@
 //                    capabilities, not READY at all), then replies like ok
 //   ready-from FILE  the same with the first line of FILE, read at start (children of one pool
 //                    can then announce different things)
+//   ready-after FILE exits (status 1) at start while FILE does not exist, like a worker that
+//                    cannot start; once it does, replies "OK <id> <its pid>" at once
 // Every mode exits at the end of its input. A malformed request gets "FAIL 0 malformed request".
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -77,6 +80,7 @@ std::string first_line_of(const std::string& path) {
 int main(int argc, char** argv) {
     const std::string mode = argc > 1 ? argv[1] : "ok";
     if (mode == "exit-at-start") return 1;
+    if (mode == "ready-after" && !std::filesystem::exists(text_arg(argc, argv, 2))) return 1;
     WorkerChannel channel;
     if (mode == "ready") {
         put(text_arg(argc, argv, 2) + '\n');
@@ -137,6 +141,8 @@ int main(int argc, char** argv) {
                 sleep_ms(ms);
                 reply(channel, ReplyKind::Ok, id, std::to_string(getpid()));
             });
+        } else if (mode == "ready-after") {
+            reply(channel, ReplyKind::Ok, id, std::to_string(getpid()));
         } else if (mode == "pid") {
             sleep_ms(number_arg(argc, argv, 2, 0));
             reply(channel, ReplyKind::Ok, id, std::to_string(getpid()));

@@ -70,7 +70,10 @@ void score(const MemoryDatabase& db, const TaskRuns& runs, ClusterResult& r) {
         if (it->second.size() > 1) ++r.ran_twice;
         for (const DbTime began : it->second) {
             const milliseconds late = began - job.run_at;
-            r.early += late < 0ms ? 1 : 0;
+            if (late < 0ms) {
+                ++r.early;
+                r.early_run_ats.push_back(job.run_at);
+            }
             r.late_30s += late > repo::kMaxDelayTime ? 1 : 0;
             r.late_starts += late > kOnTime ? 1 : 0;
             r.worst_start = std::max(r.worst_start, late);
@@ -87,6 +90,8 @@ void score(const MemoryDatabase& db, const TaskRuns& runs, ClusterResult& r) {
 }
 
 }  // namespace
+
+DbTime cluster_db_start() { return kDbStart; }
 
 long long lists_needed(const ClusterOptions& o) {
     return (o.since + o.duration + kTail) / o.scheduler.poll_interval + 1 + o.instances;
@@ -126,6 +131,12 @@ ClusterResult run_cluster(const ClusterOptions& o) {
                  [scheduler] { scheduler->start(); });
         instances.push_back(std::move(inst));
     }
+    for (const auto& [when, by] : o.clock_steps) {
+        world.at(kSteadyStart + when, kWorld, [&db, by = by] { db.step_clock(by); });
+    }
+    for (const auto& [i, n] : o.undeliverable) {
+        instances[static_cast<std::size_t>(i)].workers->fail_deliveries(n);
+    }
     for (const auto& [i, at] : o.kills) {
         world.at(kSteadyStart + at, kWorld, [&world, i = i] { world.kill(i); });
     }
@@ -150,6 +161,8 @@ ClusterResult run_cluster(const ClusterOptions& o) {
     r.leaves = db.count(Action::Leave);
     r.errors = db.count(Action::Error);
     r.renewals = db.count(Action::Renew);
+    r.releases = db.count(Action::Release);
+    r.failures = db.count(Action::Failed);
     r.cost = db.cost();
     r.events = world.events_run();
     return r;

@@ -33,6 +33,10 @@ struct ClusterOptions {
     milliseconds extra_tail{0};
     // Besides the load: this many jobs more, all due at `since` + burst_at, in the database from
     // the start.
+    // The database's clock steps by `by` at `when` from the start: {when, by}.
+    std::vector<std::pair<milliseconds, milliseconds>> clock_steps;
+    // The first n tasks each instance hands over reach no worker: {instance, n}.
+    std::vector<std::pair<int, int>> undeliverable;
     int burst = 0;
     milliseconds burst_at{20'000};
 };
@@ -40,18 +44,19 @@ struct ClusterOptions {
 struct ClusterResult {
     int jobs = 0;
     int completed = 0;
-    int interrupted = 0;          // its task began, then its instance and worker were killed
-    int unfinished = 0;           // not completed nor interrupted at the end
-    int ran_twice = 0;            // a task begun more than once
-    int never_ran = 0;            // not begun, and not interrupted after its fencing start
-    int early = 0;                // a task begun before RunAt
-    int late_30s = 0;             // a task begun more than MaxDelayTime after RunAt
-    int late_starts = 0;          // a task begun more than 10 ms after RunAt
-    milliseconds worst_start{0};  // the latest start of a task after its RunAt
-    double delay_average = 0;     // ExecuteAt - RunAt of completed jobs, as the harness reports
+    int interrupted = 0;  // its task began, then its instance and worker were killed
+    int unfinished = 0;   // not completed nor interrupted at the end
+    int ran_twice = 0;    // a task begun more than once
+    int never_ran = 0;    // not begun, and not interrupted after its fencing start
+    int early = 0;        // a task begun before RunAt
+    std::vector<repo::DbTime> early_run_ats;  // their RunAts
+    int late_30s = 0;                         // a task begun more than MaxDelayTime after RunAt
+    int late_starts = 0;                      // a task begun more than 10 ms after RunAt
+    milliseconds worst_start{0};              // the latest start of a task after its RunAt
+    double delay_average = 0;  // ExecuteAt - RunAt of completed jobs, as the harness reports
     double delay_stdev = 0;
     long long lists = 0, looks = 0, checks = 0, lock_failures = 0, start_failures = 0;
-    long long leaves = 0, errors = 0, renewals = 0;
+    long long leaves = 0, errors = 0, renewals = 0, releases = 0, failures = 0;
     long long cost = 0;
     int drained = 0;  // stopped instances whose locked jobs had all been handed over
     int closed = 0;   // instances that closed their sink (the executors' queue)
@@ -59,6 +64,9 @@ struct ClusterResult {
 };
 
 ClusterResult run_cluster(const ClusterOptions& options);
+
+// The database's clock when a cluster starts (before any step).
+repo::DbTime cluster_db_start();
 
 // Lists a cluster that lost no instance needs: one per interval over the run and its tail, and
 // one more per instance for joining.

@@ -10,15 +10,22 @@ using repo::Action;
 using repo::DbTime;
 using repo::JobState;
 
+namespace {
+// A log row dated later than this after now was written by no list (see the SQL).
+constexpr milliseconds kNotFuture{1'000};
+}  // namespace
+
 MemoryDatabase::MemoryDatabase(VirtualWorld& world, DbTime db_at_start)
     : world_(world), steady_at_start_(world.now()), db_at_start_(db_at_start) {}
 
 DbTime MemoryDatabase::now() {
-    return db_at_start_ + std::chrono::floor<milliseconds>(world_.db_now() - steady_at_start_);
+    return db_at_start_ + step_ +
+           std::chrono::floor<milliseconds>(world_.db_now() - steady_at_start_);
 }
 
 std::chrono::microseconds MemoryDatabase::clock() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(db_at_start_.time_since_epoch()) +
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               (db_at_start_ + step_).time_since_epoch()) +
            std::chrono::floor<std::chrono::microseconds>(world_.db_now() - steady_at_start_);
 }
 
@@ -45,10 +52,10 @@ repo::ReadyJobs MemoryDatabase::list(const std::string& client, milliseconds win
                                      milliseconds history) {
     const DbTime at_now = now();
     DbTime t = at_now;
-    for (auto it = lists_.rbegin(); it != lists_.rend(); ++it) {
-        if (it->action != Action::QueryList) continue;
-        t = std::max(t, it->at + milliseconds(1));
-        break;
+    // As the SQL does: after the latest list not dated more than a second ahead.
+    for (const LogRow& row : lists_) {
+        if (row.action == Action::QueryList && row.at <= at_now + kNotFuture)
+            t = std::max(t, row.at + milliseconds(1));
     }
     repo::ReadyJobs ready;
     ready.db_now = t;
@@ -62,7 +69,7 @@ repo::ReadyJobs MemoryDatabase::list(const std::string& client, milliseconds win
     std::stable_sort(ready.jobs.begin(), ready.jobs.end(),
                      [](const auto& a, const auto& b) { return a.run_at < b.run_at; });
     for (const LogRow& row : lists_) {
-        if (row.at > t - history) {
+        if (row.at > t - history && row.at <= t) {
             ready.recent_lists.push_back({row.client, row.at, row.action == Action::Leave});
         }
     }
@@ -73,6 +80,7 @@ repo::ReadyJobs MemoryDatabase::list(const std::string& client, milliseconds win
 repo::ClusterPeek MemoryDatabase::peek(const std::string& client) {
     repo::ClusterPeek peek{now(), {}, {}, clock()};
     for (const LogRow& row : lists_) {
+        if (row.at > peek.db_now + kNotFuture) continue;
         auto& last = row.action == Action::Leave ? peek.last_leave : peek.last_list;
         last = std::max(last.value_or(row.at), row.at);
     }
@@ -104,6 +112,7 @@ repo::Lock MemoryDatabase::lock(const std::string& client, repo::JobId id, repo:
     job->lock_at = t;
     job->locked_by = client;
     job->lock_token = token;
+    ++job->attempts;
     job->lease_until = t + lease;
     log(Action::AcquireSuccess, client, t);
     return {repo::LockOutcome::Won, token};
@@ -135,6 +144,21 @@ bool MemoryDatabase::renew(const std::string& client, repo::JobId id, repo::Lock
     log(Action::Renew, client, t);
     if (!ours) return false;
     job->lease_until = t + run_lease;
+    return true;
+}
+
+bool MemoryDatabase::release(const std::string& client, repo::JobId id, repo::LockToken token) {
+    const DbTime t = now();
+    const auto it = jobs_.find(id);
+    repo::Job* job = it == jobs_.end() ? nullptr : &it->second;
+    log(Action::Release, client, t);
+    if (job == nullptr || job->state != JobState::Locked || job->lock_token != token) return false;
+    job->state = JobState::Created;
+    job->lock_at.reset();
+    job->locked_by.reset();
+    job->lock_token.reset();
+    job->started_at.reset();
+    job->lease_until.reset();
     return true;
 }
 
@@ -186,25 +210,30 @@ std::vector<repo::Lock> MemoryStore::acquire_job_locks(const std::vector<repo::J
     return locks;
 }
 
-std::vector<bool> MemoryStore::start_locked_jobs(const std::vector<repo::StartRequest>& starts) {
-    std::vector<bool> started;
-    for (const auto& s : starts) started.push_back(db_.start(client_id_, s.id, s.token));
-    return started;
+repo::StartOutcome MemoryStore::start_locked_jobs(const std::vector<repo::StartRequest>& starts) {
+    repo::StartOutcome out;
+    for (const auto& s : starts) out.started.push_back(db_.start(client_id_, s.id, s.token));
+    out.clock = db_.clock();
+    return out;
 }
 
-std::vector<bool> MemoryStore::renew_run_leases(const std::vector<repo::StartRequest>& running) {
-    std::vector<bool> renewed;
-    for (const auto& r : running) renewed.push_back(db_.renew(client_id_, r.id, r.token));
+std::vector<repo::Renewal> MemoryStore::renew_run_leases(
+    const std::vector<repo::StartRequest>& running) {
+    std::vector<repo::Renewal> renewed;
+    for (const auto& r : running) {
+        renewed.push_back(db_.renew(client_id_, r.id, r.token) ? repo::Renewal::Renewed
+                                                               : repo::Renewal::Lost);
+    }
     return renewed;
 }
 
-std::vector<repo::JobId> MemoryStore::complete_locked_jobs(
+repo::CompletionOutcome MemoryStore::complete_locked_jobs(
     const std::vector<repo::Completion>& batch) {
-    std::vector<repo::JobId> refused;
+    repo::CompletionOutcome outcome;
     for (const auto& c : batch) {
-        if (!db_.complete(client_id_, c)) refused.push_back(c.id);
+        if (!db_.complete(client_id_, c)) outcome.refused.push_back(c.id);
     }
-    return refused;
+    return outcome;
 }
 
 void MemoryStore::fail_locked_job(repo::JobId id, repo::LockToken token, repo::JobState outcome,

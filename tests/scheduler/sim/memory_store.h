@@ -32,6 +32,9 @@ class MemoryDatabase {
     repo::DbTime now();
     std::chrono::microseconds clock();
     repo::JobId create_job(repo::DbTime run_at);
+    // The database's clock jumps by `by` (back when negative), as an NTP step or a failover to
+    // a server whose clock differs would make it.
+    void step_clock(milliseconds by) { step_ += by; }
 
     repo::ReadyJobs list(const std::string& client, milliseconds window, milliseconds history);
     repo::ClusterPeek peek(const std::string& client);
@@ -39,6 +42,7 @@ class MemoryDatabase {
     repo::Lock lock(const std::string& client, repo::JobId id, repo::LockToken token);
     bool start(const std::string& client, repo::JobId id, repo::LockToken token);
     bool renew(const std::string& client, repo::JobId id, repo::LockToken token);
+    bool release(const std::string& client, repo::JobId id, repo::LockToken token);
     bool complete(const std::string& client, const repo::Completion& completion);
     bool fail(const std::string& client, repo::JobId id, repo::LockToken token,
               repo::JobState state);
@@ -59,6 +63,7 @@ class MemoryDatabase {
     VirtualWorld& world_;
     const TimePoint steady_at_start_;
     const repo::DbTime db_at_start_;
+    milliseconds step_{0};
     std::map<repo::JobId, repo::Job> jobs_;
     repo::JobId next_id_ = 1;
     repo::LockToken next_token_ = 1;
@@ -79,12 +84,16 @@ class MemoryStore final : public repo::JobStore {
     repo::ClusterPeek peek_lists() override { return db_.peek(client_id_); }
     std::optional<repo::Job> get_job(repo::JobId id) override { return db_.get(client_id_, id); }
     std::vector<repo::Lock> acquire_job_locks(const std::vector<repo::JobId>& ids) override;
-    std::vector<bool> start_locked_jobs(const std::vector<repo::StartRequest>& starts) override;
-    std::vector<bool> renew_run_leases(const std::vector<repo::StartRequest>& running) override;
-    std::vector<repo::JobId> complete_locked_jobs(
+    repo::StartOutcome start_locked_jobs(const std::vector<repo::StartRequest>& starts) override;
+    std::vector<repo::Renewal> renew_run_leases(
+        const std::vector<repo::StartRequest>& running) override;
+    repo::CompletionOutcome complete_locked_jobs(
         const std::vector<repo::Completion>& batch) override;
     void fail_locked_job(repo::JobId id, repo::LockToken token, repo::JobState outcome,
                          const std::string& message) override;
+    bool release_job(repo::JobId id, repo::LockToken token) override {
+        return db_.release(client_id_, id, token);
+    }
     void leave() override { db_.leave(client_id_); }
 
   private:

@@ -17,12 +17,20 @@ SimWorkers::SimWorkers(VirtualWorld& world, int owner, MemoryDatabase& db,
       task_(task) {}
 
 void SimWorkers::push(ReadyTask task) {
+    if (undeliverable_ > 0) {
+        --undeliverable_;
+        world_.at(world_.now() + latency_.next(), owner_, [this, task] {
+            scheduler_->report(
+                task, {dispatcher::CallStatus::StartFailed, {}, "no worker could be started"});
+        });
+        return;
+    }
     if (kind_ != SimWorker::Fences) {
         world_.at(task.not_before.value_or(world_.now()), owner_, [this, task] { run(task); });
         return;
     }
     world_.at(world_.now() + latency_.next(), owner_, [this, task] {
-        if (!store_.start_locked_jobs({{task.job.id, task.token}}).front()) {
+        if (!store_.start_locked_jobs({{task.job.id, task.token}}).started.front()) {
             answer(task, dispatcher::format_reply({dispatcher::ReplyKind::Skipped, task.job.id,
                                                    "the lock was lost before the start"}));
             return;

@@ -33,6 +33,8 @@ class SimWorkers final : public TaskSink {
 
     void attach(Scheduler& scheduler) { scheduler_ = &scheduler; }
     void push(ReadyTask task) override;
+    // The next `n` tasks reach no worker: each is answered as a pool that could start none.
+    void fail_deliveries(int n) { undeliverable_ = n; }
     void warm(std::size_t count) override { most_warmed_ = std::max(most_warmed_, count); }
     void close() override { closed_ = true; }
 
@@ -53,6 +55,7 @@ class SimWorkers final : public TaskSink {
     const milliseconds task_;
     Scheduler* scheduler_ = nullptr;
     bool closed_ = false;
+    int undeliverable_ = 0;
     std::size_t most_warmed_ = 0;
 };
 

@@ -22,6 +22,8 @@ enum class Action {
     Interrupted,
     Leave,
     Renew,
+    Held,
+    Release,
     Connect,
     Create,
 };
@@ -53,6 +55,8 @@ inline constexpr std::array kActions = {
     ActionInfo{Action::Interrupted, "INTERRUPTED", 10, "a job ended as interrupted (state 4)"},
     ActionInfo{Action::Leave, "LEAVE", 10, "an instance announcing that it stops"},
     ActionInfo{Action::Renew, "RENEW", 10, "a running task's run lease renewed: the heartbeat"},
+    ActionInfo{Action::Held, "HELD", 10, "a write skipped: another transaction holds the job's row"},
+    ActionInfo{Action::Release, "RELEASE", 10, "a job whose task never began made free again"},
     ActionInfo{Action::Connect, "CONNECT", 1, "an instance's or worker's start-up schema check"},
     ActionInfo{Action::Create, "CREATE", 0, "a job inserted (by the harness, free as in the exercise)"},
 };

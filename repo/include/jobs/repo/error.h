@@ -11,6 +11,7 @@ enum class ErrorKind {
     NotLocked,    // ProcessLockedJob on a job this caller does not hold
     Schema,       // tables missing and not creatable, or incompatible
     Unavailable,  // the database cannot be reached (after retries)
+    RowHeld,      // another transaction holds the job's row: nothing written, try again later
     Database,     // any other error the database reported
 };
 

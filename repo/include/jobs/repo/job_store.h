@@ -15,6 +15,26 @@ struct StartRequest {
     LockToken token = 0;
 };
 
+// A batch of fencing starts: one outcome per request, in order, and the database's clock read
+// by the statement (microseconds since the epoch), a fresh sample just before tasks begin.
+struct StartOutcome {
+    std::vector<bool> started;
+    std::chrono::microseconds clock{0};
+};
+
+// What a heartbeat found of one running job.
+enum class Renewal {
+    Renewed,  // its run lease runs again from now
+    Held,     // another transaction holds its row: not renewed, try at the next beat
+    Lost,     // no longer ours: ended, or taken for interrupted
+};
+
+// What a batch of completions could not record.
+struct CompletionOutcome {
+    std::vector<JobId> refused;  // not locked with that token: never recordable
+    std::vector<JobId> held;     // their rows held by another transaction: try again
+};
+
 // Exactly the calls a scheduler instance makes, each logged in WorkerLogs under the store's
 // ClientId. JobsRepo implements it over SQL; the scheduler's tests implement it in memory, so
 // the real scheduler runs in virtual time. Calls that a busy instance makes for many jobs at
@@ -37,19 +57,26 @@ class JobStore {
     // id in order; an unknown id is Lost. ACQUIRE_SUCCESS / ACQUIRE_FAILURE per job.
     virtual std::vector<Lock> acquire_job_locks(const std::vector<JobId>& ids) = 0;
     // Fencing: each job is marked started only if its token still holds an unexpired lock (or
-    // already started it); a task must not begin unless its entry is true. START /
-    // START_FAILURE per job.
-    virtual std::vector<bool> start_locked_jobs(const std::vector<StartRequest>& starts) = 0;
-    // Completes each job under the lock its token names; returns the ones it could not.
-    // COMPLETE / ERROR per job.
-    virtual std::vector<JobId> complete_locked_jobs(const std::vector<Completion>& batch) = 0;
+    // already started it) and no other transaction holds its row; a task must not begin unless
+    // its entry is true. START / START_FAILURE per job.
+    virtual StartOutcome start_locked_jobs(const std::vector<StartRequest>& starts) = 0;
+    // Completes each job under the lock its token names; returns the ones it could not, and
+    // those whose rows another transaction holds (never waited for). COMPLETE / ERROR / HELD
+    // per job.
+    virtual CompletionOutcome complete_locked_jobs(const std::vector<Completion>& batch) = 0;
     // Heartbeat: extends the run lease of each started job its token still holds, so a task
-    // longer than the lease is not taken for one whose instance vanished. True per job renewed,
-    // false for one no longer ours (ended, or taken as interrupted). RENEW per job.
-    virtual std::vector<bool> renew_run_leases(const std::vector<StartRequest>& running) = 0;
-    // Ends a locked job as Failed or Interrupted; it is never run again. FAILED / INTERRUPTED.
+    // longer than the lease is not taken for one whose instance vanished; one outcome per job,
+    // in order. RENEW (or HELD) per job. Never waits on another transaction's row lock.
+    virtual std::vector<Renewal> renew_run_leases(const std::vector<StartRequest>& running) = 0;
+    // Ends a locked job as Failed or Interrupted; it is never run again. FAILED / INTERRUPTED;
+    // HELD and RepoError(RowHeld) when another transaction holds its row.
     virtual void fail_locked_job(JobId id, LockToken token, JobState outcome,
                                  const std::string& message) = 0;
+    // A job this caller locked (and maybe started) whose task never began, its request having
+    // reached no worker: State 1 -> 0 under `token`, as if never locked, so the next list of any
+    // instance runs it. False when the token no longer holds it. RELEASE; HELD and
+    // RepoError(RowHeld) when another transaction holds its row.
+    virtual bool release_job(JobId id, LockToken token) = 0;
     // This instance stops listing: the others take its jobs over at once. LEAVE.
     virtual void leave() = 0;
 };

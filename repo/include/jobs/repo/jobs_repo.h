@@ -71,7 +71,7 @@ class JobsRepo final : public JobStore, public AdminStore {
     // half).
     bool start_locked_job(JobId id, LockToken token);
     // start_locked_job for every request (ids distinct), in one statement.
-    std::vector<bool> start_locked_jobs(const std::vector<StartRequest>& starts) override;
+    StartOutcome start_locked_jobs(const std::vector<StartRequest>& starts) override;
     // The simulated task (one of 5 permits per process, 83 ms), then State 1 -> 2 with
     // ExecuteAt stamped. With a token, only the lock that token names may complete the job.
     // Logs COMPLETE, or ERROR and throws RepoError(NotLocked / NotFound).
@@ -81,18 +81,21 @@ class JobsRepo final : public JobStore, public AdminStore {
                              std::optional<std::string> result = std::nullopt);
     // Extends the run lease of each started job under its token (the heartbeat of long tasks),
     // in one statement. Logs RENEW per job (weighed as a write: 10), Results 1 when renewed.
-    std::vector<bool> renew_run_leases(const std::vector<StartRequest>& running) override;
+    std::vector<Renewal> renew_run_leases(const std::vector<StartRequest>& running) override;
     // Completes several tasks in one round trip (on SQLite, one transaction), each only under
     // the lock its token names: a burst's tasks end together, and one statement for all of them
-    // costs the database a fraction of one each. Logs COMPLETE, or ERROR, per job. Returns the
-    // jobs it could not complete (not locked with that token); a retry finding a job already
-    // completed under its token counts it as completed. Throws RepoError(BadInput) for an id
-    // given twice.
-    std::vector<JobId> complete_locked_jobs(const std::vector<Completion>& batch) override;
+    // costs the database a fraction of one each. Logs COMPLETE, ERROR or HELD per job. Returns
+    // the jobs it could not complete (not locked with that token) and those whose rows another
+    // transaction held (skipped, not waited for); a retry finding a job already completed under
+    // its token counts it as completed. Throws RepoError(BadInput) for an id given twice.
+    CompletionOutcome complete_locked_jobs(const std::vector<Completion>& batch) override;
     // Ends a locked job whose task failed (JobState::Failed) or whose worker died mid-task
     // (JobState::Interrupted): it is never run again. Logs FAILED or INTERRUPTED.
     void fail_locked_job(JobId id, LockToken token, JobState outcome,
                          const std::string& message) override;
+    // State 1 -> 0 under `token` for a job whose task never began (its request reached no
+    // worker): free again for any instance. Logs RELEASE (weighed as a write: 10), or HELD.
+    bool release_job(JobId id, LockToken token) override;
     // Refuses run_at < now + MinPrepareTime (database clock) with RepoError(BadInput). Logs CREATE.
     JobId create_job(DbTime run_at, std::optional<std::string> payload = std::nullopt) override;
     // Every job of `run_ats` in one statement, or none (RepoError(BadInput)) when one is too soon.

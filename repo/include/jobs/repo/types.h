@@ -69,6 +69,7 @@ struct Job {
     std::optional<std::string> payload;
     std::optional<DbTime> started_at;   // set once, when a worker starts the task
     std::optional<DbTime> lease_until;  // the lock (or, once started, the run) expires then
+    int attempts = 0;                   // how many times it was locked
 };
 
 // A list some instance made (a QUERYLIST row of WorkerLogs), or its announced departure (LEAVE).

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -29,14 +30,19 @@ class Completer {
   private:
     // On the lane: records batches until none is left.
     void record(repo::JobStore& store) EXCLUDES(mutex_);
-    // One batch; if the database refuses it (not merely away), each completion alone.
-    void complete(repo::JobStore& store, const std::vector<repo::Completion>& batch);
+    // One batch; if the database refuses it (not merely away), each completion alone. Returns
+    // the completions whose rows another transaction held.
+    std::vector<repo::Completion> complete(repo::JobStore& store,
+                                           const std::vector<repo::Completion>& batch);
+    // Held completions wait a moment and go again, for up to about a minute each.
+    void retry_held(std::vector<repo::Completion> held) EXCLUDES(mutex_);
 
     Mutex mutex_;
     std::vector<repo::Completion> pending_ GUARDED_BY(mutex_);
     bool in_flight_ GUARDED_BY(mutex_) = false;  // a batch is on the lane
     bool closing_ GUARDED_BY(mutex_) = false;
-    std::unique_ptr<DbLane> lane_;  // last: finished before the state it uses goes
+    std::map<repo::JobId, int> held_tries_;  // the lane's thread only
+    std::unique_ptr<DbLane> lane_;           // last: finished before the state it uses goes
 };
 
 }  // namespace jobs::scheduler

@@ -13,9 +13,10 @@ struct Outcome {
     enum class Kind {
         Completed,         // ran well: the instance records the completion (with `text`)
         RecordedByWorker,  // ran well, and the worker recorded the completion itself
-        Failed,            // ran and failed, timed out, or could not be handed to a worker
+        Failed,            // ran and failed, or timed out
         Interrupted,       // its worker died mid-task: it may have run, and is never rerun
         NotStarted,        // the worker's fencing start lost the lock: nothing to record
+        NotDelivered,      // no worker received the request: the task never began
     };
     Kind kind = Kind::Failed;
     std::string text;  // the result (Completed) or the reason

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -27,7 +28,8 @@ struct SchedulerCounters {
     long long listed = 0, checked = 0, skipped = 0, locked = 0, lost = 0, handed = 0;
     long long done = 0, failed = 0, interrupted = 0;
     long long renewed = 0, renewals_lost = 0;
-    long long unreadable = 0;  // distinct job rows a list could not read, and log rows
+    long long unreadable = 0;   // distinct job rows a list could not read, and log rows
+    long long undelivered = 0;  // requests no worker received (offered again, or released)
 };
 
 // The database lanes of one instance: lists and looks; checks, locks and failures; fencing
@@ -82,14 +84,21 @@ class Scheduler {
     void fence_then_push(ReadyTask task);
     void send_fences();
     void interrupt_stale(const repo::Job& job);
+    void note_clock(bool stepped_back);
     void report_unreadable(const std::vector<repo::UnreadableRow>& rows);
     // The job goes to the executors: its run lease is renewed until it is reported.
     void push_running(ReadyTask task);
     void beat();
-    void on_renewed(const std::vector<repo::StartRequest>& sent, const std::vector<bool>& renewed,
-                    EventLoop::TimePoint at);
+    // A task no worker received: offered again shortly, or released (it never began).
+    void redeliver(const ReadyTask& task, const std::string& detail);
+    void release(repo::JobId id, repo::LockToken token, int attempt = 0);
+    // Pushes `task` at `at`; the sink stays open for it meanwhile, even while stopping.
+    void push_at(ReadyTask task, EventLoop::TimePoint at);
+    void on_renewed(const std::vector<repo::StartRequest>& sent,
+                    const std::vector<repo::Renewal>& renewed, EventLoop::TimePoint at);
+    // `attempt`: how many times another transaction's hold on the row sent it back.
     void record_failure(repo::JobId id, repo::LockToken token, repo::JobState state,
-                        const std::string& message);
+                        const std::string& message, int attempt = 0);
     void warm_for(const repo::Job& job);
     void maybe_drained();
     void count(long long SchedulerCounters::*counter, long long by = 1) EXCLUDES(counters_mutex_);
@@ -116,8 +125,10 @@ class Scheduler {
     RunningTasks running_;
     // Unreadable job rows already logged: each is reported once, not at every list.
     std::set<repo::JobId> unreadable_seen_;
+    std::map<repo::JobId, int> undelivered_tries_;
     std::optional<EventLoop::TimerId> beat_timer_;
     bool renewing_ = false;
+    int held_back_ = 0;  // tasks push_at holds
     EventLoop::TimePoint last_sent_{};
     bool stopping_ = false;
     mutable Mutex counters_mutex_;  // report() runs on the executors
