@@ -2,6 +2,7 @@
 // benchmarks the process pool. Exit status: 0 pass, 1 fail, 2 bad usage.
 #include <unistd.h>
 
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "jobs/dispatcher/program_path.h"
+#include "jobs/harness/instance.h"
 #include "jobs/harness/pool_bench.h"
 #include "jobs/harness/run.h"
 #include "jobs/repo/error.h"
@@ -96,6 +98,11 @@ int report_run(const RunResult& run, const RunFlags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A harness that dies of an uncaught error takes its instances with it.
+    std::set_terminate([] {
+        harness::kill_all_instances();
+        std::abort();
+    });
     spdlog::set_default_logger(spdlog::stderr_color_mt("jobs-harness"));
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%l] %v");
     CLI::App app{

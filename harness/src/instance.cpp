@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -18,7 +20,23 @@ namespace {
 double seconds(const timeval& t) {
     return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
 }
+
+// Every instance spawned and not yet reaped, for kill_all_instances().
+std::mutex live_mutex;
+std::set<pid_t>& live() {
+    static std::set<pid_t> pids;
+    return pids;
+}
+void forget(pid_t pid) {
+    std::lock_guard lock(live_mutex);
+    live().erase(pid);
+}
 }  // namespace
+
+void kill_all_instances() noexcept {
+    std::lock_guard lock(live_mutex);
+    for (const pid_t pid : live()) ::kill(pid, SIGKILL);
+}
 
 Instance::Instance(const std::vector<std::string>& argv, const std::string& log_file) {
     posix_spawn_file_actions_t actions;
@@ -34,14 +52,17 @@ Instance::Instance(const std::vector<std::string>& argv, const std::string& log_
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) {
         pid_ = -1;
-        throw std::runtime_error("cannot start " + argv[0]);
+        throw std::runtime_error("cannot start " + argv[0] + " (log " + log_file + ")");
     }
+    std::lock_guard lock(live_mutex);
+    live().insert(pid_);
 }
 
 Instance::~Instance() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
+    forget(pid_);
 }
 
 void Instance::signal(int signo) const {
@@ -56,6 +77,7 @@ std::optional<int> Instance::wait_for(std::chrono::milliseconds limit) {
         rusage usage{};
         // wait4: its CPU time, and that of the workers it reaped.
         if (wait4(pid_, &status, WNOHANG, &usage) == pid_) {
+            forget(pid_);
             pid_ = -1;
             cpu_s_ = seconds(usage.ru_utime) + seconds(usage.ru_stime);
             return WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);

@@ -1,5 +1,7 @@
 #include "jobs/harness/launcher.h"
 
+#include <cstdlib>
+
 #include <signal.h>
 
 #include <algorithm>
@@ -37,15 +39,24 @@ std::string mode_label(Mode mode, int instances) {
     return "?";
 }
 
+namespace {
+// Where the instances find the database URL.
+constexpr const char* kInstanceDbVariable = "JOBS_HARNESS_DB";
+}  // namespace
+
 Launcher::Launcher(LaunchOptions options, Steady::time_point until)
     : options_(std::move(options)), until_(until) {
     std::filesystem::create_directories(options_.log_dir);
+    // Instances inherit the URL in their environment and are told where to read it: a password
+    // in it never shows in the process list.
+    setenv(kInstanceDbVariable, options_.url.c_str(), 1);
 }
 
 Launcher::~Launcher() { stop(); }
 
 std::unique_ptr<Instance> Launcher::launch(const std::string& client_id) {
-    std::vector<std::string> argv = {options_.scheduler, "--db", options_.url, "--client-id",
+    std::vector<std::string> argv = {options_.scheduler, "--db",
+                                     std::string("env:") + kInstanceDbVariable, "--client-id",
                                      client_id};
     argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
     const std::string log =
@@ -54,6 +65,17 @@ std::unique_ptr<Instance> Launcher::launch(const std::string& client_id) {
     std::lock_guard lock(mutex_);
     ++stats_.started;
     return instance;
+}
+
+std::unique_ptr<Instance> Launcher::try_launch(const std::string& client_id) {
+    try {
+        return launch(client_id);
+    } catch (const std::exception& e) {
+        spdlog::error("cannot start instance {}: {}; the others run on", client_id, e.what());
+        std::lock_guard lock(mutex_);
+        ++stats_.failed_starts;
+        return nullptr;
+    }
 }
 
 void Launcher::stop_one(std::unique_ptr<Instance>& instance, bool already_signalled) {
@@ -133,7 +155,7 @@ void Launcher::run_slot(int slot) {
                                                             repo::kHaTestLifeMax.count())(rng_);
         }
         if (!sleep_until(Steady::now() + std::chrono::milliseconds(pause))) return;
-        auto instance = launch(fmt::format("HATEST-{}-{}", slot + 1, round));
+        auto instance = try_launch(fmt::format("HATEST-{}-{}", slot + 1, round));
         {
             std::lock_guard lock(mutex_);
             instances_[static_cast<std::size_t>(slot)] = std::move(instance);
@@ -171,7 +193,7 @@ void Launcher::run_kill9() {
             dead->signal(SIGKILL);
             dead->wait_for(kStopLimit);
         }
-        auto replacement = launch(fmt::format("KILL9-{}-{}", victim + 1, round));
+        auto replacement = try_launch(fmt::format("KILL9-{}-{}", victim + 1, round));
         std::lock_guard lock(mutex_);
         instances_[victim] = std::move(replacement);
     }

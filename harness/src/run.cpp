@@ -193,6 +193,12 @@ RunResult run_load(const RunOptions& options) {
             "Instances: %d started, %d stopped with SIGINT (slowest %lld ms), %d killed with "
             "SIGKILL.\n",
             launched.started, launched.interrupted, launched.slowest_stop_ms, launched.killed);
+        if (launched.failed_starts > 0) {
+            std::printf(
+                "Instances: %d could not be started again (see the log); the others "
+                "ran on and the run is scored as it went.\n",
+                launched.failed_starts);
+        }
     }
     return result;
 }

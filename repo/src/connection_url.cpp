@@ -1,5 +1,7 @@
 #include "jobs/repo/connection_url.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 
@@ -7,13 +9,72 @@
 
 namespace jobs::repo {
 
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == ';'; }
+
+// The end of a conninfo value starting at `i`: a quoted one ends at its closing quote.
+std::size_t value_end(std::string_view s, std::size_t i) {
+    if (i < s.size() && (s[i] == '\'' || s[i] == '{')) {
+        const char close = s[i] == '{' ? '}' : '\'';
+        for (std::size_t j = i + 1; j < s.size(); ++j) {
+            if (s[j] == '\\') {
+                ++j;
+                continue;
+            }
+            if (s[j] == close) return j + 1;
+        }
+        return s.size();
+    }
+    while (i < s.size() && !is_space(s[i])) ++i;
+    return i;
+}
+
+}  // namespace
+
+std::string redacted(std::string_view url) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < url.size()) {
+        // A key=value whose key is a password's (libpq's "password", ODBC's "PWD").
+        const std::size_t eq = url.find('=', i);
+        if (eq == std::string_view::npos) break;
+        std::size_t key_end = eq;
+        while (key_end > i && url[key_end - 1] == ' ') --key_end;
+        std::size_t key_begin = key_end;
+        while (key_begin > i && !is_space(url[key_begin - 1]) && url[key_begin - 1] != '/')
+            --key_begin;
+        std::string key(url.substr(key_begin, key_end - key_begin));
+        for (char& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        std::size_t value_begin = eq + 1;
+        while (value_begin < url.size() && url[value_begin] == ' ') ++value_begin;
+        const std::size_t end = value_end(url, value_begin);
+        out.append(url.substr(i, value_begin - i));
+        if (key == "password" || key == "pwd") {
+            out += "***";
+        } else {
+            out.append(url.substr(value_begin, end - value_begin));
+        }
+        i = end;
+    }
+    out.append(url.substr(std::min(i, url.size())));
+    // A URI's user:password@host.
+    const auto scheme = out.find("://");
+    const auto at = out.find('@', scheme == std::string::npos ? 0 : scheme + 3);
+    if (scheme != std::string::npos && at != std::string::npos) {
+        const auto colon = out.find(':', scheme + 3);
+        if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+    return out;
+}
+
 ConnectionUrl ConnectionUrl::parse(std::string_view url) {
     const auto sep = url.find("://");
     if (sep == std::string_view::npos) {
         throw RepoError(ErrorKind::BadInput,
                         "malformed database URL (expected backend://connection, e.g. "
                         "sqlite3://db=jobs.db): '" +
-                            std::string(url) + "'");
+                            redacted(url) + "'");
     }
     const std::string_view scheme = url.substr(0, sep);
     ConnectionUrl result;
@@ -31,7 +92,7 @@ ConnectionUrl ConnectionUrl::parse(std::string_view url) {
     }
     if (result.connection.empty()) {
         throw RepoError(ErrorKind::BadInput,
-                        "database URL '" + std::string(url) + "' has no connection string");
+                        "database URL '" + redacted(url) + "' has no connection string");
     }
     return result;
 }

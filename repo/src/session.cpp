@@ -77,8 +77,8 @@ std::unique_ptr<soci::session> open_session(const ConnectionUrl& url) {
     try {
         sql = connect(url, connection);
     } catch (const soci::soci_error& e) {
-        throw RepoError(ErrorKind::Unavailable,
-                        "cannot connect to " + url.backend_name() + " database: " + e.what());
+        throw RepoError(ErrorKind::Unavailable, "cannot connect to " + url.backend_name() +
+                                                    " database: " + redacted(e.what()));
     }
     if (dialect_of(*sql, url) == Dialect::Sqlite) {
         // WAL lets readers and one writer proceed together across processes. FULL syncs the

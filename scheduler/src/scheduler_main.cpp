@@ -63,6 +63,7 @@ struct Flags {
     long long task_timeout_ms = dispatcher::PoolOptions{}.task_timeout.count();
     long long start_timeout_ms = dispatcher::PoolOptions{}.start_timeout.count();
     std::string worker;
+    bool worker_db = false;
     std::vector<std::string> worker_args;
     std::string cpus;
     int nice = 0;
@@ -120,6 +121,9 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--worker", f.worker,
                    "worker program (default: jobs-worker next to this program); "
                    "protocol in dispatcher/README.md");
+    app.add_flag("--worker-db", f.worker_db,
+                 "give a custom --worker the database URL (JOBS_WORKER_DB): one that writes its "
+                 "own START or completions needs it; jobs-worker always has it");
     app.add_option("--worker-arg", f.worker_args,
                    "an argument for the worker program (repeatable)");
     app.add_option("--worker-cpus", f.cpus, "pin workers to these CPUs, e.g. 0,1");
@@ -205,9 +209,14 @@ int main(int argc, char** argv) {
                                                 : f.worker};
     pool_options.child.argv.insert(pool_options.child.argv.end(), f.worker_args.begin(),
                                    f.worker_args.end());
-    // The URL travels in the environment, not argv: it may hold a password.
-    pool_options.child.extra_env = {"JOBS_WORKER_DB=" + url, "JOBS_WORKER_CLIENT_ID=" + client_id,
+    // The URL travels in the environment, not argv: it may hold a password. A custom worker
+    // gets it only when asked (--worker-db): most never touch the database.
+    pool_options.child.extra_env = {"JOBS_WORKER_CLIENT_ID=" + client_id,
                                     "JOBS_WORKER_RUN_LEASE_MS=" + std::to_string(f.run_lease_ms)};
+    const bool default_worker =
+        f.worker.empty() || std::filesystem::path(f.worker).filename() == "jobs-worker";
+    if (default_worker || f.worker_db)
+        pool_options.child.extra_env.push_back("JOBS_WORKER_DB=" + url);
     if (!f.cpus.empty()) pool_options.child.cpus = parse_cpus(f.cpus);
     pool_options.child.nice = f.nice;
     pool_options.min_size = f.pool_min;

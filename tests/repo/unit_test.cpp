@@ -90,3 +90,20 @@ TEST_CASE(
     check("ok\xc3", "ok" + fffd, 1);                          // cut short at the end
     check("\xe2\x82x", fffd + fffd + "x", 2);                 // cut short before an ASCII byte
 }
+
+TEST_CASE("a URL's password never shows in what may be logged: errors and redacted()") {
+    CHECK(redacted("postgresql://host=h password=s3cret dbname=d") ==
+          "postgresql://host=h password=*** dbname=d");
+    CHECK(redacted("postgresql://host=h PASSWORD = 's3 cr\\'et' dbname=d") ==
+          "postgresql://host=h PASSWORD = *** dbname=d");
+    CHECK(redacted("odbc://DSN=x;UID=u;PWD={s3;cret};") == "odbc://DSN=x;UID=u;PWD=***;");
+    CHECK(redacted("postgresql://user:s3cret@host/db") == "postgresql://user:***@host/db");
+    CHECK(redacted("sqlite3://db=jobs.db") == "sqlite3://db=jobs.db");
+    try {
+        ConnectionUrl::parse("postgres:/host=h password=s3cret");
+        FAIL("parsed a malformed URL");
+    } catch (const RepoError& e) {
+        CHECK(std::string(e.what()).find("s3cret") == std::string::npos);
+        CHECK(std::string(e.what()).find("password=***") != std::string::npos);
+    }
+}

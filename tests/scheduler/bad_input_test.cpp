@@ -198,6 +198,27 @@ TEST_CASE(
                            test::quoted(repo::Action::Complete)) == 3);
 }
 
+TEST_CASE(
+    "a custom worker gets the database URL only when the instance is started with --worker-db" *
+    doctest::timeout(60)) {
+    for (const bool given : {false, true}) {
+        CAPTURE(given);
+        const std::string url = new_database();
+        auto sql = repo::open_session(repo::ConnectionUrl::parse(url));
+        *sql << test::insert_jobs_sql(1, 11'000);
+        std::vector<std::string> flags = {"--worker", JOBS_TEST_FAKE_WORKER, "--worker-arg",
+                                          "env",      "--worker-arg",        "JOBS_WORKER_DB"};
+        if (given) flags.push_back("--worker-db");
+        auto it = instance(url, given ? "env-given" : "env-withheld", flags);
+        CHECK(settle(*sql, 40s));
+        it->signal(SIGINT);
+        CHECK(it->wait_for(5s) == std::optional<int>(0));
+        std::string result;
+        *sql << "SELECT Result FROM Jobs WHERE Id = 1", soci::into(result);
+        CHECK(result == (given ? url : std::string("(unset)")));
+    }
+}
+
 TEST_CASE("two instances given the same ClientId still run each job once" * doctest::timeout(90)) {
     const std::string url = new_database();
     auto sql = repo::open_session(repo::ConnectionUrl::parse(url));

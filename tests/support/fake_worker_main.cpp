@@ -18,6 +18,7 @@
 //                    capabilities, not READY at all), then replies like ok
 //   ready-from FILE  the same with the first line of FILE, read at start (children of one pool
 //                    can then announce different things)
+//   env NAME         replies "OK <id> <the value of environment variable NAME, or (unset)>"
 //   ready-after FILE exits (status 1) at start while FILE does not exist, like a worker that
 //                    cannot start; once it does, replies "OK <id> <its pid>" at once
 // Every mode exits at the end of its input. A malformed request gets "FAIL 0 malformed request".
@@ -141,6 +142,9 @@ int main(int argc, char** argv) {
                 sleep_ms(ms);
                 reply(channel, ReplyKind::Ok, id, std::to_string(getpid()));
             });
+        } else if (mode == "env") {
+            const char* value = std::getenv(text_arg(argc, argv, 2).c_str());
+            reply(channel, ReplyKind::Ok, id, value != nullptr ? value : "(unset)");
         } else if (mode == "ready-after") {
             reply(channel, ReplyKind::Ok, id, std::to_string(getpid()));
         } else if (mode == "pid") {

@@ -9,6 +9,10 @@
 
 namespace jobs::harness {
 
+// SIGKILL to every instance still running: for a harness that is dying (std::terminate), so it
+// leaves none behind.
+void kill_all_instances() noexcept;
+
 // One jobs-scheduler process started by the harness; its output goes to a log file.
 class Instance {
   public:

@@ -31,9 +31,10 @@ struct LaunchOptions {
 
 struct LaunchStats {
     int started = 0;
-    int interrupted = 0;  // SIGINT sent
-    int killed = 0;       // SIGKILL sent
-    int bad_exits = 0;    // a SIGINT not followed by exit 0 within the limit
+    int interrupted = 0;    // SIGINT sent
+    int killed = 0;         // SIGKILL sent
+    int bad_exits = 0;      // a SIGINT not followed by exit 0 within the limit
+    int failed_starts = 0;  // a restart (HATEST, KILL9) that could not spawn its instance
     long long slowest_stop_ms = 0;
     double cpu_s = 0;  // of the instances stopped with SIGINT, with their workers
 };
@@ -58,6 +59,9 @@ class Launcher {
 
   private:
     std::unique_ptr<Instance> launch(const std::string& client_id);
+    // launch(), or nothing (logged and counted) when the instance cannot be spawned: a restart
+    // that fails leaves the others running and the run still scored.
+    std::unique_ptr<Instance> try_launch(const std::string& client_id);
     void stop_one(std::unique_ptr<Instance>& instance, bool already_signalled = false);
     bool sleep_until(Steady::time_point t);  // false when stop() was called
     void run_slot(int slot);                 // HATEST

@@ -17,6 +17,10 @@ struct ConnectionUrl {
     std::string backend_name() const;
 };
 
+// `url` with its secrets replaced by "***": the value of every password=/PWD= key (any case),
+// and the password of a user:password@host part. What errors and logs may show of a URL.
+std::string redacted(std::string_view url);
+
 // The embedded default: an SQLite file in the working directory.
 inline constexpr std::string_view kDefaultUrl = "sqlite3://db=jobs.db";
 
