@@ -76,6 +76,9 @@ class Backend {
     // the ones not completed, with what was found instead.
     virtual std::vector<std::pair<JobId, CompleteRow>> finish_many(
         const std::vector<Completion>& batch) = 0;
+    // State 1 -> 4 under `token` if started and its run lease lapsed; one INTERRUPTED row
+    // (Results 0 when not), or HELD.
+    virtual CompleteRow interrupt_lapsed(JobId id, LockToken token, const std::string& message) = 0;
     // State 1 -> 0 under `token`, every lock and start column cleared; one RELEASE row (or HELD
     // when another transaction holds the row).
     virtual CompleteRow release(JobId id, LockToken token) = 0;

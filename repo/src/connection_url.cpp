@@ -11,28 +11,44 @@ namespace jobs::repo {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == ';'; }
+// What may precede a key: libpq's spaces, ODBC's semicolons, a URI's ? and &.
+bool before_key(char c) {
+    return c == ' ' || c == '\t' || c == ';' || c == '?' || c == '&' || c == '/';
+}
 
-// The end of a conninfo value starting at `i`: a quoted one ends at its closing quote.
-std::size_t value_end(std::string_view s, std::size_t i) {
-    if (i < s.size() && (s[i] == '\'' || s[i] == '{')) {
-        const char close = s[i] == '{' ? '}' : '\'';
+// The end of a value starting at `i`. ODBC's runs to the next ';' (spaces included), a
+// {braced} one to its '}' ('}}' being an escaped brace); libpq's to a space or a URI's '&', a
+// 'quoted' one to its closing quote ('\' escaping).
+std::size_t value_end(std::string_view s, std::size_t i, bool odbc) {
+    if (odbc && i < s.size() && s[i] == '{') {
+        for (std::size_t j = i + 1; j < s.size(); ++j) {
+            if (s[j] != '}') continue;
+            if (j + 1 < s.size() && s[j + 1] == '}') {
+                ++j;
+                continue;
+            }
+            return j + 1;
+        }
+        return s.size();
+    }
+    if (!odbc && i < s.size() && s[i] == '\'') {
         for (std::size_t j = i + 1; j < s.size(); ++j) {
             if (s[j] == '\\') {
                 ++j;
                 continue;
             }
-            if (s[j] == close) return j + 1;
+            if (s[j] == '\'') return j + 1;
         }
         return s.size();
     }
-    while (i < s.size() && !is_space(s[i])) ++i;
+    while (i < s.size() && (odbc ? s[i] != ';' : s[i] != ' ' && s[i] != '\t' && s[i] != '&')) ++i;
     return i;
 }
 
 }  // namespace
 
 std::string redacted(std::string_view url) {
+    const bool odbc = url.starts_with("odbc://");
     std::string out;
     std::size_t i = 0;
     while (i < url.size()) {
@@ -42,13 +58,12 @@ std::string redacted(std::string_view url) {
         std::size_t key_end = eq;
         while (key_end > i && url[key_end - 1] == ' ') --key_end;
         std::size_t key_begin = key_end;
-        while (key_begin > i && !is_space(url[key_begin - 1]) && url[key_begin - 1] != '/')
-            --key_begin;
+        while (key_begin > i && !before_key(url[key_begin - 1])) --key_begin;
         std::string key(url.substr(key_begin, key_end - key_begin));
         for (char& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         std::size_t value_begin = eq + 1;
         while (value_begin < url.size() && url[value_begin] == ' ') ++value_begin;
-        const std::size_t end = value_end(url, value_begin);
+        const std::size_t end = value_end(url, value_begin, odbc);
         out.append(url.substr(i, value_begin - i));
         if (key == "password" || key == "pwd") {
             out += "***";

@@ -292,6 +292,21 @@ void JobsRepo::fail_locked_job(JobId id, LockToken token, JobState outcome,
                     fmt::format("{}: job {} is not locked by this caller", call, id));
 }
 
+bool JobsRepo::interrupt_lapsed_job(JobId id, LockToken token) {
+    static const std::string message =
+        "started, but its instance stopped before reporting an outcome";
+    const CompleteRow row = with_retry(
+        "InterruptLapsedJob", true, [&] { return backend_->interrupt_lapsed(id, token, message); });
+    if (row.held) {
+        throw RepoError(ErrorKind::RowHeld,
+                        fmt::format("InterruptLapsedJob: job {}'s row is held by another "
+                                    "transaction; not written, try again",
+                                    id));
+    }
+    // A retry after a lost reply finds its own write.
+    return row.completed || (row.state == JobState::Interrupted && row.token == token);
+}
+
 bool JobsRepo::release_job(JobId id, LockToken token) {
     const CompleteRow row =
         with_retry("ReleaseJob", true, [&] { return backend_->release(id, token); });

@@ -83,6 +83,14 @@ std::string skip_held_ctes(const std::string& condition) {
            condition + "), ";
 }
 
+// skip_held_ctes for a one-row statement whose parameters `p` name the job (`p.id`).
+std::string one_row_skip_held_ctes(const std::string& condition) {
+    return "c AS (SELECT Jobs.Id FROM Jobs, p WHERE Jobs.Id = p.id AND " + condition +
+           " FOR UPDATE OF Jobs SKIP LOCKED), v AS (SELECT Jobs.Id FROM Jobs, p WHERE Jobs.Id = "
+           "p.id AND " +
+           condition + "), ";
+}
+
 // A batch of (id, token) pairs as one JSON parameter: one statement, planned once, whatever
 // its size.
 std::string id_token_json(const std::vector<StartRequest>& batch) {
@@ -377,16 +385,19 @@ class PostgresqlBackend final : public Backend {
                      "millisecond' FROM p, c WHERE Jobs.Id = c.Id RETURNING Jobs.Id), " +
                      batch_log_cte(Action::Renew, Action::Held, Action::Renew) +
                      "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
-                     "NOT NULL, 'held', u.Id IS NULL AND v.Id IS NOT NULL)), '[]') AS text) "
-                     "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN v ON v.Id = b.id",
+                     "NOT NULL, 'held', u.Id IS NULL AND v.Id IS NOT NULL, 'waiting', "
+                     "COALESCE(Jobs.State = 1 AND Jobs.LockToken = b.tok AND Jobs.StartedAt IS "
+                     "NULL, false))), '[]') AS text) FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN "
+                     "v ON v.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
             soci::use(client_id(), "cid"), soci::use(lease_ms, "lease"),
             soci::use(batch_text, "batch"), soci::into(outcome_text);
         std::vector<Renewal> renewed;
         renewed.reserve(batch.size());
         for (const auto& outcome : in_batch_order(outcome_text, batch)) {
-            renewed.push_back(outcome.value("won", false)    ? Renewal::Renewed
-                              : outcome.value("held", false) ? Renewal::Held
-                                                             : Renewal::Lost);
+            renewed.push_back(outcome.value("won", false)       ? Renewal::Renewed
+                              : outcome.value("held", false)    ? Renewal::Held
+                              : outcome.value("waiting", false) ? Renewal::Waiting
+                                                                : Renewal::Lost);
         }
         return renewed;
     }
@@ -402,27 +413,26 @@ class PostgresqlBackend final : public Backend {
         // A one-shot query: one round trip, where SOCI's prepared statement costs three (parse,
         // execute, DEALLOCATE), the parse before ExecuteAt is stamped.
         soci::row row;
-        sql() << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
-                 "CAST(:tok AS bigint) AS tok, CAST(:res AS text) AS res, "
-                 "CAST(:state AS integer) AS state, CAST(:action AS text) AS action), "
-                 "c AS (SELECT Jobs.Id FROM Jobs, p WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
-                 "(p.tok IS NULL OR Jobs.LockToken = p.tok) FOR UPDATE OF Jobs SKIP LOCKED), "
-                 "v AS (SELECT Jobs.Id FROM Jobs, p WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
-                 "(p.tok IS NULL OR Jobs.LockToken = p.tok)), "
-                 "u AS (UPDATE Jobs SET State = p.state, ExecuteAt = now(), Result = p.res FROM "
-                 "p, c WHERE Jobs.Id = c.Id RETURNING Jobs.Id), " +
-                     log_cte("p.id",
-                             "CASE WHEN EXISTS (SELECT 1 FROM u) THEN p.action WHEN EXISTS "
-                             "(SELECT 1 FROM v) THEN " +
-                                 sql_literal(Action::Held) + " ELSE " + sql_literal(Action::Error) +
-                                 " END",
-                             "(SELECT count(*) FROM u)") +
-                     " SELECT CAST((SELECT count(*) FROM u) AS integer) AS completed, "
-                     "CAST((SELECT count(*) FROM v) AS integer) AS qualified, " +
-                     as("Jobs.State", job_column::kState) + ", " +
-                     as("Jobs.LockToken", job_column::kLockToken) + ", " +
-                     as("Jobs.LockedBy", job_column::kLockedBy) +
-                     " FROM p LEFT JOIN Jobs ON Jobs.Id = p.id",
+        sql()
+            << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
+               "CAST(:tok AS bigint) AS tok, CAST(:res AS text) AS res, "
+               "CAST(:state AS integer) AS state, CAST(:action AS text) AS action), " +
+                   one_row_skip_held_ctes(
+                       "Jobs.State = 1 AND (p.tok IS NULL OR Jobs.LockToken = p.tok)") +
+                   "u AS (UPDATE Jobs SET State = p.state, ExecuteAt = now(), Result = p.res FROM "
+                   "p, c WHERE Jobs.Id = c.Id RETURNING Jobs.Id), " +
+                   log_cte("p.id",
+                           "CASE WHEN EXISTS (SELECT 1 FROM u) THEN p.action WHEN EXISTS "
+                           "(SELECT 1 FROM v) THEN " +
+                               sql_literal(Action::Held) + " ELSE " + sql_literal(Action::Error) +
+                               " END",
+                           "(SELECT count(*) FROM u)") +
+                   " SELECT CAST((SELECT count(*) FROM u) AS integer) AS completed, "
+                   "CAST((SELECT count(*) FROM v) AS integer) AS qualified, " +
+                   as("Jobs.State", job_column::kState) + ", " +
+                   as("Jobs.LockToken", job_column::kLockToken) + ", " +
+                   as("Jobs.LockedBy", job_column::kLockedBy) +
+                   " FROM p LEFT JOIN Jobs ON Jobs.Id = p.id",
             soci::use(id, "id"), soci::use(client_id(), "cid"),
             soci::use(token_value, token_ind, "tok"), soci::use(result_value, result_ind, "res"),
             soci::use(state_value, "state"), soci::use(action_text, "action"), soci::into(row);
@@ -438,19 +448,48 @@ class PostgresqlBackend final : public Backend {
         return out;
     }
 
+    CompleteRow interrupt_lapsed(JobId id, LockToken token, const std::string& message) override {
+        soci::row row;
+        sql() << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
+                 "CAST(:tok AS bigint) AS tok, CAST(:res AS text) AS res), " +
+                     one_row_skip_held_ctes(
+                         "Jobs.State = 1 AND Jobs.LockToken = p.tok AND Jobs.StartedAt IS NOT "
+                         "NULL AND Jobs.LeaseUntil < now()") +
+                     "u AS (UPDATE Jobs SET State = 4, ExecuteAt = now(), Result = p.res FROM p, c "
+                     "WHERE Jobs.Id = c.Id RETURNING Jobs.Id), " +
+                     log_cte("p.id",
+                             "CASE WHEN EXISTS (SELECT 1 FROM v) AND NOT EXISTS (SELECT 1 FROM u) "
+                             "THEN " +
+                                 sql_literal(Action::Held) + " ELSE " +
+                                 sql_literal(Action::Interrupted) + " END",
+                             "(SELECT count(*) FROM u)") +
+                     " SELECT CAST((SELECT count(*) FROM u) AS integer) AS completed, "
+                     "CAST((SELECT count(*) FROM v) AS integer) AS qualified, " +
+                     as("Jobs.State", job_column::kState) + ", " +
+                     as("Jobs.LockToken", job_column::kLockToken) +
+                     " FROM p LEFT JOIN Jobs ON Jobs.Id = p.id",
+            soci::use(id, "id"), soci::use(client_id(), "cid"), soci::use(token, "tok"),
+            soci::use(message, "res"), soci::into(row);
+        CompleteRow out;
+        out.completed = column_i64(row, "completed") == 1;
+        if (out.completed) return out;
+        out.held = column_i64(row, "qualified") == 1;
+        if (auto found = column_opt_i64(row, job_column::kState))
+            out.state = static_cast<JobState>(*found);
+        out.token = column_opt_i64(row, job_column::kLockToken);
+        return out;
+    }
+
     CompleteRow release(JobId id, LockToken token) override {
         soci::row row;
         // A retry after a lost reply finds the job free (or taken by someone since): false,
         // which is right either way, since the release happened.
         sql() << "WITH p AS (SELECT CAST(:id AS bigint) AS id, CAST(:cid AS text) AS cid, "
-                 "CAST(:tok AS bigint) AS tok), "
-                 "c AS (SELECT Jobs.Id FROM Jobs, p WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
-                 "Jobs.LockToken = p.tok FOR UPDATE OF Jobs SKIP LOCKED), "
-                 "v AS (SELECT Jobs.Id FROM Jobs, p WHERE Jobs.Id = p.id AND Jobs.State = 1 AND "
-                 "Jobs.LockToken = p.tok), "
-                 "u AS (UPDATE Jobs SET State = 0, LockAt = NULL, LockedBy = NULL, LockToken = "
-                 "NULL, StartedAt = NULL, LeaseUntil = NULL FROM c WHERE Jobs.Id = c.Id "
-                 "RETURNING Jobs.Id), " +
+                 "CAST(:tok AS bigint) AS tok), " +
+                     one_row_skip_held_ctes("Jobs.State = 1 AND Jobs.LockToken = p.tok") +
+                     "u AS (UPDATE Jobs SET State = 0, LockAt = NULL, LockedBy = NULL, LockToken = "
+                     "NULL, StartedAt = NULL, LeaseUntil = NULL FROM c WHERE Jobs.Id = c.Id "
+                     "RETURNING Jobs.Id), " +
                      log_cte("p.id",
                              "CASE WHEN EXISTS (SELECT 1 FROM u) OR NOT EXISTS (SELECT 1 FROM v) "
                              "THEN " +

@@ -37,6 +37,9 @@ std::string sqlite_connection(const std::string& connection) {
 // host or a network gone without a word) is noticed in about 10 s, not after the kernel's
 // two hours, and its statement fails over to a reconnect.
 std::string postgresql_connection(const std::string& connection) {
+    // A libpq URI ("postgresql://user@host/db?...") takes no key=value pairs appended.
+    if (connection.starts_with("postgresql://") || connection.starts_with("postgres://"))
+        return connection;
     std::string result = connection;
     if (result.find("keepalives") == std::string::npos)
         result += " keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3";

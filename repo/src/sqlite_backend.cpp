@@ -231,10 +231,35 @@ class SqliteBackend final : public Backend {
             update.execute(true);
             const bool ok = update.get_affected_rows() == 1;
             log(b.id, Action::Renew, ok ? 1 : 0);
-            renewed.push_back(ok ? Renewal::Renewed : Renewal::Lost);
+            int waiting = 0;
+            if (!ok) {
+                sql() << "SELECT count(*) FROM Jobs WHERE Id = :id AND State = 1 AND LockToken = "
+                         ":tok AND StartedAt IS NULL",
+                    soci::use(b.id, "id"), soci::use(b.token, "tok"), soci::into(waiting);
+            }
+            renewed.push_back(ok            ? Renewal::Renewed
+                              : waiting > 0 ? Renewal::Waiting
+                                            : Renewal::Lost);
         }
         tx.commit();
         return renewed;
+    }
+
+    CompleteRow interrupt_lapsed(JobId id, LockToken token, const std::string& message) override {
+        Transaction tx(sql());
+        soci::statement update =
+            (sql().prepare << std::string("UPDATE Jobs SET State = 4, ExecuteAt = ") + kNow +
+                                  ", Result = :res WHERE Id = :id AND State = 1 AND LockToken = "
+                                  ":tok AND StartedAt IS NOT NULL AND LeaseUntil < " +
+                                  kNow,
+             soci::use(message, "res"), soci::use(id, "id"), soci::use(token, "tok"));
+        update.execute(true);
+        CompleteRow row;
+        row.completed = update.get_affected_rows() == 1;
+        if (!row.completed) read_holder(id, row);
+        log(id, Action::Interrupted, row.completed ? 1 : 0);
+        tx.commit();
+        return row;
     }
 
     CompleteRow release(JobId id, LockToken token) override {

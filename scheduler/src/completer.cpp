@@ -18,7 +18,8 @@ constexpr std::chrono::milliseconds kHeldRetryDelay{250};
 constexpr int kMaxHeldTries = 240;
 }  // namespace
 
-Completer::Completer(std::unique_ptr<DbLane> lane) : lane_(std::move(lane)) {}
+Completer::Completer(std::unique_ptr<DbLane> lane, std::function<void(repo::JobId)> recorded)
+    : recorded_(std::move(recorded)), lane_(std::move(lane)) {}
 
 void Completer::add(repo::Completion completion) {
     MutexLock lock(mutex_);
@@ -62,6 +63,7 @@ void Completer::retry_held(std::vector<repo::Completion> held) {
                 "transaction",
                 c.id);
             held_tries_.erase(c.id);
+            recorded_(c.id);
             continue;
         }
         again.push_back(std::move(c));
@@ -85,14 +87,16 @@ std::vector<repo::Completion> Completer::complete(repo::JobStore& store,
         for (const repo::Completion& c : batch) {
             if (std::find(outcome.held.begin(), outcome.held.end(), c.id) != outcome.held.end()) {
                 held.push_back(c);
-            } else if (!held_tries_.empty()) {
-                held_tries_.erase(c.id);
+                continue;
             }
+            if (!held_tries_.empty()) held_tries_.erase(c.id);
+            recorded_(c.id);
         }
         return held;
     } catch (const repo::RepoError& e) {
         if (batch.size() == 1 || e.kind() == repo::ErrorKind::Unavailable) {
             spdlog::error("cannot record the completion of {} jobs: {}", batch.size(), e.what());
+            for (const repo::Completion& c : batch) recorded_(c.id);
             return held;
         }
         spdlog::warn("recording the completion of {} jobs failed: {}; recording each alone",

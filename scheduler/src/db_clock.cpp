@@ -12,6 +12,8 @@ constexpr long long kPerMillion = 1'000'000;
 // The database's stamps are floored (to the millisecond on SQLite): an upper bound read from
 // one may be this much too low, which is not yet a step back.
 constexpr nanoseconds kStampResolution = std::chrono::milliseconds(1);
+// About 285 years either side of the epoch: well inside what nanoseconds hold.
+constexpr std::chrono::milliseconds kFarMs{9'000'000'000'000};
 
 // How far a bound may have drifted over `age`, rounded up.
 nanoseconds drift_over(nanoseconds age) {
@@ -23,6 +25,7 @@ nanoseconds drift_over(nanoseconds age) {
 }  // namespace
 
 nanoseconds DbClock::offset_at(nanoseconds at) const {
+    if (samples_.empty()) return nanoseconds(0);
     nanoseconds best = nanoseconds::min();
     for (const Sample& s : samples_) best = std::max(best, s.bound - drift_over(at - s.received));
     return best;
@@ -50,7 +53,10 @@ repo::DbTime DbClock::now(Steady::time_point at) const {
 DbClock::Steady::time_point DbClock::steady_at(repo::DbTime t) const {
     // For each sample, the first steady s with s + bound - drift(|s - received|) >= t (each
     // such function of s rises, so the earliest over the samples is the answer).
-    const nanoseconds target = std::chrono::duration_cast<nanoseconds>(t.time_since_epoch());
+    // Nanoseconds since the epoch hold about ±292 years: a time beyond (a hand-written RunAt
+    // of the year 1000) is clamped, and so is long past or far ahead, never wrapped around.
+    const auto ms = std::clamp(t.time_since_epoch(), -kFarMs, kFarMs);
+    const nanoseconds target = std::chrono::duration_cast<nanoseconds>(ms);
     nanoseconds earliest = nanoseconds::max();
     for (const Sample& s : samples_) {
         // d: how far after `received` the target falls, were there no drift.

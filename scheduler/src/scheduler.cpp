@@ -60,7 +60,7 @@ Scheduler::Scheduler(EventLoop& loop, SchedulerOptions options, const std::strin
       lister_(std::move(lanes.list)),
       locker_(std::move(lanes.lock)),
       starter_(std::move(lanes.start)),
-      completer_(std::move(lanes.complete)) {
+      completer_(std::move(lanes.complete), [this](repo::JobId id) { stop_renewing(id); }) {
     if (const auto error = validate(options_)) throw std::invalid_argument(*error);
 }
 
@@ -331,9 +331,12 @@ void Scheduler::interrupt_stale(const repo::Job& job) {
     const repo::LockToken token = job.lock_token.value_or(0);
     locker_->post([id, token](repo::JobStore& store) {
         try {
-            store.fail_locked_job(id, token, repo::JobState::Interrupted,
-                                  "started, but its instance stopped before reporting an outcome");
-            spdlog::warn("job {}: marked interrupted (its instance vanished mid-task)", id);
+            // Only if its lease is still lapsed: a renewal since the list means it lives.
+            if (store.interrupt_lapsed_job(id, token)) {
+                spdlog::warn("job {}: marked interrupted (its instance vanished mid-task)", id);
+            } else {
+                spdlog::info("job {}: not marked interrupted: renewed or ended since the list", id);
+            }
         } catch (const repo::RepoError& e) {
             spdlog::info("job {}: not marked interrupted: {}", id, e.what());
         }
@@ -406,6 +409,7 @@ void Scheduler::on_renewed(const std::vector<repo::StartRequest>& sent,
             ok.push_back(id);
             continue;
         }
+        if (renewed[i] == repo::Renewal::Waiting) continue;  // its worker starts it
         if (renewed[i] == repo::Renewal::Held) {
             spdlog::warn(
                 "job {}: its run lease was not renewed: another transaction holds its "
@@ -466,16 +470,11 @@ void Scheduler::maybe_drained() {
 
 void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& result) {
     const repo::JobId id = task.job.id;
-    // The last task ended: no beat is needed, and a stopping instance must not wait for one.
-    if (running_.remove(id)) {
-        loop_.post([this] {
-            if (beat_timer_ && running_.empty()) {
-                loop_.cancel(*beat_timer_);
-                beat_timer_.reset();
-            }
-        });
-    }
     const Outcome outcome = classify(id, result);
+    // A task whose outcome is still to be written keeps its lease renewed until it is.
+    if (outcome.kind != Outcome::Kind::Completed && outcome.kind != Outcome::Kind::Failed &&
+        outcome.kind != Outcome::Kind::Interrupted)
+        stop_renewing(id);
     switch (outcome.kind) {
         case Outcome::Kind::NotStarted:
             // The lock lapsed (a slow start, the database away): the job stays for whoever
@@ -509,6 +508,17 @@ void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& resu
             record_failure(id, task.token, repo::JobState::Interrupted, outcome.text);
             return;
     }
+}
+
+void Scheduler::stop_renewing(repo::JobId id) {
+    // The last task ended: no beat is needed, and a stopping instance must not wait for one.
+    if (!running_.remove(id)) return;
+    loop_.post([this] {
+        if (beat_timer_ && running_.empty()) {
+            loop_.cancel(*beat_timer_);
+            beat_timer_.reset();
+        }
+    });
 }
 
 void Scheduler::redeliver(const ReadyTask& task, const std::string& detail) {
@@ -571,9 +581,11 @@ void Scheduler::record_failure(repo::JobId id, repo::LockToken token, repo::JobS
     locker_->post([this, id, token, state, message, attempt](repo::JobStore& store) {
         try {
             store.fail_locked_job(id, token, state, message);
+            stop_renewing(id);
         } catch (const repo::RepoError& e) {
             if (e.kind() != repo::ErrorKind::RowHeld || attempt >= kMaxHeldRetries) {
                 spdlog::error("job {}: cannot record its outcome: {}", id, e.what());
+                stop_renewing(id);
                 return;
             }
             // Not on the lane: its locks must not wait behind a row someone else holds.

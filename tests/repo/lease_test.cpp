@@ -111,8 +111,8 @@ TEST_CASE(
         std::this_thread::sleep_for(200ms);
         const auto renewed = a.renew_run_leases(
             {{running, r.token}, {unstarted, u.token}, {done, d.token}, {running + 100, 1}});
-        CHECK(renewed ==
-              std::vector<Renewal>{Renewal::Renewed, Renewal::Lost, Renewal::Lost, Renewal::Lost});
+        CHECK(renewed == std::vector<Renewal>{Renewal::Renewed, Renewal::Waiting, Renewal::Lost,
+                                              Renewal::Lost});
         for (const Job& job : b.get_ready_jobs(30s).jobs) CHECK(job.id != running);
     }
     CHECK(b.renew_run_leases({{running, r.token + 1}}) == std::vector<Renewal>{Renewal::Lost});
@@ -129,4 +129,28 @@ TEST_CASE(
             a.renew_run_leases({{running, r.token}, {running, r.token}});
         },
         ErrorKind::BadInput, "twice");
+}
+
+TEST_CASE(
+    "a job is taken for interrupted only while its run lease is lapsed: a renewal since the list "
+    "keeps it its instance's") {
+    const std::string url = jobs::test::fresh_database();
+    JobsRepo a(with_lease(url, "a", 400ms));
+    JobsRepo b(with_lease(url, "b", 400ms));
+    const JobId id = a.create_job(a.db_now() + 20s);
+    const Lock lock = a.acquire_job_lock(id);
+    REQUIRE(a.start_locked_job(id, lock.token));
+    CHECK_FALSE(b.interrupt_lapsed_job(id, lock.token));  // its lease runs
+    std::this_thread::sleep_for(600ms);
+    const auto listed = b.get_ready_jobs(30s).jobs;
+    REQUIRE(listed.size() == 1);  // lapsed: a list offers it for interruption
+    // Its instance was only slow: it renews before the interruption lands.
+    REQUIRE(a.renew_run_leases({{id, lock.token}}) == std::vector<Renewal>{Renewal::Renewed});
+    CHECK_FALSE(b.interrupt_lapsed_job(id, *listed[0].lock_token));
+    CHECK(a.get_job(id)->state == JobState::Locked);
+    std::this_thread::sleep_for(600ms);
+    CHECK(b.interrupt_lapsed_job(id, lock.token));
+    CHECK(b.interrupt_lapsed_job(id, lock.token));  // a retry finds its own write
+    CHECK(a.get_job(id)->state == JobState::Interrupted);
+    CHECK_THROWS_AS(a.complete_locked_job(id, lock.token), RepoError);
 }

@@ -98,6 +98,10 @@ TEST_CASE("a URL's password never shows in what may be logged: errors and redact
           "postgresql://host=h PASSWORD = *** dbname=d");
     CHECK(redacted("odbc://DSN=x;UID=u;PWD={s3;cret};") == "odbc://DSN=x;UID=u;PWD=***;");
     CHECK(redacted("postgresql://user:s3cret@host/db") == "postgresql://user:***@host/db");
+    CHECK(redacted("postgresql://postgresql://h/db?sslmode=require&password=s3cret&x=1") ==
+          "postgresql://postgresql://h/db?sslmode=require&password=***&x=1");
+    CHECK(redacted("odbc://DSN=x;PWD=s3 cret;UID=u") == "odbc://DSN=x;PWD=***;UID=u");
+    CHECK(redacted("odbc://DSN=x;PWD={a}}b;c};UID=u") == "odbc://DSN=x;PWD=***;UID=u");
     CHECK(redacted("sqlite3://db=jobs.db") == "sqlite3://db=jobs.db");
     try {
         ConnectionUrl::parse("postgres:/host=h password=s3cret");

@@ -70,6 +70,9 @@ class BatchRecorder final : public repo::JobStore {
                          const std::string&) override {
         throw std::logic_error("not a completer's call");
     }
+    bool interrupt_lapsed_job(repo::JobId, repo::LockToken) override {
+        throw std::logic_error("not a completer's call");
+    }
     bool release_job(repo::JobId, repo::LockToken) override {
         throw std::logic_error("not a completer's call");
     }

@@ -135,15 +135,30 @@ bool MemoryDatabase::start(const std::string& client, repo::JobId id, repo::Lock
     return true;
 }
 
-bool MemoryDatabase::renew(const std::string& client, repo::JobId id, repo::LockToken token) {
+repo::Renewal MemoryDatabase::renew(const std::string& client, repo::JobId id,
+                                    repo::LockToken token) {
     const DbTime t = now();
     const auto it = jobs_.find(id);
     repo::Job* job = it == jobs_.end() ? nullptr : &it->second;
-    const bool ours = job != nullptr && job->state == JobState::Locked &&
-                      job->lock_token == token && job->started_at;
+    const bool ours = job != nullptr && job->state == JobState::Locked && job->lock_token == token;
     log(Action::Renew, client, t);
-    if (!ours) return false;
+    if (!ours) return repo::Renewal::Lost;
+    if (!job->started_at) return repo::Renewal::Waiting;
     job->lease_until = t + run_lease;
+    return repo::Renewal::Renewed;
+}
+
+bool MemoryDatabase::interrupt_lapsed(const std::string& client, repo::JobId id,
+                                      repo::LockToken token) {
+    const DbTime t = now();
+    const auto it = jobs_.find(id);
+    repo::Job* job = it == jobs_.end() ? nullptr : &it->second;
+    log(Action::Interrupted, client, t);
+    if (job == nullptr || job->state != JobState::Locked || job->lock_token != token ||
+        !job->started_at || !job->lease_until || *job->lease_until >= t)
+        return false;
+    job->state = JobState::Interrupted;
+    job->execute_at = t;
     return true;
 }
 
@@ -220,10 +235,7 @@ repo::StartOutcome MemoryStore::start_locked_jobs(const std::vector<repo::StartR
 std::vector<repo::Renewal> MemoryStore::renew_run_leases(
     const std::vector<repo::StartRequest>& running) {
     std::vector<repo::Renewal> renewed;
-    for (const auto& r : running) {
-        renewed.push_back(db_.renew(client_id_, r.id, r.token) ? repo::Renewal::Renewed
-                                                               : repo::Renewal::Lost);
-    }
+    for (const auto& r : running) renewed.push_back(db_.renew(client_id_, r.id, r.token));
     return renewed;
 }
 

@@ -41,8 +41,9 @@ class MemoryDatabase {
     std::optional<repo::Job> get(const std::string& client, repo::JobId id);
     repo::Lock lock(const std::string& client, repo::JobId id, repo::LockToken token);
     bool start(const std::string& client, repo::JobId id, repo::LockToken token);
-    bool renew(const std::string& client, repo::JobId id, repo::LockToken token);
+    repo::Renewal renew(const std::string& client, repo::JobId id, repo::LockToken token);
     bool release(const std::string& client, repo::JobId id, repo::LockToken token);
+    bool interrupt_lapsed(const std::string& client, repo::JobId id, repo::LockToken token);
     bool complete(const std::string& client, const repo::Completion& completion);
     bool fail(const std::string& client, repo::JobId id, repo::LockToken token,
               repo::JobState state);
@@ -91,6 +92,9 @@ class MemoryStore final : public repo::JobStore {
         const std::vector<repo::Completion>& batch) override;
     void fail_locked_job(repo::JobId id, repo::LockToken token, repo::JobState outcome,
                          const std::string& message) override;
+    bool interrupt_lapsed_job(repo::JobId id, repo::LockToken token) override {
+        return db_.interrupt_lapsed(client_id_, id, token);
+    }
     bool release_job(repo::JobId id, repo::LockToken token) override {
         return db_.release(client_id_, id, token);
     }

@@ -26,6 +26,7 @@ struct StartOutcome {
 enum class Renewal {
     Renewed,  // its run lease runs again from now
     Held,     // another transaction holds its row: not renewed, try at the next beat
+    Waiting,  // still ours, its worker's own START not yet written: nothing to renew yet
     Lost,     // no longer ours: ended, or taken for interrupted
 };
 
@@ -72,6 +73,11 @@ class JobStore {
     // HELD and RepoError(RowHeld) when another transaction holds its row.
     virtual void fail_locked_job(JobId id, LockToken token, JobState outcome,
                                  const std::string& message) = 0;
+    // Ends as interrupted a started job whose run lease has lapsed (its instance is gone), only
+    // if it still has: a renewal since, or an outcome, wins. True when this call ended it.
+    // INTERRUPTED (Results 0 when it did not); HELD and RepoError(RowHeld) when another
+    // transaction holds its row.
+    virtual bool interrupt_lapsed_job(JobId id, LockToken token) = 0;
     // A job this caller locked (and maybe started) whose task never began, its request having
     // reached no worker: State 1 -> 0 under `token`, as if never locked, so the next list of any
     // instance runs it. False when the token no longer holds it. RELEASE; HELD and

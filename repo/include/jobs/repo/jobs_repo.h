@@ -93,6 +93,8 @@ class JobsRepo final : public JobStore, public AdminStore {
     // (JobState::Interrupted): it is never run again. Logs FAILED or INTERRUPTED.
     void fail_locked_job(JobId id, LockToken token, JobState outcome,
                          const std::string& message) override;
+    // State 1 -> 4 for a started job whose run lease still lapsed: its instance is gone.
+    bool interrupt_lapsed_job(JobId id, LockToken token) override;
     // State 1 -> 0 under `token` for a job whose task never began (its request reached no
     // worker): free again for any instance. Logs RELEASE (weighed as a write: 10), or HELD.
     bool release_job(JobId id, LockToken token) override;

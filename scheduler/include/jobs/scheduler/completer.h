@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -18,7 +19,11 @@ namespace jobs::scheduler {
 // compete for the CPU with the tasks still ending (see docs/benchmarks.md).
 class Completer {
   public:
-    explicit Completer(std::unique_ptr<DbLane> lane);
+    // `recorded` is called on the lane's thread for each completion once its statement has
+    // answered (written, refused, or given up on), never for one whose row was held.
+    explicit Completer(
+        std::unique_ptr<DbLane> lane,
+        std::function<void(repo::JobId)> recorded = [](repo::JobId) {});
     Completer(const Completer&) = delete;
     Completer& operator=(const Completer&) = delete;
 
@@ -42,7 +47,8 @@ class Completer {
     bool in_flight_ GUARDED_BY(mutex_) = false;  // a batch is on the lane
     bool closing_ GUARDED_BY(mutex_) = false;
     std::map<repo::JobId, int> held_tries_;  // the lane's thread only
-    std::unique_ptr<DbLane> lane_;           // last: finished before the state it uses goes
+    const std::function<void(repo::JobId)> recorded_;
+    std::unique_ptr<DbLane> lane_;  // last: finished before the state it uses goes
 };
 
 }  // namespace jobs::scheduler

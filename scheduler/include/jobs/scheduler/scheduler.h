@@ -89,6 +89,8 @@ class Scheduler {
     // The job goes to the executors: its run lease is renewed until it is reported.
     void push_running(ReadyTask task);
     void beat();
+    // Any thread: the task's outcome is written (or never will be); no more renewals for it.
+    void stop_renewing(repo::JobId id);
     // A task no worker received: offered again shortly, or released (it never began).
     void redeliver(const ReadyTask& task, const std::string& detail);
     void release(repo::JobId id, repo::LockToken token, int attempt = 0);
