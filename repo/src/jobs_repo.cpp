@@ -59,6 +59,15 @@ void require_distinct(std::vector<JobId> ids, const char* call) {
     }
 }
 
+// require_distinct for a batch of items that name their jobs by `id`.
+template <typename Item>
+void require_distinct_ids(const std::vector<Item>& batch, const char* call) {
+    std::vector<JobId> ids;
+    ids.reserve(batch.size());
+    for (const Item& item : batch) ids.push_back(item.id);
+    require_distinct(std::move(ids), call);
+}
+
 }  // namespace
 
 std::string default_client_id() {
@@ -193,18 +202,14 @@ std::vector<Lock> JobsRepo::acquire_job_locks(const std::vector<JobId>& ids) {
 
 StartOutcome JobsRepo::start_locked_jobs(const std::vector<StartRequest>& starts) {
     if (starts.empty()) return {};
-    std::vector<JobId> ids;
-    for (const auto& s : starts) ids.push_back(s.id);
-    require_distinct(std::move(ids), "StartLockedJobs");
+    require_distinct_ids(starts, "StartLockedJobs");
     return with_retry("StartLockedJobs", true,
                       [&] { return backend_->start_many(starts, options_.run_lease); });
 }
 
 std::vector<Renewal> JobsRepo::renew_run_leases(const std::vector<StartRequest>& running) {
     if (running.empty()) return {};
-    std::vector<JobId> ids;
-    for (const auto& r : running) ids.push_back(r.id);
-    require_distinct(std::move(ids), "RenewRunLeases");
+    require_distinct_ids(running, "RenewRunLeases");
     return with_retry("RenewRunLeases", true,
                       [&] { return backend_->renew_many(running, options_.run_lease); });
 }
@@ -246,9 +251,7 @@ void JobsRepo::complete_locked_job(JobId id, std::optional<LockToken> token,
 
 CompletionOutcome JobsRepo::complete_locked_jobs(const std::vector<Completion>& batch) {
     if (batch.empty()) return {};
-    std::vector<JobId> ids;
-    for (const auto& c : batch) ids.push_back(c.id);
-    require_distinct(std::move(ids), "ProcessLockedJobs");
+    require_distinct_ids(batch, "ProcessLockedJobs");
     std::vector<Completion> stored = batch;
     for (auto& c : stored) c.result = storable(c.result);
     const auto unfinished =

@@ -567,11 +567,16 @@ void Scheduler::release(repo::JobId id, repo::LockToken token, int attempt) {
                 spdlog::error("job {}: cannot release it: {}", id, e.what());
                 return;
             }
-            loop_.post([this, id, token, attempt] {
-                loop_.at(loop_.now() + kHeldRetryDelay,
-                         [this, id, token, attempt] { release(id, token, attempt + 1); });
-            });
+            after_held([this, id, token, attempt] { release(id, token, attempt + 1); });
         }
+    });
+}
+
+void Scheduler::after_held(std::function<void()> again) {
+    // From a lane, through the loop's timer: the lane's locks must not wait behind a row
+    // someone else holds.
+    loop_.post([this, again = std::move(again)]() mutable {
+        loop_.at(loop_.now() + kHeldRetryDelay, std::move(again));
     });
 }
 
@@ -588,11 +593,8 @@ void Scheduler::record_failure(repo::JobId id, repo::LockToken token, repo::JobS
                 stop_renewing(id);
                 return;
             }
-            // Not on the lane: its locks must not wait behind a row someone else holds.
-            loop_.post([this, id, token, state, message, attempt] {
-                loop_.at(loop_.now() + kHeldRetryDelay, [this, id, token, state, message, attempt] {
-                    record_failure(id, token, state, message, attempt + 1);
-                });
+            after_held([this, id, token, state, message, attempt] {
+                record_failure(id, token, state, message, attempt + 1);
             });
         }
     });

@@ -94,6 +94,8 @@ class Scheduler {
     // A task no worker received: offered again shortly, or released (it never began).
     void redeliver(const ReadyTask& task, const std::string& detail);
     void release(repo::JobId id, repo::LockToken token, int attempt = 0);
+    // Any thread: `again` runs on the loop a moment later (a write whose row was held).
+    void after_held(std::function<void()> again);
     // Pushes `task` at `at`; the sink stays open for it meanwhile, even while stopping.
     void push_at(ReadyTask task, EventLoop::TimePoint at);
     void on_renewed(const std::vector<repo::StartRequest>& sent,
