@@ -13,6 +13,7 @@
 #                                   100,500,1000,2000,5000, 60, 3): scale.csv, scale.svg
 #   scripts/bench.sh burst [backend] [jobs] [instances]  jobs at one RunAt (postgresql, 20000, 3)
 #
+# The private PostgreSQL runs with fsync = off unless PG_FSYNC=on (scripts/lib/pg.sh).
 # Each writes report.json / report.csv / delays.svg (sweep: sweep.csv, sweep.svg) under
 # out/bench-<what>/ and checks the report against the database with scripts/check_report.py.
 set -euo pipefail
@@ -27,6 +28,8 @@ OUT="$ROOT/out/bench-$WHAT"
 [[ $WHAT == postgresql || $WHAT == sqlite ]] && [[ ${4:-workers} != workers ]] && OUT+="-$4"
 # And each backend's rate runs theirs (out/bench-scale-sqlite).
 [[ $WHAT == scale || $WHAT == burst ]] && OUT+="-${2:-postgresql}"
+# A server that syncs its writes (PG_FSYNC=on, see scripts/lib/pg.sh) too (out/bench-postgresql-fsync).
+[[ ${PG_FSYNC:-off} == on && $WHAT != sqlite && $WHAT != pool ]] && OUT+="-fsync"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 cd "$OUT"

@@ -20,7 +20,7 @@ PACKAGES=(
     libspdlog-dev nlohmann-json3-dev libcli11-dev libssl-dev
     unixodbc unixodbc-dev odbc-postgresql libsqliteodbc
     sqlite3 libsqlite3-dev libpq-dev postgresql postgresql-client
-    faketime procps
+    faketime procps pgbouncer
 )
 
 install_packages() {

@@ -173,20 +173,22 @@ Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
                            const std::string& run_at_ms_expr,
                            const std::string& late_created_cond) {
     Statistics stats;
-    soci::rowset<soci::row> actions =
-        sql.prepare << "SELECT Action AS action, count(*) AS n FROM WorkerLogs GROUP BY Action";
-    for (const auto& row : actions) {
-        stats.actions[row.get<std::string>("action")] = column_i64(row, "n");
-    }
-    soci::rowset<soci::row> states =
-        sql.prepare << "SELECT State AS state, count(*) AS n FROM Jobs GROUP BY State";
-    for (const auto& row : states) {
-        stats.states[static_cast<int>(column_i64(row, "state"))] = column_i64(row, "n");
-    }
+    for_each_row(sql, "SELECT Action AS action, count(*) AS n FROM WorkerLogs GROUP BY Action",
+                 [&](const soci::row& row) {
+                     stats.actions[row.get<std::string>("action")] = column_i64(row, "n");
+                 });
+    for_each_row(sql, "SELECT State AS state, count(*) AS n FROM Jobs GROUP BY State",
+                 [&](const soci::row& row) {
+                     stats.states[static_cast<int>(column_i64(row, "state"))] =
+                         column_i64(row, "n");
+                 });
+    const auto count_rows = [&](const std::string& query) {
+        long long n = 0;
+        sql << query, soci::into(n);
+        return n;
+    };
     const auto count = [&](const std::string& where) {
-        soci::rowset<soci::row> rows = sql.prepare
-                                       << "SELECT count(*) AS n FROM Jobs WHERE " + where;
-        return column_i64(*rows.begin(), "n");
+        return count_rows("SELECT count(*) FROM Jobs WHERE " + where);
     };
     stats.early_lock = count("RunAt > LockAt");
     stats.early_exec = count("RunAt > ExecuteAt");
@@ -198,21 +200,18 @@ Statistics read_statistics(soci::session& sql, const std::string& delay_ms_expr,
     stats.duplicates = count("Id IN (SELECT JobId FROM WorkerLogs WHERE Action IN (" +
                              sql_literal(Action::Complete) + ", " + sql_literal(Action::Error) +
                              ") AND JobId IS NOT NULL GROUP BY JobId HAVING count(*) > 1)");
-    {
-        soci::rowset<soci::row> rows =
-            sql.prepare << "SELECT count(*) AS n FROM (SELECT DISTINCT ClientId, Action, LogDate "
-                           "FROM WorkerLogs WHERE Action <> " +
-                               sql_literal(Action::Create) + ") AS s";
-        stats.statements = column_i64(*rows.begin(), "n");
-    }
-    soci::rowset<soci::row> delays = sql.prepare
-                                     << "SELECT " + as(delay_ms_expr, "delay_ms") + ", " +
-                                            as(run_at_ms_expr, "run_at_ms") +
-                                            " FROM Jobs WHERE State = 2 ORDER BY RunAt, Id";
-    for (const auto& row : delays) {
-        stats.delays_ms.push_back(column_i64(row, "delay_ms"));
-        stats.run_at_ms.push_back(column_i64(row, "run_at_ms"));
-    }
+    stats.statements = count_rows(
+        "SELECT count(*) FROM (SELECT DISTINCT ClientId, Action, LogDate FROM WorkerLogs WHERE "
+        "Action <> " +
+        sql_literal(Action::Create) + ") AS s");
+    for_each_row(sql,
+                 "SELECT " + as(delay_ms_expr, "delay_ms") + ", " +
+                     as(run_at_ms_expr, "run_at_ms") +
+                     " FROM Jobs WHERE State = 2 ORDER BY RunAt, Id",
+                 [&](const soci::row& row) {
+                     stats.delays_ms.push_back(column_i64(row, "delay_ms"));
+                     stats.run_at_ms.push_back(column_i64(row, "run_at_ms"));
+                 });
     return stats;
 }
 

@@ -24,6 +24,7 @@ enum class Failure { Busy, Disconnected, Other };
 struct LockRow {
     bool won = false;
     bool exists = false;
+    bool held = false;  // skipped: another transaction holds the row
 };
 
 struct CompleteRow {
@@ -145,6 +146,23 @@ inline std::string as(const std::string& expression, const std::string& alias) {
     return expression + " AS " + alias;
 }
 // The one mapping from a job row to a Job, by the aliases above.
+// Runs `query` once and calls `each` with every row it returns. A one-time statement (libpq's
+// unnamed one), not a soci::rowset: a rowset prepares a named statement that outlives its
+// transaction, and through a transaction-pooling proxy (pgbouncer) the next transaction, or
+// the DEALLOCATE, may reach another server connection, where that name is unknown or taken.
+template <typename Each, typename... Uses>
+void for_each_row(soci::session& sql, const std::string& query, Each&& each, Uses&&... uses) {
+    soci::row row;
+    soci::statement st(sql);
+    (st.exchange(std::forward<Uses>(uses)), ...);
+    st.exchange(soci::into(row));
+    st.alloc();
+    st.prepare(query, soci::details::st_one_time_query);
+    st.define_and_bind();
+    st.execute(false);
+    while (st.fetch()) each(static_cast<const soci::row&>(row));
+}
+
 Job read_job(const soci::row& row);
 // A listed job into `out.jobs`, or, when the row cannot be read, into `out.unreadable`.
 void read_listed_job(const soci::row& row, ReadyJobs& out);

@@ -194,8 +194,11 @@ std::vector<Lock> JobsRepo::acquire_job_locks(const std::vector<JobId>& ids) {
     std::vector<Lock> locks;
     locks.reserve(ids.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        locks.push_back(rows[i].won ? Lock{LockOutcome::Won, batch[i].token}
-                                    : Lock{LockOutcome::Lost, 0});
+        if (rows[i].won) {
+            locks.push_back({LockOutcome::Won, batch[i].token});
+            continue;
+        }
+        locks.push_back({rows[i].held ? LockOutcome::Held : LockOutcome::Lost, 0});
     }
     return locks;
 }

@@ -51,18 +51,9 @@ std::string job_columns(const std::string& t) {
            as(t + "Attempts", c::kAttempts);
 }
 
-// The WorkerLogs rows of a batch statement: one per row of `b`, `won` where the statement's
-// `u` returned it, else `lost`.
-std::string batch_log_cte(Action won, Action lost) {
-    return "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT b.id, CASE "
-           "WHEN u.Id IS NULL THEN " +
-           sql_literal(lost) + " ELSE " + sql_literal(won) +
-           " END, p.cid, CASE WHEN u.Id IS NULL THEN 0 ELSE 1 END FROM p, b LEFT JOIN u ON u.Id "
-           "= b.id) ";
-}
-
-// Like batch_log_cte, with a third outcome: a row of `v` (the batch's rows that qualified) that
-// `u` did not write was held by another transaction and skipped.
+// The WorkerLogs rows of a batch statement, one per row of `b`: `won` where the statement's `u`
+// returned it, `held` where a row of `v` (the batch's rows that qualified) was skipped because
+// another transaction held it, else `lost`.
 std::string batch_log_cte(Action won, Action held, Action lost) {
     return "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results) SELECT b.id, CASE "
            "WHEN u.Id IS NOT NULL THEN " +
@@ -222,22 +213,23 @@ class PostgresqlBackend final : public Backend {
                      "set_config('idle_in_transaction_session_timeout', '5s', true), "
                      "set_config('statement_timeout', '5s', true)) AS s";
         }
-        soci::rowset<soci::row> rows =
-            (sql().prepare << list_statement(), soci::use(window_ms, "win"),
-             soci::use(history_ms, "hist"), soci::use(client_id(), "cid"));
         ReadyJobs result;
-        for (const auto& row : rows) {
-            result.db_now = from_ms(column_i64(row, "list_at"));
-            result.clock =
-                std::max(result.clock, std::chrono::microseconds(column_i64(row, "clock")));
-            if (const long long kind = column_i64(row, "kind"); kind != 1) {
-                read_list_record("client", "at", kind == 3, row, result);
-                continue;
-            }
-            // No due job: the clock row only.
-            if (row.get_indicator(job_column::kId) == soci::i_null) continue;
-            read_listed_job(row, result);
-        }
+        const std::string cid = client_id();
+        for_each_row(
+            sql(), list_statement(),
+            [&](const soci::row& row) {
+                result.db_now = from_ms(column_i64(row, "list_at"));
+                result.clock =
+                    std::max(result.clock, std::chrono::microseconds(column_i64(row, "clock")));
+                if (const long long kind = column_i64(row, "kind"); kind != 1) {
+                    read_list_record("client", "at", kind == 3, row, result);
+                    return;
+                }
+                // No due job: the clock row only.
+                if (row.get_indicator(job_column::kId) == soci::i_null) return;
+                read_listed_job(row, result);
+            },
+            soci::use(window_ms, "win"), soci::use(history_ms, "hist"), soci::use(cid, "cid"));
         tx.commit();
         return result;
     }
@@ -318,28 +310,36 @@ class PostgresqlBackend final : public Backend {
         const long long lease_ms = lease.count();
         const std::string batch_text = id_token_json(batch);
         std::string outcome_text;
-        // The rows are locked first, in Id order and skipping any another statement holds (a
-        // rival lock, a completion: lost to us either way), so two batches never wait on each
-        // other in opposite orders. The condition is checked again on the row as locked.
-        sql()
-            << kTokenBatchCtes +
-                   "c AS (SELECT Jobs.Id, b.tok FROM Jobs JOIN b ON Jobs.Id = b.id WHERE "
-                   "Jobs.State = 0 OR (Jobs.State = 1 AND (Jobs.LockToken = b.tok OR "
-                   "(Jobs.StartedAt IS NULL AND Jobs.LeaseUntil < now()))) "
-                   "ORDER BY Jobs.Id FOR UPDATE OF Jobs SKIP LOCKED), "
-                   "u AS (UPDATE Jobs SET State = 1, LockAt = now(), LockedBy = p.cid, LockToken = "
-                   "c.tok, LeaseUntil = now() + p.lease * interval '1 millisecond', Attempts = "
-                   "Jobs.Attempts + 1 FROM p, c WHERE Jobs.Id = c.Id RETURNING Jobs.Id), " +
-                   batch_log_cte(Action::AcquireSuccess, Action::AcquireFailure) +
-                   "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
-                   "NOT NULL, 'exists', Jobs.Id IS NOT NULL)), '[]') AS text) "
-                   "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
+        // The rows are locked first, in Id order and skipping any another statement holds, so
+        // two batches never wait on each other in opposite orders. A row that qualified but was
+        // skipped is HELD (a rival's lock, a completion, a session left open in psql): the job
+        // may still be free, and the caller may try again. The condition is checked again on
+        // the row as locked.
+        const std::string lockable =
+            "(Jobs.State = 0 OR (Jobs.State = 1 AND (Jobs.LockToken = b.tok OR "
+            "(Jobs.StartedAt IS NULL AND Jobs.LeaseUntil < now()))))";
+        sql() << kTokenBatchCtes +
+                     "c AS (SELECT Jobs.Id, b.tok FROM Jobs JOIN b ON Jobs.Id = b.id WHERE " +
+                     lockable +
+                     " ORDER BY Jobs.Id FOR UPDATE OF Jobs SKIP LOCKED), v AS (SELECT Jobs.Id FROM "
+                     "Jobs JOIN b ON Jobs.Id = b.id WHERE " +
+                     lockable +
+                     "), u AS (UPDATE Jobs SET State = 1, LockAt = now(), LockedBy = p.cid, "
+                     "LockToken = c.tok, LeaseUntil = now() + p.lease * interval '1 millisecond', "
+                     "Attempts = Jobs.Attempts + 1 FROM p, c WHERE Jobs.Id = c.Id RETURNING "
+                     "Jobs.Id), " +
+                     batch_log_cte(Action::AcquireSuccess, Action::Held, Action::AcquireFailure) +
+                     "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
+                     "NOT NULL, 'exists', Jobs.Id IS NOT NULL, 'held', u.Id IS NULL AND v.Id IS "
+                     "NOT NULL)), '[]') AS text) FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN v ON "
+                     "v.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
             soci::use(client_id(), "cid"), soci::use(lease_ms, "lease"),
             soci::use(batch_text, "batch"), soci::into(outcome_text);
         std::vector<LockRow> rows;
         rows.reserve(batch.size());
         for (const auto& outcome : in_batch_order(outcome_text, batch)) {
-            rows.push_back({outcome.value("won", false), outcome.value("exists", false)});
+            rows.push_back({outcome.value("won", false), outcome.value("exists", false),
+                            outcome.value("held", false)});
         }
         return rows;
     }
@@ -610,11 +610,12 @@ class PostgresqlBackend final : public Backend {
 
     std::map<std::string, long long> connections() override {
         std::map<std::string, long long> out;
-        soci::rowset<soci::row> rows = sql().prepare
-                                       << "SELECT COALESCE(application_name, '') AS name, "
-                                          "CAST(count(*) AS bigint) AS n FROM pg_stat_activity "
-                                          "WHERE datname = current_database() GROUP BY 1";
-        for (const auto& row : rows) out[row.get<std::string>("name")] = column_i64(row, "n");
+        for_each_row(sql(),
+                     "SELECT COALESCE(application_name, '') AS name, CAST(count(*) AS bigint) AS "
+                     "n FROM pg_stat_activity WHERE datname = current_database() GROUP BY 1",
+                     [&](const soci::row& row) {
+                         out[row.get<std::string>("name")] = column_i64(row, "n");
+                     });
         return out;
     }
 

@@ -71,6 +71,19 @@ JobTracker::Entry* JobTracker::on_checked(repo::JobId id, bool won, repo::LockTo
     return &entry;
 }
 
+JobTracker::Entry* JobTracker::on_held(repo::JobId id, repo::DbTime now,
+                                       std::chrono::milliseconds patience) {
+    const auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second.phase != JobPhase::Checking) return nullptr;
+    Entry& entry = it->second;
+    if (stopping_ || !entry.owned || now > entry.job.run_at + patience) {
+        set(entry, JobPhase::Done);
+        return nullptr;
+    }
+    set(entry, JobPhase::Waiting);
+    return &entry;
+}
+
 std::optional<JobTracker::HandOverDecision> JobTracker::hand_over(repo::JobId id,
                                                                   bool worker_starts_jobs) {
     const auto it = jobs_.find(id);

@@ -7,6 +7,7 @@
 
 #include "jobs/common/mutex_lock.h"
 #include "jobs/repo/error.h"
+#include "jobs/repo/exercise.h"
 #include "jobs/repo/storable_text.h"
 #include "jobs/scheduler/lock_timing.h"
 #include "jobs/scheduler/outcome.h"
@@ -32,7 +33,8 @@ constexpr std::size_t kAdmitSlice = 1'000;
 // of it has passed: a lease is renewed with at least half of it left.
 constexpr int kBeatsPerLease = 6;
 constexpr int kRenewAfter = 3;
-// An outcome whose row another transaction holds is written again after this, this many times.
+// An outcome whose row another transaction holds is written again after this, this many times;
+// a lock of a job we own whose row is held is tried again after this, while it can run in time.
 constexpr std::chrono::milliseconds kHeldRetryDelay{1'000};
 constexpr int kMaxHeldRetries = 60;
 // A task no worker could take is offered again after this, up to this many deliveries; then the
@@ -212,21 +214,29 @@ void Scheduler::send_checks() {
             }
         }
         std::vector<std::pair<repo::JobId, repo::LockToken>> won;
+        std::vector<repo::JobId> held;
         try {
             const std::vector<repo::Lock> locks =
                 try_ids.empty() ? std::vector<repo::Lock>{} : store.acquire_job_locks(try_ids);
             for (std::size_t i = 0; i < locks.size(); ++i) {
                 if (locks[i].outcome == repo::LockOutcome::Won)
                     won.emplace_back(try_ids[i], locks[i].token);
+                if (locks[i].outcome == repo::LockOutcome::Held) held.push_back(try_ids[i]);
             }
         } catch (const repo::RepoError& e) {
             // Not locked by us (or unknown): another instance, or our next list, will run them.
             spdlog::warn("locking {} jobs failed: {}", try_ids.size(), e.what());
         }
-        loop_.post([this, batch = std::move(batch), won = std::move(won)] {
-            // `won` keeps the batch's order: one pass matches them.
+        loop_.post([this, batch = std::move(batch), won = std::move(won), held = std::move(held)] {
+            // `won` and `held` keep the batch's order: one pass matches them.
             std::size_t w = 0;
+            std::size_t h = 0;
             for (const PendingCheck& c : batch) {
+                if (h < held.size() && held[h] == c.id) {
+                    ++h;
+                    on_held(c.id);
+                    continue;
+                }
                 const bool ours = w < won.size() && won[w].first == c.id;
                 on_checked(c.id, ours, ours ? won[w++].second : 0);
             }
@@ -253,6 +263,25 @@ void Scheduler::on_checked(repo::JobId id, bool won, repo::LockToken token) {
                           : std::chrono::milliseconds(0);
     entry->timer =
         loop_.at(clock_.steady_at(entry->job.run_at) - lead, [this, id] { hand_over(id); });
+}
+
+void Scheduler::on_held(repo::JobId id) {
+    {
+        MutexLock lock(counters_mutex_);
+        ++counters_.checked;
+        ++counters_.held;
+    }
+    // The holder (a session left open, a rival's statement) may let go at any moment: the
+    // job's owner checks again every second rather than wait for the next list, while the job
+    // can still run in time. Others drop it, so a held row costs one retry a second, not one
+    // per instance.
+    JobTracker::Entry* entry =
+        tracker_.on_held(id, clock_.now(loop_.now()), repo::kMaxDelayTime - kHeldRetryDelay);
+    if (entry == nullptr) {
+        maybe_drained();
+        return;
+    }
+    entry->timer = loop_.at(loop_.now() + kHeldRetryDelay, [this, id] { check(id); });
 }
 
 void Scheduler::hand_over(repo::JobId id) {

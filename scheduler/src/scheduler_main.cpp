@@ -276,10 +276,10 @@ int main(int argc, char** argv) {
     const auto c = sched.counters();
     const auto p = pool.stats();
     spdlog::info(
-        "stopped: listed {} checked {} locked {} lost {} handed {} done {} failed {} interrupted "
-        "{}; leases renewed {} lost {}; unreadable rows {}; workers started {} retired {} lost {}, "
-        "{:.1f} ms to ready",
-        c.listed, c.checked, c.locked, c.lost, c.handed, c.done, c.failed, c.interrupted, c.renewed,
-        c.renewals_lost, c.unreadable, p.started, p.retired, p.lost, p.average_start_ms);
+        "stopped: listed {} checked {} locked {} lost {} held {} handed {} done {} failed {} "
+        "interrupted {}; leases renewed {} lost {}; unreadable rows {}; workers started {} retired "
+        "{} lost {}, {:.1f} ms to ready",
+        c.listed, c.checked, c.locked, c.lost, c.held, c.handed, c.done, c.failed, c.interrupted,
+        c.renewed, c.renewals_lost, c.unreadable, p.started, p.retired, p.lost, p.average_start_ms);
     return 0;
 }

@@ -104,3 +104,33 @@ TEST_CASE(
     CHECK(repo.get_job(ids[2])->state == JobState::Completed);
     CHECK(repo.get_job(ids[3])->state == JobState::Failed);
 }
+
+TEST_CASE(
+    "a batch lock skips a row another transaction holds, says HELD rather than lost, and wins "
+    "it once the row is free" *
+    doctest::timeout(60)) {
+    const std::string url = jobs::test::fresh_database();
+    auto other = open_session(ConnectionUrl::parse(url));
+    if (dialect_of(*other, ConnectionUrl::parse(url)) != Dialect::Postgresql) return;
+    JobsRepo repo(RepoOptions{.url = url, .client_id = "instance"});
+    const JobId held = repo.create_job(repo.db_now() + 20s);
+    const JobId free = repo.create_job(repo.db_now() + 20s);
+    const JobId taken = repo.create_job(repo.db_now() + 20s);
+    REQUIRE(repo.acquire_job_lock(taken).outcome == LockOutcome::Won);
+    other->begin();
+    *other << "SELECT count(*) FROM (SELECT Id FROM Jobs WHERE Id = " + std::to_string(held) +
+                  " FOR UPDATE) AS h";
+
+    const auto begin = std::chrono::steady_clock::now();
+    const std::vector<Lock> locks = repo.acquire_job_locks({held, free, taken});
+    CHECK(std::chrono::steady_clock::now() - begin < 2s);  // nothing waited on the row lock
+    CHECK(locks[0].outcome == LockOutcome::Held);
+    CHECK(locks[1].outcome == LockOutcome::Won);
+    CHECK(locks[2].outcome == LockOutcome::Lost);  // another's lock, not a held row
+    auto stats = repo.statistics();
+    CHECK(stats.actions[std::string(action_name(Action::Held))] == 1);
+    CHECK(stats.actions[std::string(action_name(Action::AcquireFailure))] == 1);
+
+    other->commit();
+    CHECK(repo.acquire_job_locks({held})[0].outcome == LockOutcome::Won);
+}

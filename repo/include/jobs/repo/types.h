@@ -120,7 +120,9 @@ struct Completion {
 };
 
 // "Lost the race" is an expected outcome, not an error.
-enum class LockOutcome { Won, Lost };
+// Held: another transaction holds the job's row (PostgreSQL), so nobody could lock it; unlike
+// Lost, the job may still be free, and trying again once the row is let go may win it.
+enum class LockOutcome { Won, Lost, Held };
 
 struct Lock {
     LockOutcome outcome = LockOutcome::Lost;

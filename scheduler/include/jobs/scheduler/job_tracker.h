@@ -53,6 +53,10 @@ class JobTracker {
     Entry* begin_check(repo::JobId id);
     // The check's answer: the entry, now Locked, when the lock was won.
     Entry* on_checked(repo::JobId id, bool won, repo::LockToken token);
+    // A check whose lock found the row held by another transaction: a job we own waits again
+    // (for another check) until `now` is more than `patience` past its RunAt; otherwise it is
+    // dropped like a lost one (nullptr), and the next list offers it again.
+    Entry* on_held(repo::JobId id, repo::DbTime now, std::chrono::milliseconds patience);
     // Its RunAt came (less the start lead). Nothing if it is not ours to hand over (any more).
     std::optional<HandOverDecision> hand_over(repo::JobId id, bool worker_starts_jobs);
     // The scheduler's fencing start answered.

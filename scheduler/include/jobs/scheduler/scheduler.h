@@ -26,6 +26,7 @@ namespace jobs::scheduler {
 
 struct SchedulerCounters {
     long long listed = 0, checked = 0, skipped = 0, locked = 0, lost = 0, handed = 0;
+    long long held = 0;  // locks skipped because another transaction held the row: tried again
     long long done = 0, failed = 0, interrupted = 0;
     long long renewed = 0, renewals_lost = 0;
     long long unreadable = 0;   // distinct job rows a list could not read, and log rows
@@ -80,6 +81,7 @@ class Scheduler {
     void check(repo::JobId id);
     void send_checks();
     void on_checked(repo::JobId id, bool won, repo::LockToken token);
+    void on_held(repo::JobId id);
     void hand_over(repo::JobId id);
     void fence_then_push(ReadyTask task);
     void send_fences();
