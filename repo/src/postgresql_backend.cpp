@@ -214,7 +214,6 @@ class PostgresqlBackend final : public Backend {
                      "set_config('statement_timeout', '5s', true)) AS s";
         }
         ReadyJobs result;
-        const std::string cid = client_id();
         for_each_row(
             sql(), list_statement(),
             [&](const soci::row& row) {
@@ -229,7 +228,8 @@ class PostgresqlBackend final : public Backend {
                 if (row.get_indicator(job_column::kId) == soci::i_null) return;
                 read_listed_job(row, result);
             },
-            soci::use(window_ms, "win"), soci::use(history_ms, "hist"), soci::use(cid, "cid"));
+            soci::use(window_ms, "win"), soci::use(history_ms, "hist"),
+            soci::use(client_id(), "cid"));
         tx.commit();
         return result;
     }
