@@ -16,7 +16,9 @@
 #   scripts/reliability.sh failover   [seconds]  primary stopped hard, synchronous standby promoted
 #   scripts/reliability.sh pgbouncer  [seconds]  5 instances through pgbouncer, transaction pooling
 #
-# Files go to out/reliability-<scenario>/. Env BUILD_DIR (default build). cut needs root (ip netns).
+# Files go to out/reliability-<scenario>/ (-sqlite appended on SQLite). Env BUILD_DIR (default
+# build); RELIABILITY_DB=sqlite runs kill9, external, long, unreadable and pause on an SQLite
+# file instead (the other cases need a server). cut needs root (ip netns).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-build}
@@ -24,7 +26,14 @@ case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
 BIN="$BUILD_DIR/bin"
 SCENARIO=${1:?usage: reliability.sh kill9|external|outage|skew|long|held|unreadable|pause|cut|failover|pgbouncer [seconds]}
 DURATION=${2:-120}
-OUT="$ROOT/out/reliability-$SCENARIO"
+DB=${RELIABILITY_DB:-postgresql}
+case "$DB:$SCENARIO" in
+postgresql:* | sqlite:kill9 | sqlite:external | sqlite:long | sqlite:unreadable | sqlite:pause) ;;
+*) echo "reliability.sh: $SCENARIO does not run on $DB" >&2; exit 2 ;;
+esac
+SUFFIX=""
+[[ $DB == sqlite ]] && SUFFIX=-sqlite
+OUT="$ROOT/out/reliability-$SCENARIO$SUFFIX"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 # shellcheck source-path=SCRIPTDIR
@@ -45,6 +54,7 @@ cleanup() {
     pg_stop || true
     [[ -n "$NETNS" ]] && { ip link del "$VETH" 2>/dev/null || true; ip netns del "$NETNS" || true; }
     [[ -n "${PG_DIR:-}" ]] && rm -rf "$PG_DIR"
+    [[ -n "${DB_DIR:-}" ]] && rm -rf "$DB_DIR"
     [[ -n "${STANDBY_DIR:-}" ]] && rm -rf "$STANDBY_DIR"
     exit "$rc"
 }
@@ -56,9 +66,44 @@ start_pg() {
     URL="$PG_URL"
 }
 
-# One statement through psql, tuples only.
+# The database of the run: a private PostgreSQL, or an SQLite file.
+start_db() {
+    if [[ $DB == sqlite ]]; then
+        DB_DIR=$(mktemp -d /tmp/jobs-rel.XXXXXX)
+        URL="sqlite3://db=$DB_DIR/jobs.db"
+        return
+    fi
+    start_pg
+}
+
+# One statement, tuples only, columns split by "|" (psql -At, or Python's sqlite3 alike).
 sql() {
+    if [[ $DB == sqlite ]]; then
+        python3 - "${URL#sqlite3://db=}" "$1" <<'PY'
+import sqlite3, sys
+with sqlite3.connect(sys.argv[1], timeout=10) as conn:
+    for row in conn.execute(sys.argv[2]).fetchall():
+        print("|".join("" if v is None else str(v) for v in row))
+PY
+        return
+    fi
     "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "${URL#postgresql://}" -c "$1"
+}
+
+# SQL for the database's now plus N seconds, and for the seconds from one column to another.
+in_seconds() {
+    if [[ $DB == sqlite ]]; then
+        echo "strftime('%Y-%m-%d %H:%M:%f', 'now', '+$1 seconds')"
+    else
+        echo "now() + interval '$1 seconds'"
+    fi
+}
+seconds_between() {
+    if [[ $DB == sqlite ]]; then
+        echo "round((julianday($2) - julianday($1)) * 86400, 3)"
+    else
+        echo "$2 - $1"
+    fi
 }
 
 # A session of its own in the background (its pid joins PIDS).
@@ -139,13 +184,13 @@ check() {
 
 case "$SCENARIO" in
 kill9)
-    start_pg
+    start_db
     status=0
     harness --mode kill9 || status=$?
     check "$status"
     ;;
 external)
-    start_pg
+    start_db
     harness --instances 0 >"$OUT/harness.out" 2>&1 &
     HARNESS=$!
     sleep 3  # the harness resets the database and creates the load first
@@ -188,7 +233,7 @@ outage)
 long)
     # Tasks that outlive the 60 s run lease many times over: renewed by their instance's beat,
     # they end completed, never interrupted. LONG_TASKS lists their lengths in seconds.
-    start_pg
+    start_db
     cat >"$OUT/sleep_worker.py" <<'PY'
 #!/usr/bin/env python3
 # A plain worker (dispatcher/README.md): sleeps as many seconds as its payload says.
@@ -208,7 +253,7 @@ PY
     tasks=(${LONG_TASKS:-90 600})
     longest=0
     for s in "${tasks[@]}"; do
-        sql "INSERT INTO Jobs (RunAt, Payload) VALUES (now() + interval '12 seconds', '$s')" >/dev/null
+        sql "INSERT INTO Jobs (RunAt, Payload) VALUES ($(in_seconds 12), '$s')" >/dev/null
         ((s > longest)) && longest=$s
     done
     echo "long: ${#tasks[@]} jobs of ${tasks[*]} s, due in 12 s, on 2 instances"
@@ -216,7 +261,8 @@ PY
     while [[ $(sql "SELECT count(*) FROM Jobs WHERE State < 2") != 0 ]] && ((SECONDS < deadline)); do
         sleep 5
     done
-    sql "SELECT Id, Payload, State, LockedBy, ExecuteAt - RunAt AS ran, Result FROM Jobs ORDER BY Id"
+    sql "SELECT Id, Payload, State, LockedBy, $(seconds_between RunAt ExecuteAt) AS ran, Result
+         FROM Jobs ORDER BY Id"
     status=0
     python3 "$ROOT/scripts/check_report.py" --db "$URL" --expect-completed \
         --expect-action RENEW || status=$?
@@ -242,19 +288,29 @@ held)
     check "$status" --expect-action HELD
     ;;
 unreadable)
-    # A job whose RunAt is '-infinity' and a list row without a ClientId: lists skip them and
-    # say so; once the job is repaired by hand, the next list runs it.
-    start_pg
+    # A job the list cannot read (on PostgreSQL a RunAt of '-infinity', on SQLite a CreateAt that
+    # is not a time) and a list row without a ClientId: lists skip them and say so; once the job
+    # is repaired by hand, the next list runs it.
+    start_db
     harness --instances 3 >"$OUT/harness.out" 2>&1 &
     HARNESS=$!
     sleep 3
-    bad=$(sql "INSERT INTO Jobs (RunAt) VALUES ('-infinity') RETURNING Id")
+    if [[ $DB == sqlite ]]; then
+        what="created at 'not a time'"
+        bad=$(sql "INSERT INTO Jobs (RunAt, CreateAt) VALUES ($(in_seconds 5), 'not a time')
+                   RETURNING Id")
+        repair="CreateAt = $(in_seconds 0),"
+    else
+        what="due at -infinity"
+        bad=$(sql "INSERT INTO Jobs (RunAt) VALUES ('-infinity') RETURNING Id")
+        repair=""
+    fi
     sql "INSERT INTO WorkerLogs (Action, ClientId, Results) VALUES ('QUERYLIST', NULL, 0)" >/dev/null
-    echo "unreadable: job $bad due at -infinity, a QUERYLIST row without a ClientId"
+    echo "unreadable: job $bad $what, a QUERYLIST row without a ClientId"
     sleep $((17 + DURATION / 3))
     seen=$(cat "$OUT"/*.log | grep -c "job $bad: its row cannot be read" || true)
     echo "unreadable: $seen instance log lines name job $bad; repairing it, due in 15 s"
-    sql "UPDATE Jobs SET RunAt = now() + interval '15 seconds' WHERE Id = $bad" >/dev/null
+    sql "UPDATE Jobs SET $repair RunAt = $(in_seconds 15) WHERE Id = $bad" >/dev/null
     status=0
     wait "$HARNESS" || status=$?
     cat "$OUT/harness.out"
@@ -289,7 +345,7 @@ skew)
 pause)
     # One of three instances SIGSTOPped, with its workers, for 20 s while it holds locks:
     # the others take its lapsed locks, and its stale starts are refused.
-    start_pg
+    start_db
     harness --instances 0 >"$OUT/harness.out" 2>&1 &
     HARNESS=$!
     sleep 3
