@@ -101,7 +101,8 @@ port = $port
 unix_socket_directories = '$PG_SOCKET_DIR'
 fsync = ${PG_FSYNC:-off}
 CONF
-        echo "pg.sh: starting PostgreSQL on 127.0.0.1:$port (log: $PG_LOG)"
+        echo "pg.sh: starting PostgreSQL on 127.0.0.1:$port with fsync = ${PG_FSYNC:-off} (log: $PG_LOG)"
+        [[ ${PG_FSYNC:-off} == on ]] || echo "pg.sh: fsync = off: commits are not flushed to disk, a crash of the host can lose them (PG_FSYNC=on for a durable server)"
         [[ -f "$PG_LOG" ]] && : >"$PG_LOG"  # only this attempt's errors count below
         if _pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 30 start >/dev/null; then
             break
