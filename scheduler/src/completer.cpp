@@ -22,13 +22,22 @@ Completer::Completer(std::unique_ptr<DbLane> lane, std::function<void(repo::JobI
     : recorded_(std::move(recorded)), lane_(std::move(lane)) {}
 
 void Completer::add(repo::Completion completion) {
+    std::vector<repo::Completion> one;
+    one.push_back(std::move(completion));
+    add(std::move(one));
+}
+
+void Completer::add(std::vector<repo::Completion> completions) {
+    if (completions.empty()) return;
     MutexLock lock(mutex_);
     if (closing_) {
-        spdlog::error("job {}: completed after the instance stopped recording; not recorded",
-                      completion.id);
+        for (const repo::Completion& c : completions) {
+            spdlog::error("job {}: completed after the instance stopped recording; not recorded",
+                          c.id);
+        }
         return;
     }
-    pending_.push_back(std::move(completion));
+    for (repo::Completion& c : completions) pending_.push_back(std::move(c));
     if (in_flight_) return;  // goes with the next batch
     in_flight_ = true;
     // Posted under the lock, so finish() cannot close the lane between the flag and the post.

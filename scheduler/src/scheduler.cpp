@@ -47,6 +47,8 @@ constexpr int kMaxUndeliveredLocks = 3;
 constexpr std::size_t kMaxUnreadableRemembered = 10'000;
 // The most locks or fencing starts one statement carries.
 constexpr std::size_t kMaxLockBatch = 256;
+// The completions of a burst wait at most this for the burst's last task, then go anyway.
+constexpr std::chrono::milliseconds kGatherFor{5};
 
 }  // namespace
 
@@ -396,6 +398,7 @@ void Scheduler::report_unreadable(const std::vector<repo::UnreadableRow>& rows) 
 
 void Scheduler::push_running(ReadyTask task) {
     running_.add(task.job.id, task.token, loop_.now());
+    gather_.started(task.job.run_at);
     if (!beat_timer_)
         beat_timer_ =
             loop_.at(loop_.now() + options_.run_lease / kBeatsPerLease, [this] { beat(); });
@@ -497,9 +500,20 @@ void Scheduler::maybe_drained() {
     done();
 }
 
+void Scheduler::answered(const ReadyTask& task, std::optional<repo::Completion> completion) {
+    CompletionGather::Answer answer = gather_.answered(task.job.run_at, std::move(completion));
+    completer_.add(std::move(answer.ready));
+    if (!answer.first_held) return;
+    loop_.post([this, run_at = task.job.run_at] {
+        loop_.at(loop_.now() + kGatherFor,
+                 [this, run_at] { completer_.add(gather_.flush(run_at)); });
+    });
+}
+
 void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& result) {
     const repo::JobId id = task.job.id;
     const Outcome outcome = classify(id, result);
+    if (outcome.kind != Outcome::Kind::Completed) answered(task, std::nullopt);
     // A task whose outcome is still to be written keeps its lease renewed until it is.
     if (outcome.kind != Outcome::Kind::Completed && outcome.kind != Outcome::Kind::Failed &&
         outcome.kind != Outcome::Kind::Interrupted)
@@ -526,7 +540,7 @@ void Scheduler::report(const ReadyTask& task, const dispatcher::CallResult& resu
                     "stored as U+FFFD",
                     id, bad);
             }
-            completer_.add({id, task.token, outcome.text});
+            answered(task, repo::Completion{id, task.token, outcome.text});
             return;
         case Outcome::Kind::Failed:
             count(&SchedulerCounters::failed);
@@ -633,6 +647,7 @@ void Scheduler::finish_database_work() {
     lister_->finish();
     locker_->finish();
     starter_->finish();
+    completer_.add(gather_.flush_all());
     completer_.finish();
 }
 

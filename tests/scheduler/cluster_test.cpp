@@ -84,6 +84,12 @@ TEST_CASE("a precise run: the delay is the task's 83 ms and the completion's rou
     CHECK(r.worst_start <= o.latency.max);
     CHECK(r.delay_average >= 83);
     CHECK(r.delay_average + r.delay_stdev <= 83 + 2 * 30);
+    // The tasks due at one moment are completed by one statement (CompletionGather), not the
+    // first alone and the others after its round trip (a few moments meet a batch already on
+    // its way). Without the gather: 894 statements for 846 moments here.
+    CHECK(r.completion_statements * 100 <= r.moments * 101);
+    MESSAGE("completion statements " << r.completion_statements << " for " << r.moments
+                                     << " moments");
     describe("no stalls", o, r);
 }
 

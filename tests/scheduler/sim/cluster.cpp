@@ -3,6 +3,7 @@
 #include <cmath>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 
 #include "jobs/harness/load_profile.h"
@@ -51,10 +52,12 @@ void live_load(VirtualWorld& world, MemoryDatabase& db, const harness::LoadProfi
 
 void score(const MemoryDatabase& db, const TaskRuns& runs, ClusterResult& r) {
     std::vector<double> delays;
+    std::set<DbTime> moments;
     for (const auto& [id, job] : db.jobs()) {
         ++r.jobs;
         if (job.state == repo::JobState::Completed) {
             ++r.completed;
+            moments.insert(job.run_at);
             delays.push_back(static_cast<double>((*job.execute_at - job.run_at).count()));
         } else if (job.state == repo::JobState::Interrupted) {
             ++r.interrupted;
@@ -79,6 +82,7 @@ void score(const MemoryDatabase& db, const TaskRuns& runs, ClusterResult& r) {
             r.worst_start = std::max(r.worst_start, late);
         }
     }
+    r.moments = static_cast<int>(moments.size());
     if (delays.empty()) return;
     double sum = 0;
     for (const double d : delays) sum += d;
@@ -164,6 +168,7 @@ ClusterResult run_cluster(const ClusterOptions& o) {
     r.releases = db.count(Action::Release);
     r.failures = db.count(Action::Failed);
     r.cost = db.cost();
+    r.completion_statements = db.completion_statements();
     r.events = world.events_run();
     return r;
 }

@@ -58,6 +58,8 @@ struct ClusterResult {
     long long lists = 0, looks = 0, checks = 0, lock_failures = 0, start_failures = 0;
     long long leaves = 0, errors = 0, renewals = 0, releases = 0, failures = 0;
     long long cost = 0;
+    long long completion_statements = 0;
+    int moments = 0;  // distinct RunAt of the completed jobs
     int drained = 0;  // stopped instances whose locked jobs had all been handed over
     int closed = 0;   // instances that closed their sink (the executors' queue)
     std::uint64_t events = 0;

@@ -241,6 +241,7 @@ std::vector<repo::Renewal> MemoryStore::renew_run_leases(
 
 repo::CompletionOutcome MemoryStore::complete_locked_jobs(
     const std::vector<repo::Completion>& batch) {
+    db_.note_completion_statement();
     repo::CompletionOutcome outcome;
     for (const auto& c : batch) {
         if (!db_.complete(client_id_, c)) outcome.refused.push_back(c.id);

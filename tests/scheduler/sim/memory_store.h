@@ -52,6 +52,9 @@ class MemoryDatabase {
     const std::map<repo::JobId, repo::Job>& jobs() const { return jobs_; }
     long long count(repo::Action action) const;
     long long cost() const;
+    // Completion statements (batches) sent, not rows.
+    long long completion_statements() const { return completion_statements_; }
+    void note_completion_statement() { ++completion_statements_; }
     // Unique across every session, as the real random tokens are in practice.
     repo::LockToken new_token() { return next_token_++; }
 
@@ -70,6 +73,7 @@ class MemoryDatabase {
     repo::LockToken next_token_ = 1;
     std::vector<LogRow> lists_;  // QUERYLIST and LEAVE rows, by LogDate
     std::map<repo::Action, long long> counts_;
+    long long completion_statements_ = 0;
 };
 
 // One session of one instance: a JobStore over the shared database under a ClientId.

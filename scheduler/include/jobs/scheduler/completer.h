@@ -29,6 +29,8 @@ class Completer {
 
     // Any thread.
     void add(repo::Completion completion) EXCLUDES(mutex_);
+    // Several at once: they go in one batch (up to its bound) if none is on its way.
+    void add(std::vector<repo::Completion> completions) EXCLUDES(mutex_);
     // Records what was added, then returns. Later adds are dropped with an error in the log.
     void finish() EXCLUDES(mutex_);
 

@@ -12,6 +12,7 @@
 #include "jobs/common/thread_annotations.h"
 #include "jobs/dispatcher/process_pool.h"
 #include "jobs/scheduler/completer.h"
+#include "jobs/scheduler/completion_gather.h"
 #include "jobs/scheduler/db_clock.h"
 #include "jobs/scheduler/db_lane.h"
 #include "jobs/scheduler/event_loop.h"
@@ -106,6 +107,9 @@ class Scheduler {
     void record_failure(repo::JobId id, repo::LockToken token, repo::JobState state,
                         const std::string& message, int attempt = 0);
     void warm_for(const repo::Job& job);
+    // Any thread: a task answered; its completion, if any, goes to the Completer with those of
+    // the tasks due at the same moment (see CompletionGather).
+    void answered(const ReadyTask& task, std::optional<repo::Completion> completion);
     void maybe_drained();
     void count(long long SchedulerCounters::*counter, long long by = 1) EXCLUDES(counters_mutex_);
 
@@ -129,6 +133,7 @@ class Scheduler {
     std::optional<EventLoop::TimerId> poll_timer_;
     // The heartbeat: armed while tasks run, one renewal statement on its way at most.
     RunningTasks running_;
+    CompletionGather gather_;
     // Unreadable job rows already logged: each is reported once, not at every list.
     std::set<repo::JobId> unreadable_seen_;
     std::map<repo::JobId, int> undelivered_tries_;
