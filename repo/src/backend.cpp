@@ -158,12 +158,34 @@ void read_listed_job(const soci::row& row, ReadyJobs& out) {
     }
 }
 
+namespace {
+
+// The stop of a truncated list, from columns stop_run_at and stop_id: none when its last row is
+// gone or its RunAt cannot be read (the list then covers no job by its rows).
+std::optional<ListStop> read_stop(const soci::row& row) {
+    const auto run_at = column_opt_i64(row, "stop_run_at");
+    const auto id = column_opt_i64(row, "stop_id");
+    if (!run_at || !id) return std::nullopt;
+    return ListStop{from_ms(*run_at), *id};
+}
+
+}  // namespace
+
+void read_own_stop(const soci::row& row, ReadyJobs& out) {
+    if (out.truncated || column_i64(row, "trunc") == 0) return;
+    out.truncated = true;
+    out.stop = read_stop(row);
+}
+
 void read_list_record(const std::string& client_column, const std::string& at_column, bool leave,
                       const soci::row& row, ReadyJobs& out) {
     try {
         const auto client = column_opt_text(row, client_column);
         if (!client) throw RepoError(ErrorKind::Database, "unexpected NULL in column ClientId");
-        out.recent_lists.push_back({*client, from_ms(column_i64(row, at_column)), leave});
+        ListRecord record{*client, from_ms(column_i64(row, at_column)), leave};
+        record.truncated = column_i64(row, "trunc") != 0;
+        if (record.truncated) record.stop = read_stop(row);
+        out.recent_lists.push_back(std::move(record));
     } catch (const std::exception& e) {
         out.unreadable.push_back({std::nullopt, std::string("a WorkerLogs list row: ") + e.what()});
     }

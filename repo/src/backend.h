@@ -48,7 +48,9 @@ class Backend {
     virtual int ensure_schema(bool create) = 0;
     // One CONNECT row for the start-up statements; the same SQL in every dialect.
     void log_connect(int statements);
-    virtual ReadyJobs list(std::chrono::milliseconds window, std::chrono::milliseconds history) = 0;
+    // See JobStore::get_ready_jobs.
+    virtual ReadyJobs list(std::chrono::milliseconds window, std::chrono::milliseconds history,
+                           std::size_t limit) = 0;
     virtual ClusterPeek peek() = 0;
     // One LEAVE row; the same SQL in every dialect.
     void leave();
@@ -167,6 +169,8 @@ Job read_job(const soci::row& row);
 // A listed job into `out.jobs`, or, when the row cannot be read, into `out.unreadable`.
 void read_listed_job(const soci::row& row, ReadyJobs& out);
 // A list's WorkerLogs row (QUERYLIST or LEAVE) into `out.recent_lists`, or `out.unreadable`.
+// A list's own truncation (columns trunc, stop_run_at, stop_id), from one of its kind 1 rows.
+void read_own_stop(const soci::row& row, ReadyJobs& out);
 void read_list_record(const std::string& client_column, const std::string& at_column, bool leave,
                       const soci::row& row, ReadyJobs& out);
 // The harness's figures; only the delay and notice arithmetic differ between dialects.

@@ -147,11 +147,15 @@ auto JobsRepo::with_retry(const char* call, bool idempotent, F&& op) -> decltype
 }
 
 ReadyJobs JobsRepo::get_ready_jobs(std::chrono::milliseconds window,
-                                   std::chrono::milliseconds history) {
+                                   std::chrono::milliseconds history, std::size_t limit) {
     if (window.count() < 0 || history.count() < 0) {
         throw RepoError(ErrorKind::BadInput, "GetReadyJobs: negative window or history");
     }
-    return with_retry("GetReadyJobs", true, [&] { return backend_->list(window, history); });
+    if (limit > kMaxListLimit) {
+        throw RepoError(ErrorKind::BadInput,
+                        "GetReadyJobs: a limit over " + std::to_string(kMaxListLimit) + " rows");
+    }
+    return with_retry("GetReadyJobs", true, [&] { return backend_->list(window, history, limit); });
 }
 
 ClusterPeek JobsRepo::peek_lists() {

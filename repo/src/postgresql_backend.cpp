@@ -116,30 +116,53 @@ std::vector<nlohmann::json> in_batch_order(const std::string& text,
 }
 
 // The list: one statement on the hot path, its text composed once. Kind 1 rows: the clock, and
-// the due jobs; kind 2 rows: the recent lists (3: a departure).
+// the due jobs; kind 2 rows: the recent lists (3: a departure). `f` is the last list before
+// this one; if it was truncated, the jobs it surely covered (ListStop, kFrontierSlack) are left
+// out, so a list goes on where that one stopped instead of returning the same rows again.
 const std::string& list_statement() {
+    static const std::string slack =
+        "interval '" + std::to_string(kFrontierSlack.count()) + " milliseconds'";
+    static const std::string hold =
+        "interval '" + std::to_string(kFrontierHold.count()) + " milliseconds'";
     static const std::string text =
         "WITH p AS (SELECT CAST(:win AS double precision) AS win, "
-        "CAST(:hist AS double precision) AS hist, CAST(:cid AS text) AS cid), "
+        "CAST(:hist AS double precision) AS hist, CAST(:cid AS text) AS cid, "
+        "CAST(:lim AS bigint) AS lim), "
         "n AS (SELECT GREATEST(date_trunc('milliseconds', statement_timestamp()), "
         "(SELECT max(LogDate) + interval '1 millisecond' FROM WorkerLogs WHERE "
         "Action = " +
         sql_literal(Action::QueryList) + " AND " + kNotFuture +
         ")) AS t, statement_timestamp() AS now), "
-        "j AS (SELECT Jobs.* FROM Jobs, n, p WHERE Jobs.State < 2 AND "
-        "Jobs.RunAt < n.t + p.win * interval '1 millisecond' AND "
-        "(Jobs.State = 0 OR Jobs.LeaseUntil < n.now)), "
+        "f AS (SELECT WorkerLogs.LogDate AS at, WorkerLogs.JobId IS NOT NULL AS truncated, "
+        "s.RunAt AS run_at, s.Id AS id FROM p, WorkerLogs LEFT JOIN Jobs AS s ON s.Id = "
+        "WorkerLogs.JobId WHERE p.hist > 0 AND WorkerLogs.Action = " +
+        sql_literal(Action::QueryList) + " AND " + kNotFuture +
+        " ORDER BY WorkerLogs.LogDate DESC LIMIT 1), "
+        "j AS (SELECT Jobs.* FROM Jobs CROSS JOIN n CROSS JOIN p LEFT JOIN f ON true WHERE "
+        "Jobs.State < 2 AND Jobs.RunAt < n.t + p.win * interval '1 millisecond' AND "
+        "(Jobs.State = 0 OR Jobs.LeaseUntil < n.now) AND NOT COALESCE(f.truncated AND "
+        "Jobs.CreateAt < f.at - " +
+        slack + " AND Jobs.RunAt < f.at + p.win * interval '1 millisecond' - " + slack +
+        " AND (Jobs.RunAt, Jobs.Id) <= (f.run_at, f.id) AND GREATEST(Jobs.RunAt, f.at) > n.now - " +
+        hold +
+        ", false) "
+        "ORDER BY Jobs.RunAt, Jobs.Id LIMIT (SELECT NULLIF(lim, 0) FROM p)), "
+        "st AS (SELECT j.Id, j.RunAt FROM j, p WHERE p.lim > 0 AND (SELECT count(*) FROM j) >= "
+        "p.lim ORDER BY j.RunAt DESC, j.Id DESC LIMIT 1), "
         "l AS (INSERT INTO WorkerLogs (JobId, Action, ClientId, Results, LogDate) "
         "SELECT "
-        "NULL, " +
+        "(SELECT Id FROM st), " +
         sql_literal(Action::QueryList) +
         ", p.cid, (SELECT count(*) FROM j), n.t FROM p, n)"
         ", h AS (SELECT CASE WHEN WorkerLogs.Action = " +
         sql_literal(Action::Leave) +
         " THEN 3 ELSE 2 END AS "
         "kind, "
-        "WorkerLogs.ClientId AS client, WorkerLogs.LogDate AS at "
-        "FROM WorkerLogs, n, p WHERE WorkerLogs.Action IN (" +
+        "WorkerLogs.ClientId AS client, WorkerLogs.LogDate AS at, "
+        "CAST(CASE WHEN WorkerLogs.JobId IS NULL THEN 0 ELSE 1 END AS integer) AS trunc, "
+        "s.RunAt AS stop_run_at, s.Id AS stop_id "
+        "FROM n, p, WorkerLogs LEFT JOIN Jobs AS s ON s.Id = WorkerLogs.JobId WHERE "
+        "WorkerLogs.Action IN (" +
         sql_literal(Action::QueryList) + ", " + sql_literal(Action::Leave) +
         ") "
         "AND "
@@ -148,12 +171,17 @@ const std::string& list_statement() {
         "SELECT 1 AS kind, " +
         as(ms("n.t"), "list_at") + ", " + job_columns("j.") + ", NULL AS client, NULL AS at, " +
         as(kClockUs, "clock") +
+        ", CAST(CASE WHEN EXISTS (SELECT 1 FROM st) THEN 1 ELSE 0 END AS integer) AS trunc, "
+        "(SELECT " +
+        finite_ms("st.RunAt") +
+        " FROM st) AS stop_run_at, (SELECT st.Id FROM st) AS stop_id"
         " FROM n LEFT JOIN j ON true UNION ALL "
         "SELECT h.kind, " +
         ms("n.t") +
         ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
         "NULL, NULL, NULL, NULL, h.client, " +
-        ms("h.at") + ", " + kClockUs + " FROM n, h ORDER BY 1, 4, 3, 16";  // kind, run_at, id, at
+        ms("h.at") + ", " + kClockUs + ", h.trunc, " + finite_ms("h.stop_run_at") +
+        ", h.stop_id FROM n, h ORDER BY 1, 4, 3, 16";  // kind, run_at, id, at
     return text;
 }
 
@@ -193,9 +221,11 @@ class PostgresqlBackend final : public Backend {
         return statements;
     }
 
-    ReadyJobs list(std::chrono::milliseconds window, std::chrono::milliseconds history) override {
+    ReadyJobs list(std::chrono::milliseconds window, std::chrono::milliseconds history,
+                   std::size_t limit) override {
         const long long window_ms = window.count();
         const long long history_ms = history.count();
+        const auto limit_rows = static_cast<long long>(limit);
         // Lists are serialized across instances: two lists made at the same moment would each
         // miss the other's QUERYLIST row (neither committed when the other read) and both take
         // the same jobs, to lose half the lock races. Under the lock, the list reads after the
@@ -224,12 +254,13 @@ class PostgresqlBackend final : public Backend {
                     read_list_record("client", "at", kind == 3, row, result);
                     return;
                 }
+                read_own_stop(row, result);
                 // No due job: the clock row only.
                 if (row.get_indicator(job_column::kId) == soci::i_null) return;
                 read_listed_job(row, result);
             },
             soci::use(window_ms, "win"), soci::use(history_ms, "hist"),
-            soci::use(client_id(), "cid"));
+            soci::use(client_id(), "cid"), soci::use(limit_rows, "lim"));
         tx.commit();
         return result;
     }

@@ -87,29 +87,51 @@ class SqliteBackend final : public Backend {
         return statements;
     }
 
-    ReadyJobs list(std::chrono::milliseconds window, std::chrono::milliseconds history) override {
+    ReadyJobs list(std::chrono::milliseconds window, std::chrono::milliseconds history,
+                   std::size_t limit) override {
         Transaction tx(sql());
         const std::string bound = seconds_modifier(window);
+        const std::string slack_back = "-" + seconds_modifier(kFrontierSlack).substr(1);
+        const std::string frontier_bound = seconds_modifier(window - kFrontierSlack);
+        const std::string hold_back = "-" + seconds_modifier(kFrontierHold).substr(1);
+        const int coordinated = history.count() > 0 ? 1 : 0;
+        const long long limit_rows = limit == 0 ? -1 : static_cast<long long>(limit);
+        // `f`, the last list before this one: if it was truncated, the jobs it surely covered
+        // are left out (see the PostgreSQL backend).
         soci::rowset<soci::row> rows =
-            (sql().prepare << "SELECT n.t AS list_at, " + job_columns("j.") +
-                                  ", n.stamp AS stamp, n.clock AS clock FROM (SELECT " +
-                                  ms("s.stamp") +
-                                  " AS t, strftime('%Y-%m-%d %H:%M:%f', 'now', :bound) AS b, " +
-                                  kNow + " AS now_text, s.stamp, " + ms("'now'") +
-                                  " AS clock FROM (SELECT max(" + kNow +
-                                  ", coalesce((SELECT strftime('%Y-%m-%d %H:%M:%f', "
-                                  "max(LogDate), '+0.001 seconds') FROM WorkerLogs WHERE "
-                                  "Action = " +
-                                  sql_literal(Action::QueryList) + " AND " + kNotFuture + "), " +
-                                  kNow +
-                                  ")) AS stamp) AS s) AS n "
-                                  "LEFT JOIN Jobs AS j ON j.State < 2 AND j.RunAt < n.b AND "
-                                  "(j.State = 0 OR j.LeaseUntil < n.now_text) "
-                                  "ORDER BY j.RunAt, j.Id",
-             soci::use(bound, "bound"));
+            (sql().prepare
+                 << "SELECT n.t AS list_at, " + job_columns("j.") +
+                        ", n.stamp AS stamp, n.clock AS clock FROM (SELECT " + ms("s.stamp") +
+                        " AS t, strftime('%Y-%m-%d %H:%M:%f', 'now', :bound) AS b, " + kNow +
+                        " AS now_text, s.stamp, " + ms("'now'") + " AS clock FROM (SELECT max(" +
+                        kNow +
+                        ", coalesce((SELECT strftime('%Y-%m-%d %H:%M:%f', "
+                        "max(LogDate), '+0.001 seconds') FROM WorkerLogs WHERE "
+                        "Action = " +
+                        sql_literal(Action::QueryList) + " AND " + kNotFuture + "), " + kNow +
+                        ")) AS stamp) AS s) AS n "
+                        "LEFT JOIN (SELECT WorkerLogs.LogDate AS at, WorkerLogs.JobId IS NOT NULL "
+                        "AS truncated, fj.RunAt AS run_at, fj.Id AS id FROM WorkerLogs LEFT JOIN "
+                        "Jobs AS fj ON fj.Id = WorkerLogs.JobId WHERE :coordinated = 1 AND "
+                        "WorkerLogs.Action = " +
+                        sql_literal(Action::QueryList) + " AND " + kNotFuture +
+                        " ORDER BY WorkerLogs.LogDate DESC LIMIT 1) AS f ON 1 "
+                        "LEFT JOIN Jobs AS j ON j.State < 2 AND j.RunAt < n.b AND "
+                        "(j.State = 0 OR j.LeaseUntil < n.now_text) AND NOT coalesce(f.truncated "
+                        "AND j.CreateAt < strftime('%Y-%m-%d %H:%M:%f', f.at, :slack) AND j.RunAt "
+                        "< "
+                        "strftime('%Y-%m-%d %H:%M:%f', f.at, :fbound) AND (j.RunAt, j.Id) <= "
+                        "(f.run_at, f.id) AND max(j.RunAt, f.at) > strftime('%Y-%m-%d %H:%M:%f', "
+                        "'now', :hold), 0) "
+                        "ORDER BY j.RunAt, j.Id LIMIT :lim",
+             soci::use(bound, "bound"), soci::use(coordinated, "coordinated"),
+             soci::use(slack_back, "slack"), soci::use(frontier_bound, "fbound"),
+             soci::use(hold_back, "hold"), soci::use(limit_rows, "lim"));
         ReadyJobs result;
         int count = 0;
         std::string listed_at;
+        std::optional<JobId> last_id;
+        std::optional<long long> last_run_at;
         for (const auto& row : rows) {
             result.db_now = from_ms(column_i64(row, "list_at"));
             listed_at = row.get<std::string>("stamp");
@@ -118,18 +140,30 @@ class SqliteBackend final : public Backend {
             // No due job: the clock row only.
             if (row.get_indicator(job_column::kId) == soci::i_null) continue;
             ++count;
+            last_id = column_opt_i64(row, job_column::kId);
+            last_run_at = column_opt_i64(row, job_column::kRunAt);
             read_listed_job(row, result);
+        }
+        if (limit > 0 && static_cast<std::size_t>(count) >= limit) {
+            result.truncated = true;
+            if (last_id && last_run_at) result.stop = ListStop{from_ms(*last_run_at), *last_id};
         }
         if (history.count() > 0) {
             const std::string since = "-" + seconds_modifier(history).substr(1);
             soci::rowset<soci::row> lists =
                 (sql().prepare
-                     << "SELECT ClientId AS client, " + as(ms("LogDate"), "at") +
-                            ", Action AS action FROM WorkerLogs WHERE Action IN (" +
+                     << "SELECT WorkerLogs.ClientId AS client, " +
+                            as(ms("WorkerLogs.LogDate"), "at") +
+                            ", WorkerLogs.Action AS action, CASE WHEN WorkerLogs.JobId IS NULL "
+                            "THEN 0 ELSE 1 END AS trunc, " +
+                            as(ms("s.RunAt"), "stop_run_at") + ", " + as(big("s.Id"), "stop_id") +
+                            " FROM WorkerLogs LEFT JOIN Jobs AS s ON s.Id = WorkerLogs.JobId "
+                            "WHERE WorkerLogs.Action IN (" +
                             sql_literal(Action::QueryList) + ", " + sql_literal(Action::Leave) +
                             ") AND "
-                            "LogDate > strftime('%Y-%m-%d %H:%M:%f', 'now', :since) AND " +
-                            kNotFuture + " ORDER BY LogDate",
+                            "WorkerLogs.LogDate > strftime('%Y-%m-%d %H:%M:%f', 'now', :since) "
+                            "AND " +
+                            kNotFuture + " ORDER BY WorkerLogs.LogDate",
                  soci::use(since, "since"));
             for (const auto& row : lists) {
                 read_list_record("client", "at",
@@ -139,8 +173,8 @@ class SqliteBackend final : public Backend {
         }
         // Stamped with the moment the list looked (or just after the previous list), not the
         // later moment of this insert: other instances judge from LogDate which jobs this list
-        // covered, and in which order lists came.
-        log(std::nullopt, Action::QueryList, count, listed_at);
+        // covered, and in which order lists came. A truncated list names its last row.
+        log(result.truncated ? last_id : std::nullopt, Action::QueryList, count, listed_at);
         tx.commit();
         return result;
     }

@@ -17,11 +17,11 @@ CoordinatedPolls::CoordinatedPolls(const SchedulerOptions& options, const std::s
     : coordinator_(client_id, coordinator_options(options), seed) {}
 
 void CoordinatedPolls::on_list(const repo::ReadyJobs& ready) {
-    coordinator_.on_list(ready.db_now, ready.recent_lists);
+    coordinator_.on_list(ready.db_now, ready.recent_lists, ready.truncated, ready.stop);
 }
 
 bool CoordinatedPolls::takes(const repo::Job& job, repo::DbTime listed_at) const {
-    return coordinator_.owns(job.run_at, job.create_at, listed_at);
+    return coordinator_.owns(job.run_at, job.create_at, listed_at, job.id);
 }
 
 NextPoll CoordinatedPolls::next(const DbClock& clock, EventLoop::TimePoint) {

@@ -9,7 +9,8 @@ using repo::DbTime;
 Coordinator::Coordinator(std::string me, CoordinatorOptions options, std::uint64_t seed)
     : me_(std::move(me)), options_(options), rng_(seed) {}
 
-void Coordinator::on_list(DbTime listed_at, const std::vector<repo::ListRecord>& recent) {
+void Coordinator::on_list(DbTime listed_at, const std::vector<repo::ListRecord>& recent,
+                          bool truncated, std::optional<repo::ListStop> stop) {
     if (!joined_at_) joined_at_ = listed_at;
     // The lists and departures of the last `history` (what the query returned), ours included.
     // Rows under our ClientId from before we joined are an earlier run's (a restart): another
@@ -27,13 +28,13 @@ void Coordinator::on_list(DbTime listed_at, const std::vector<repo::ListRecord>&
             left[client] = std::max(left[client], r.at);
             continue;
         }
-        lists_.push_back({r.at, client});
+        lists_.push_back({r.at, client, r.truncated, r.stop});
         if (client == me_) continue;
         last[client] = std::max(last[client], r.at);
         const auto [it, added] = first.try_emplace(client, r.at);
         if (!added) it->second = std::min(it->second, r.at);
     }
-    lists_.push_back({listed_at, me_});
+    lists_.push_back({listed_at, me_, truncated, stop});
     std::stable_sort(lists_.begin(), lists_.end(),
                      [](const auto& a, const auto& b) { return a.at < b.at; });
 
@@ -185,13 +186,15 @@ bool Coordinator::present_at(const std::string& client, DbTime at) const {
     return it == gone_.end() || at < it->second;
 }
 
-bool Coordinator::owns(DbTime run_at, DbTime created_at, DbTime listed_at) const {
+bool Coordinator::owns(DbTime run_at, DbTime created_at, DbTime listed_at, repo::JobId id) const {
     if (run_at < listed_at - options_.overdue_grace) return true;  // abandoned: whoever lists it
-    // The first list that covered it (run_at < list + window) once it existed owns it; if that
-    // list's instance has gone, the first list made after it went does, and so on.
+    // The first list that covered it (run_at < list + window, and up to its last row if it was
+    // truncated) once it existed owns it; if that list's instance has gone, the first list made
+    // after it went does, and so on.
     auto it = std::find_if(lists_.begin(), lists_.end(), [&](const ListEntry& l) {
         return l.at <= listed_at && l.at > created_at + options_.commit_margin &&
-               run_at < l.at + options_.window - options_.edge;
+               run_at < l.at + options_.window - options_.edge &&
+               (!l.truncated || (l.stop && repo::within(*l.stop, run_at, id)));
     });
     // Only in this list's edge band: the next list's, whoever makes it.
     if (it == lists_.end() || it->at > listed_at) return false;

@@ -140,6 +140,13 @@ void JobTracker::forget_done_before(repo::DbTime t) {
     });
 }
 
+std::size_t JobTracker::coming_before(repo::DbTime t) const {
+    std::size_t due = 0;
+    const auto end = coming_.upper_bound(step_of(t));
+    for (auto it = coming_.begin(); it != end; ++it) due += it->second;
+    return due;
+}
+
 std::size_t JobTracker::due_together(repo::DbTime run_at, std::chrono::milliseconds within) const {
     std::size_t together = 0;
     const auto end = coming_.upper_bound(step_of(run_at + within));

@@ -1,5 +1,9 @@
 #include "jobs/scheduler/options.h"
 
+#include <string>
+
+#include "jobs/repo/types.h"
+
 namespace jobs::scheduler {
 
 std::optional<std::string> validate(const SchedulerOptions& o) {
@@ -25,6 +29,9 @@ std::optional<std::string> validate(const SchedulerOptions& o) {
         return "run-lease must be at least 1000 ms: it is renewed every third of it";
     }
     if (o.retry_delay <= milliseconds(0)) return "retry-delay must be positive";
+    if (o.list_limit > repo::kMaxListLimit) {
+        return "list-limit must be at most " + std::to_string(repo::kMaxListLimit);
+    }
     return std::nullopt;
 }
 

@@ -37,6 +37,11 @@ void RunningTasks::renewed(const std::vector<repo::JobId>& ids, TimePoint at) {
     }
 }
 
+std::size_t RunningTasks::size() const {
+    MutexLock lock(mutex_);
+    return tasks_.size();
+}
+
 bool RunningTasks::empty() const {
     MutexLock lock(mutex_);
     return tasks_.empty();

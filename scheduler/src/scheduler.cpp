@@ -47,6 +47,9 @@ constexpr int kMaxUndeliveredLocks = 3;
 constexpr std::size_t kMaxUnreadableRemembered = 10'000;
 // The most locks or fencing starts one statement carries.
 constexpr std::size_t kMaxLockBatch = 256;
+// A list that goes on after a truncated one waits, this long at a time, while the instance
+// holds more due work than half a list.
+constexpr std::chrono::milliseconds kContinueRecheck{100};
 // The completions of a burst wait at most this for the burst's last task, then go anyway.
 constexpr std::chrono::milliseconds kGatherFor{5};
 
@@ -78,12 +81,47 @@ void Scheduler::schedule(NextPoll next) {
     if (poll_timer_) loop_.cancel(*poll_timer_);
     poll_timer_ = loop_.at(next.at, [this, kind = next.kind] {
         poll_timer_.reset();
-        if (kind == NextPoll::Kind::Look) {
-            look();
-        } else {
-            list();
+        switch (kind) {
+            case NextPoll::Kind::Look:
+                look();
+                return;
+            case NextPoll::Kind::Continue:
+                continue_list();
+                return;
+            case NextPoll::Kind::List:
+                list();
+                return;
         }
     });
+}
+
+void Scheduler::continue_after(const repo::ReadyJobs& ready, TimePoint sent) {
+    const NextPoll planned = policy_->next(clock_, sent);
+    // A normal list sees jobs window - poll_interval before they are due at the latest.
+    const TimePoint at =
+        std::max(loop_.now(),
+                 clock_.steady_at(ready.stop->run_at - (options_.window - options_.poll_interval)));
+    if (planned.kind == NextPoll::Kind::List && planned.at <= at) {
+        schedule(planned);
+        return;
+    }
+    spdlog::debug("list truncated at {} rows: the next goes on after job {}", ready.jobs.size(),
+                  ready.stop->id);
+    schedule({NextPoll::Kind::Continue, at});
+}
+
+void Scheduler::continue_list() {
+    const NextPoll planned = policy_->next(clock_, last_sent_);
+    const bool slot_came = planned.kind == NextPoll::Kind::List && planned.at <= loop_.now();
+    if (!slot_came && backlog() * 2 > options_.list_limit) {
+        schedule({NextPoll::Kind::Continue, loop_.now() + kContinueRecheck});
+        return;
+    }
+    list();
+}
+
+std::size_t Scheduler::backlog() const {
+    return tracker_.coming_before(clock_.now(loop_.now())) + running_.size();
 }
 
 void Scheduler::schedule_next(TimePoint last_sent) { schedule(policy_->next(clock_, last_sent)); }
@@ -94,7 +132,7 @@ void Scheduler::list() {
     lister_->post([this, history](repo::JobStore& store) {
         const auto sent = loop_.now();
         try {
-            auto ready = store.get_ready_jobs(options_.window, history);
+            auto ready = store.get_ready_jobs(options_.window, history, options_.list_limit);
             const auto received = loop_.now();
             loop_.post([this, ready = std::move(ready), sent, received]() mutable {
                 on_listed(std::move(ready), sent, received);
@@ -171,6 +209,16 @@ void Scheduler::admit_listed(std::shared_ptr<const repo::ReadyJobs> ready, std::
     }
     if (to < ready->jobs.size()) {
         loop_.post([this, ready = std::move(ready), to, sent] { admit_listed(ready, to, sent); });
+        return;
+    }
+    // A list goes on after a truncated one only with coordination; and without a stop (its
+    // last row unreadable) or one that did not move, the next would return the same rows: the
+    // normal cadence then, not a list at once.
+    const bool goes_on = ready->truncated && ready->stop && policy_->history().count() > 0 &&
+                         ready->stop != last_stop_;
+    last_stop_ = ready->stop;
+    if (goes_on) {
+        continue_after(*ready, sent);
         return;
     }
     schedule_next(sent);

@@ -57,6 +57,7 @@ struct Flags {
     long long lead_max_ms = scheduler::SchedulerOptions{}.lock_lead_max.count();
     long long start_lead_ms = scheduler::SchedulerOptions{}.start_lead.count();
     long long run_lease_ms = scheduler::SchedulerOptions{}.run_lease.count();
+    std::size_t list_limit = scheduler::SchedulerOptions{}.list_limit;
     bool no_coordination = false;
     std::size_t executors = 0, pool_min = 1, pool_max = 64;
     long long idle_ms = dispatcher::PoolOptions{}.idle_timeout.count();
@@ -77,6 +78,10 @@ void add_flags(CLI::App& app, Flags& f) {
         ->capture_default_str();
     app.add_option("--client-id", f.client_id, "ClientId written to WorkerLogs (default host:pid)");
     app.add_option("--window", f.window_ms, "list the jobs due within this many ms")
+        ->capture_default_str();
+    app.add_option("--list-limit", f.list_limit,
+                   "most jobs one list returns (0: all); a backlog larger is listed a part at a "
+                   "time")
         ->capture_default_str();
     app.add_option(
            "--poll-interval", f.poll_ms,
@@ -166,6 +171,7 @@ int main(int argc, char** argv) {
     options.start_lead = milliseconds(f.start_lead_ms);
     options.coordinate = !f.no_coordination;
     options.run_lease = milliseconds(f.run_lease_ms);
+    options.list_limit = f.list_limit;
     if (const auto error = scheduler::validate(options)) {
         std::cerr << "jobs-scheduler: " << *error << "\n";
         return 2;

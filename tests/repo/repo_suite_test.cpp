@@ -98,6 +98,57 @@ TEST_CASE("GetReadyJobs on an empty table still reads the database clock") {
 }
 
 TEST_CASE(
+    "a list bounded in rows covers up to its last row, by RunAt then Id, and the next list, "
+    "whoever makes it, goes on after it") {
+    const std::string url = fresh_database();
+    JobsRepo a(options_for(url, "a"));
+    JobsRepo b(options_for(url, "b"));
+    const DbTime run_at = a.db_now() + 20s;
+    std::vector<JobId> ids;
+    for (int i = 0; i < 5; ++i) ids.push_back(a.create_job(run_at));  // a burst: one RunAt
+    // Only jobs created more than kFrontierSlack before a truncated list count as covered by it.
+    std::this_thread::sleep_for(kFrontierSlack + 100ms);
+
+    const ReadyJobs first = a.get_ready_jobs(30s, 60s, 2);
+    REQUIRE(first.jobs.size() == 2);
+    CHECK(first.jobs[0].id == ids[0]);
+    CHECK(first.jobs[1].id == ids[1]);
+    CHECK(first.truncated);
+    REQUIRE(first.stop);
+    CHECK(*first.stop == ListStop{run_at, ids[1]});
+
+    const ReadyJobs second = b.get_ready_jobs(30s, 60s, 2);
+    REQUIRE(second.jobs.size() == 2);
+    CHECK(second.jobs[0].id == ids[2]);
+    CHECK(second.jobs[1].id == ids[3]);
+    REQUIRE(second.recent_lists.size() == 1);
+    CHECK(second.recent_lists[0].truncated);
+    CHECK(second.recent_lists[0].stop == first.stop);
+
+    // Created since: not covered by the truncated lists, whatever its RunAt.
+    const JobId late = a.create_job(run_at - 1s);
+    const ReadyJobs third = a.get_ready_jobs(30s, 60s, 10);
+    REQUIRE(third.jobs.size() == 2);
+    CHECK(third.jobs[0].id == late);
+    CHECK(third.jobs[1].id == ids[4]);
+    CHECK_FALSE(third.truncated);
+    CHECK_FALSE(third.stop);
+    // After a list that was not truncated, everything free comes back.
+    const ReadyJobs fourth = b.get_ready_jobs(30s, 60s, 0);
+    CHECK(fourth.jobs.size() == 6);
+    REQUIRE(fourth.recent_lists.size() == 3);
+    CHECK(fourth.recent_lists[1].stop == second.stop);
+    CHECK_FALSE(fourth.recent_lists[2].truncated);
+    // Without coordination (no history) a list never goes on after another: the first rows.
+    const ReadyJobs alone = a.get_ready_jobs(30s, 0s, 2);
+    REQUIRE(alone.jobs.size() == 2);
+    CHECK(alone.jobs[0].id == late);
+    CHECK(alone.truncated);
+    require_error([&] { a.get_ready_jobs(30s, 60s, kMaxListLimit + 1); }, ErrorKind::BadInput,
+                  "limit");
+}
+
+TEST_CASE(
     "lists return the recent lists and departures of every instance; a look reads the latest in "
     "one row") {
     const std::string url = fresh_database();

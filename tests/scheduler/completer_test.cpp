@@ -50,7 +50,8 @@ class BatchRecorder final : public repo::JobStore {
         }
         return outcome;
     }
-    repo::ReadyJobs get_ready_jobs(std::chrono::milliseconds, std::chrono::milliseconds) override {
+    repo::ReadyJobs get_ready_jobs(std::chrono::milliseconds, std::chrono::milliseconds,
+                                   std::size_t) override {
         throw std::logic_error("not a completer's call");
     }
     repo::ClusterPeek peek_lists() override { throw std::logic_error("not a completer's call"); }

@@ -25,7 +25,7 @@ TEST_CASE("alone, an instance lists every cluster interval and owns every job") 
     CHECK(c.next_list() > t0);
     CHECK(c.next_list() <= t0 + I + part);  // one interval, plus the parting delay
     CHECK_FALSE(c.next_look());             // nobody else to watch
-    CHECK(c.owns(t0 + 5s, t0 - 60s, t0));
+    CHECK(c.owns(t0 + 5s, t0 - 60s, t0, 1));
 }
 
 namespace {
@@ -187,7 +187,7 @@ TEST_CASE(
     const repo::DbTime now = *look + 50ms;
     a.on_list(now, rows);
     CHECK(a.instances() == 2);
-    CHECK(a.owns(now - 1s, t0 - 600s, now));
+    CHECK(a.owns(now - 1s, t0 - 600s, now, 1));
     // A cycle and half an interval after its last list, b is out of every plan.
     const repo::DbTime later = rows.back().at + 2 * I + I / 2 + 1s;
     a.on_list(later, rows);
@@ -288,14 +288,14 @@ TEST_CASE(
     const std::vector<repo::ListRecord> at_c = {{"b", t0, false}, {"b", t0 + 2s, true}};
     c.on_list(t0 + 3s, at_c);
     CHECK(c.instances() == 1);
-    CHECK(c.owns(t0 + 8s, t0 - 60s, t0 + 3s));  // b's, and c listed first after b left
+    CHECK(c.owns(t0 + 8s, t0 - 60s, t0 + 3s, 1));  // b's, and c listed first after b left
     std::vector<repo::ListRecord> at_a = at_c;
     at_a.push_back({"c", t0 + 3s, false});
     a.on_list(t0 + 4s, at_a);
     CHECK(a.instances() == 2);
-    CHECK_FALSE(a.owns(t0 + 8s, t0 - 60s, t0 + 4s));   // c took it over first
-    CHECK_FALSE(a.owns(t0 + 14s, t0 - 60s, t0 + 4s));  // first covered by c's own list
-    CHECK(a.owns(t0 + 15'500ms, t0 - 60s, t0 + 4s));   // only a's list covers it
+    CHECK_FALSE(a.owns(t0 + 8s, t0 - 60s, t0 + 4s, 1));   // c took it over first
+    CHECK_FALSE(a.owns(t0 + 14s, t0 - 60s, t0 + 4s, 1));  // first covered by c's own list
+    CHECK(a.owns(t0 + 15'500ms, t0 - 60s, t0 + 4s, 1));   // only a's list covers it
 }
 
 TEST_CASE("a look reacts to a departure it has not seen, once, and not to older ones") {
@@ -330,9 +330,9 @@ TEST_CASE(
     Coordinator a("a", CoordinatorOptions{}, 3);
     // b listed at t0 (covering RunAt < t0 + 12 s), then a lists one interval later.
     a.on_list(t0 + I, {{"b", t0, false}});
-    CHECK_FALSE(a.owns(t0 + 11s, t0 - 60s, t0 + I));  // b saw it first
-    CHECK(a.owns(t0 + I + 11s, t0 - 60s, t0 + I));    // only a's list covers it
-    CHECK(a.owns(t0 + I - 1s, t0 - 60s, t0 + I));     // due a second ago and still free: abandoned
+    CHECK_FALSE(a.owns(t0 + 11s, t0 - 60s, t0 + I, 1));  // b saw it first
+    CHECK(a.owns(t0 + I + 11s, t0 - 60s, t0 + I, 1));    // only a's list covers it
+    CHECK(a.owns(t0 + I - 1s, t0 - 60s, t0 + I, 1));  // due a second ago and still free: abandoned
 }
 
 TEST_CASE("a job due at the very edge of a list's window belongs to the next list") {
@@ -341,20 +341,40 @@ TEST_CASE("a job due at the very edge of a list's window belongs to the next lis
     // b listed at t0; its window ends at t0 + 12 s. A job due 10 ms before that edge may not
     // have been in b's answer (its window was measured a moment before its LogDate).
     a.on_list(t0 + I, {{"b", t0, false}});
-    CHECK(a.owns(t0 + window - 10ms, t0 - 60s, t0 + I));
-    CHECK_FALSE(a.owns(t0 + window - 1s, t0 - 60s, t0 + I));
+    CHECK(a.owns(t0 + window - 10ms, t0 - 60s, t0 + I, 1));
+    CHECK_FALSE(a.owns(t0 + window - 1s, t0 - 60s, t0 + I, 1));
     // And at the edge of a's own window: not a's either, but the next list's.
-    CHECK_FALSE(a.owns(t0 + I + window - 10ms, t0 - 60s, t0 + I));
-    CHECK(a.owns(t0 + I + window - 100ms, t0 - 60s, t0 + I));
+    CHECK_FALSE(a.owns(t0 + I + window - 10ms, t0 - 60s, t0 + I, 1));
+    CHECK(a.owns(t0 + I + window - 100ms, t0 - 60s, t0 + I, 1));
 }
 
 TEST_CASE("a list made before a job existed does not own it, even if its window covers its RunAt") {
     Coordinator a("a", CoordinatorOptions{}, 4);
     // b listed at t0; the job was created 100 ms later with 10.1 s of notice; a lists next.
     a.on_list(t0 + I, {{"b", t0, false}});
-    CHECK(a.owns(t0 + 10'200ms, t0 + 100ms, t0 + I));
+    CHECK(a.owns(t0 + 10'200ms, t0 + 100ms, t0 + I, 1));
     // Created 10 ms before b's list: perhaps not committed when b looked, so not b's either.
-    CHECK(a.owns(t0 + 10'200ms, t0 - 10ms, t0 + I));
+    CHECK(a.owns(t0 + 10'200ms, t0 - 10ms, t0 + I, 1));
     // Created well before b's list: b's.
-    CHECK_FALSE(a.owns(t0 + 10'200ms, t0 - 1s, t0 + I));
+    CHECK_FALSE(a.owns(t0 + 10'200ms, t0 - 1s, t0 + I, 1));
+}
+
+TEST_CASE(
+    "a truncated list covers the jobs up to its last row: the rest belong to the next list, and "
+    "one whose last row is gone covers none") {
+    Coordinator a("a", CoordinatorOptions{}, 11);
+    const repo::DbTime burst = t0 + 8s;
+    // b's list at t0 held its limit, stopping at job 40 of a burst; a lists 2 s later, also
+    // truncated, at job 90.
+    repo::ListRecord b{"b", t0, false, true, repo::ListStop{burst, 40}};
+    a.on_list(t0 + 2s, {b}, true, repo::ListStop{burst, 90});
+    CHECK_FALSE(a.owns(burst, t0 - 60s, t0 + 2s, 40));  // b's last row
+    CHECK(a.owns(burst, t0 - 60s, t0 + 2s, 41));        // after b's stop: a's
+    CHECK(a.owns(burst, t0 - 60s, t0 + 2s, 90));
+    CHECK_FALSE(a.owns(burst, t0 - 60s, t0 + 2s, 91));   // after a's own stop: the next list's
+    CHECK_FALSE(a.owns(t0 + 3s, t0 - 60s, t0 + 2s, 7));  // due before the burst: b's
+    // A truncated list whose stop could not be read covers nothing; the next list does.
+    Coordinator c("c", CoordinatorOptions{}, 12);
+    c.on_list(t0 + 2s, {{"b", t0, false, true, std::nullopt}});
+    CHECK(c.owns(t0 + 3s, t0 - 60s, t0 + 2s, 7));
 }

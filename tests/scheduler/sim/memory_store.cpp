@@ -29,11 +29,21 @@ std::chrono::microseconds MemoryDatabase::clock() {
            std::chrono::floor<std::chrono::microseconds>(world_.db_now() - steady_at_start_);
 }
 
-void MemoryDatabase::log(Action action, const std::string& client, DbTime at) {
+void MemoryDatabase::log(Action action, const std::string& client, DbTime at,
+                         std::optional<repo::JobId> job_id) {
     ++counts_[action];
     if (action == Action::QueryList || action == Action::Leave) {
-        lists_.push_back({action, client, at});
+        lists_.push_back({action, client, at, job_id});
     }
+}
+
+repo::ListRecord MemoryDatabase::record(const LogRow& row) const {
+    repo::ListRecord r{row.client, row.at, row.action == Action::Leave};
+    if (!row.job_id) return r;
+    r.truncated = true;
+    if (const auto it = jobs_.find(*row.job_id); it != jobs_.end())
+        r.stop = repo::ListStop{it->second.run_at, it->first};
+    return r;
 }
 
 repo::JobId MemoryDatabase::create_job(DbTime run_at) {
@@ -49,7 +59,7 @@ repo::JobId MemoryDatabase::create_job(DbTime run_at) {
 }
 
 repo::ReadyJobs MemoryDatabase::list(const std::string& client, milliseconds window,
-                                     milliseconds history) {
+                                     milliseconds history, std::size_t limit) {
     const DbTime at_now = now();
     DbTime t = at_now;
     // As the SQL does: after the latest list not dated more than a second ahead.
@@ -60,20 +70,39 @@ repo::ReadyJobs MemoryDatabase::list(const std::string& client, milliseconds win
     repo::ReadyJobs ready;
     ready.db_now = t;
     ready.clock = clock();
+    // As the SQL does: a list just after a truncated one leaves out what that one surely covered.
+    const LogRow* last = nullptr;
+    for (const LogRow& row : lists_) {
+        if (history.count() > 0 && row.action == Action::QueryList && row.at <= at_now + kNotFuture)
+            last = &row;
+    }
+    std::optional<repo::ListRecord> frontier;
+    if (last != nullptr && last->job_id) frontier = record(*last);
+    const auto covered = [&](const repo::Job& job) {
+        return frontier && frontier->stop && job.create_at < frontier->at - repo::kFrontierSlack &&
+               job.run_at < frontier->at + window - repo::kFrontierSlack &&
+               repo::within(*frontier->stop, job.run_at, job.id) &&
+               std::max(job.run_at, frontier->at) > at_now - repo::kFrontierHold;
+    };
     for (const auto& [id, job] : jobs_) {
         const bool open =
             job.state == JobState::Created ||
             (job.state == JobState::Locked && job.lease_until && *job.lease_until < at_now);
-        if (open && job.run_at < t + window) ready.jobs.push_back(job);
+        if (open && job.run_at < t + window && !covered(job)) ready.jobs.push_back(job);
     }
-    std::stable_sort(ready.jobs.begin(), ready.jobs.end(),
-                     [](const auto& a, const auto& b) { return a.run_at < b.run_at; });
+    std::stable_sort(ready.jobs.begin(), ready.jobs.end(), [](const auto& a, const auto& b) {
+        return a.run_at < b.run_at || (a.run_at == b.run_at && a.id < b.id);
+    });
+    if (limit > 0 && ready.jobs.size() >= limit) {
+        ready.jobs.resize(limit);
+        ready.truncated = true;
+        ready.stop = repo::ListStop{ready.jobs.back().run_at, ready.jobs.back().id};
+    }
     for (const LogRow& row : lists_) {
-        if (row.at > t - history && row.at <= t) {
-            ready.recent_lists.push_back({row.client, row.at, row.action == Action::Leave});
-        }
+        if (row.at > t - history && row.at <= t) ready.recent_lists.push_back(record(row));
     }
-    log(Action::QueryList, client, t);
+    log(Action::QueryList, client, t,
+        ready.truncated ? std::optional<repo::JobId>(ready.stop->id) : std::nullopt);
     return ready;
 }
 

@@ -22,6 +22,7 @@ struct LogRow {
     repo::Action action;
     std::string client;
     repo::DbTime at;
+    std::optional<repo::JobId> job_id;  // a truncated list's last row
 };
 
 class MemoryDatabase {
@@ -36,7 +37,8 @@ class MemoryDatabase {
     // a server whose clock differs would make it.
     void step_clock(milliseconds by) { step_ += by; }
 
-    repo::ReadyJobs list(const std::string& client, milliseconds window, milliseconds history);
+    repo::ReadyJobs list(const std::string& client, milliseconds window, milliseconds history,
+                         std::size_t limit);
     repo::ClusterPeek peek(const std::string& client);
     std::optional<repo::Job> get(const std::string& client, repo::JobId id);
     repo::Lock lock(const std::string& client, repo::JobId id, repo::LockToken token);
@@ -62,7 +64,9 @@ class MemoryDatabase {
     milliseconds run_lease{60'000};
 
   private:
-    void log(repo::Action action, const std::string& client, repo::DbTime at);
+    void log(repo::Action action, const std::string& client, repo::DbTime at,
+             std::optional<repo::JobId> job_id = std::nullopt);
+    repo::ListRecord record(const LogRow& row) const;
 
     VirtualWorld& world_;
     const TimePoint steady_at_start_;
@@ -83,8 +87,9 @@ class MemoryStore final : public repo::JobStore {
         : db_(db), client_id_(std::move(client_id)) {}
 
     const std::string& client_id() const noexcept override { return client_id_; }
-    repo::ReadyJobs get_ready_jobs(milliseconds window, milliseconds history) override {
-        return db_.list(client_id_, window, history);
+    repo::ReadyJobs get_ready_jobs(milliseconds window, milliseconds history,
+                                   std::size_t limit) override {
+        return db_.list(client_id_, window, history, limit);
     }
     repo::ClusterPeek peek_lists() override { return db_.peek(client_id_); }
     std::optional<repo::Job> get_job(repo::JobId id) override { return db_.get(client_id_, id); }

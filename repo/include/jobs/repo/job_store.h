@@ -46,10 +46,12 @@ class JobStore {
     virtual ~JobStore() = default;
 
     virtual const std::string& client_id() const noexcept = 0;
-    // State = 0 (or a lapsed lock) and RunAt < now + window, by RunAt; with the lists and
-    // departures of the last `history`. QUERYLIST.
+    // State = 0 (or a lapsed lock) and RunAt < now + window, by RunAt then Id; with the lists
+    // and departures of the last `history`. At most `limit` jobs (0: all); a list that returns
+    // `limit` is truncated (ReadyJobs::stop). With a history, a list made just after a truncated
+    // one goes on after it: the jobs that list covered are not returned again. QUERYLIST.
     virtual ReadyJobs get_ready_jobs(std::chrono::milliseconds window,
-                                     std::chrono::milliseconds history) = 0;
+                                     std::chrono::milliseconds history, std::size_t limit) = 0;
     // When the cluster last listed and last saw an instance leave. QUERYLAST.
     virtual ClusterPeek peek_lists() = 0;
     // One job, or nothing. QUERYJOB.

@@ -44,11 +44,11 @@ class JobsRepo final : public JobStore, public AdminStore {
     JobsRepo(const JobsRepo&) = delete;
     JobsRepo& operator=(const JobsRepo&) = delete;
 
-    // State = 0 (or a lapsed lock) and RunAt < now + window, by RunAt; with the QUERYLIST rows
-    // of the last `history`. Logs QUERYLIST (rows returned).
-    ReadyJobs get_ready_jobs(
-        std::chrono::milliseconds window,
-        std::chrono::milliseconds history = std::chrono::milliseconds(0)) override;
+    // See JobStore::get_ready_jobs. Logs QUERYLIST (rows returned; JobId, the last row of a
+    // truncated list).
+    ReadyJobs get_ready_jobs(std::chrono::milliseconds window,
+                             std::chrono::milliseconds history = std::chrono::milliseconds(0),
+                             std::size_t limit = 0) override;
     // When the cluster last listed and last saw an instance leave: one row, so an instance can
     // check between its own lists that the others still list. Logs QUERYLAST (weighed like
     // QUERYJOB, a one-row read).

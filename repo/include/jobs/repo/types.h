@@ -72,11 +72,40 @@ struct Job {
     int attempts = 0;                   // how many times it was locked
 };
 
+// The most rows one list may be asked for.
+inline constexpr std::size_t kMaxListLimit = 1'000'000;
+// A list after a truncated one leaves out only the jobs created at least this long before that
+// list and due at least this long before its window's end, of those up to its stop: those it
+// surely covered, whatever margins the instances' coordination allows (CoordinatorOptions'
+// commit_margin and edge must be smaller).
+inline constexpr std::chrono::milliseconds kFrontierSlack{1'000};
+// ... and only until this long after the later of its RunAt and that list: by then its owner has
+// locked it, or is gone and the job, free after its RunAt, is anyone's (so no job stays hidden
+// while every list is truncated).
+inline constexpr std::chrono::milliseconds kFrontierHold{5'000};
+
+// A list bounded in rows that held its limit covers the jobs up to its last row, in list order
+// (RunAt, then Id), not its whole window. Its QUERYLIST row's JobId names that row.
+struct ListStop {
+    DbTime run_at;
+    JobId id = 0;
+    friend bool operator==(const ListStop&, const ListStop&) = default;
+};
+
+// Whether a job (`run_at`, `id`) is within a truncated list's rows, in list order.
+inline bool within(const ListStop& stop, DbTime run_at, JobId id) {
+    return run_at < stop.run_at || (run_at == stop.run_at && id <= stop.id);
+}
+
 // A list some instance made (a QUERYLIST row of WorkerLogs), or its announced departure (LEAVE).
 struct ListRecord {
     std::string client_id;
     DbTime at;
     bool leave = false;
+    // The list held its limit: it covers the jobs up to `stop` only, none when its last row
+    // could not be read (no stop).
+    bool truncated = false;
+    std::optional<ListStop> stop;
 };
 
 // The cheap look at the cluster between lists (PeekLists, one row): when anyone last listed and
@@ -107,7 +136,10 @@ struct ReadyJobs {
     // epoch: the tightest sample for an instance's clock.
     std::chrono::microseconds clock{0};
     std::vector<Job> jobs;
-    std::vector<ListRecord> recent_lists;   // before this one, oldest first
+    std::vector<ListRecord> recent_lists;  // before this one, oldest first
+    // This list held its limit: as ListRecord. The next list (anyone's) goes on after it.
+    bool truncated = false;
+    std::optional<ListStop> stop;
     std::vector<UnreadableRow> unreadable;  // jobs and log rows skipped
 };
 

@@ -62,8 +62,10 @@ class Coordinator {
   public:
     Coordinator(std::string me, CoordinatorOptions options, std::uint64_t seed);
 
-    // After each of this instance's lists, made at `listed_at` (database time).
-    void on_list(repo::DbTime listed_at, const std::vector<repo::ListRecord>& recent);
+    // After each of this instance's lists, made at `listed_at` (database time); `truncated`
+    // and `stop` as in ReadyJobs.
+    void on_list(repo::DbTime listed_at, const std::vector<repo::ListRecord>& recent,
+                 bool truncated = false, std::optional<repo::ListStop> stop = std::nullopt);
     // After a look between lists: true when this instance should list now.
     bool on_look(const repo::ClusterPeek& peek);
 
@@ -74,13 +76,17 @@ class Coordinator {
     std::optional<repo::DbTime> next_look() const;
     // How far back each list must read the log.
     milliseconds history() const;
-    // Whether a job with this RunAt and CreateAt, seen in the list made at `listed_at`, is ours.
-    bool owns(repo::DbTime run_at, repo::DbTime created_at, repo::DbTime listed_at) const;
+    // Whether a job with this RunAt, CreateAt and Id, seen in the list made at `listed_at`, is
+    // ours.
+    bool owns(repo::DbTime run_at, repo::DbTime created_at, repo::DbTime listed_at,
+              repo::JobId id) const;
 
   private:
     struct ListEntry {
         repo::DbTime at;
         std::string client;
+        bool truncated = false;  // covers only the jobs up to `stop` (none without one)
+        std::optional<repo::ListStop> stop;
     };
     struct Look {
         repo::DbTime at;

@@ -78,6 +78,8 @@ class JobTracker {
     // job planned or locked.
     std::size_t due_together(repo::DbTime run_at, std::chrono::milliseconds within) const;
     const Entry* find(repo::JobId id) const;
+    // Jobs coming (as due_together counts them) due up to `t`: work already due.
+    std::size_t coming_before(repo::DbTime t) const;
 
     // The resolution of due_together.
     static constexpr std::chrono::milliseconds kCountStep{100};

@@ -40,6 +40,11 @@ struct SchedulerOptions {
     // it for each task still running once a third of it has passed, so only a task whose
     // instance is gone ever outlives it.
     milliseconds run_lease{60'000};
+    // The most jobs one list returns (0: all). A list that returns this many covers the jobs up
+    // to its last row only; the instance lists again before the rest are due, once the work it
+    // holds that is already due is below half of it, so a backlog of any size is worked
+    // through a list at a time instead of in one statement that times out.
+    std::size_t list_limit = 25'000;
     // After a failed list (database away), try again after this.
     milliseconds retry_delay{1'000};
 };

@@ -14,7 +14,8 @@ namespace jobs::scheduler {
 
 // What the poll timer does next, and when (steady time).
 struct NextPoll {
-    enum class Kind { List, Look };
+    // Continue: a list after a truncated one, once the instance has room for more work.
+    enum class Kind { List, Look, Continue };
     Kind kind = Kind::List;
     EventLoop::TimePoint at;
 };

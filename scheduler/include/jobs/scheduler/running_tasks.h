@@ -28,6 +28,7 @@ class RunningTasks {
     // Their leases were written at `at` (those still running).
     void renewed(const std::vector<repo::JobId>& ids, TimePoint at) EXCLUDES(mutex_);
     bool empty() const EXCLUDES(mutex_);
+    std::size_t size() const EXCLUDES(mutex_);
 
   private:
     struct Task {

@@ -77,6 +77,12 @@ class Scheduler {
     void admit_listed(std::shared_ptr<const repo::ReadyJobs> ready, std::size_t from,
                       EventLoop::TimePoint sent);
     void schedule(NextPoll next);
+    // After a truncated list: the next list before the jobs after its stop are due.
+    void continue_after(const repo::ReadyJobs& ready, EventLoop::TimePoint sent);
+    // The continuation's moment came: lists if the instance has room (or its slot came).
+    void continue_list();
+    // Jobs this instance holds that are due, and tasks not yet recorded: work in hand.
+    std::size_t backlog() const;
     void schedule_next(EventLoop::TimePoint last_sent);
     void plan(JobTracker::Entry& entry);
     void check(repo::JobId id);
@@ -141,6 +147,7 @@ class Scheduler {
     bool renewing_ = false;
     int held_back_ = 0;  // tasks push_at holds
     EventLoop::TimePoint last_sent_{};
+    std::optional<repo::ListStop> last_stop_;  // of our last list, if it was truncated
     bool stopping_ = false;
     mutable Mutex counters_mutex_;  // report() runs on the executors
     SchedulerCounters counters_ GUARDED_BY(counters_mutex_);
