@@ -12,6 +12,7 @@
 #                                   the rate profile at each rate (postgresql|sqlite,
 #                                   100,500,1000,2000,5000, 60, 3): scale.csv, scale.svg
 #   scripts/bench.sh burst [backend] [jobs] [instances]  jobs at one RunAt (postgresql, 20000, 3)
+#                                   (scale and burst: env SCHEDULER_ARGS, flags for every instance)
 #
 # The private PostgreSQL runs with fsync = off unless PG_FSYNC=on (scripts/lib/pg.sh).
 # Each writes report.json / report.csv / delays.svg (sweep: sweep.csv, sweep.svg) under
@@ -82,6 +83,9 @@ scale | burst)
         seconds=1
         instances=${4:-3}
     fi
+    # SCHEDULER_ARGS="--list-limit=5000 ..." passes flags to every instance.
+    scheduler_args=()
+    for a in ${SCHEDULER_ARGS:-}; do scheduler_args+=("--scheduler-arg=$a"); done
     for n in "${runs[@]}"; do
         # Each run on a database of its own: the earlier runs' rows do not slow the next.
         if [[ $backend == postgresql ]]; then
@@ -93,7 +97,7 @@ scale | burst)
         [[ $WHAT == burst ]] && load=(--burst "$n")
         "$BIN/jobs-harness" run --db "$url" --profile rate "${load[@]}" --instances "$instances" \
             --duration "$seconds" --json "$WHAT-$n.json" --plot "delays-$n.svg" --log-dir "logs-$n" \
-            --no-progress || status=$?
+            --no-progress "${scheduler_args[@]}" || status=$?
         python3 "$ROOT/scripts/check_report.py" --db "$url" --json "$WHAT-$n.json" || status=$?
     done
     [[ $WHAT == scale ]] && python3 "$ROOT/scripts/scale_chart.py" --out scale "$WHAT"-*.json
