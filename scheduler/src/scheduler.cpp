@@ -96,25 +96,21 @@ void Scheduler::schedule(NextPoll next) {
 }
 
 void Scheduler::continue_after(const repo::ReadyJobs& ready, TimePoint sent) {
-    const NextPoll planned = policy_->next(clock_, sent);
     // A normal list sees jobs window - poll_interval before they are due at the latest.
-    const TimePoint at =
+    continue_at_ =
         std::max(loop_.now(),
                  clock_.steady_at(ready.stop->run_at - (options_.window - options_.poll_interval)));
-    if (planned.kind == NextPoll::Kind::List && planned.at <= at) {
-        schedule(planned);
-        return;
-    }
     spdlog::debug("list truncated at {} rows: the next goes on after job {}", ready.jobs.size(),
                   ready.stop->id);
-    schedule({NextPoll::Kind::Continue, at});
+    schedule_next(sent);
 }
 
 void Scheduler::continue_list() {
-    const NextPoll planned = policy_->next(clock_, last_sent_);
-    const bool slot_came = planned.kind == NextPoll::Kind::List && planned.at <= loop_.now();
-    if (!slot_came && backlog() * 2 > options_.list_limit) {
-        schedule({NextPoll::Kind::Continue, loop_.now() + kContinueRecheck});
+    if (backlog() * 2 > options_.list_limit) {
+        // Meanwhile the policy's looks and slot lists still come (schedule_next takes the
+        // earlier), so a peer's death or departure is noticed while a backlog drains.
+        continue_at_ = loop_.now() + kContinueRecheck;
+        schedule_next(last_sent_);
         return;
     }
     list();
@@ -124,10 +120,18 @@ std::size_t Scheduler::backlog() const {
     return tracker_.coming_before(clock_.now(loop_.now())) + running_.size();
 }
 
-void Scheduler::schedule_next(TimePoint last_sent) { schedule(policy_->next(clock_, last_sent)); }
+void Scheduler::schedule_next(TimePoint last_sent) {
+    const NextPoll planned = policy_->next(clock_, last_sent);
+    if (continue_at_ && *continue_at_ < planned.at) {
+        schedule({NextPoll::Kind::Continue, *continue_at_});
+        return;
+    }
+    schedule(planned);
+}
 
 void Scheduler::list() {
     if (stopping_) return;
+    continue_at_.reset();  // any list goes on after the last one; its answer decides again
     const auto history = policy_->history();
     lister_->post([this, history](repo::JobStore& store) {
         const auto sent = loop_.now();

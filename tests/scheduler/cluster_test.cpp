@@ -260,6 +260,28 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "a backlog of long tasks in bounded lists, a peer killed meanwhile: each job once, none "
+    "early, the load's jobs within 30 s") {
+    ClusterOptions o = cluster(3, 8);
+    o.burst = 6'000;
+    o.burst_at = -(o.since + 60'000ms);
+    o.duration = 120'000ms;
+    o.task = 5'000ms;  // each list's 2,000 tasks hold the instance back for 5 s
+    o.extra_tail = 60'000ms;
+    o.scheduler.list_limit = 2'000;
+    o.kills = {{2, 75'000ms}};
+    const ClusterResult r = run_cluster(o);
+    CHECK(r.ran_twice == 0);
+    CHECK(r.early == 0);
+    CHECK(r.never_ran == 0);
+    CHECK(r.unfinished == 0);
+    // The load's jobs (not the backlog's) begin within 30 s though an instance died.
+    CHECK(r.late_30s <= o.burst);
+    CHECK(r.looks >= 10);
+    describe("backlog of long tasks, a peer killed", o, r);
+}
+
+TEST_CASE(
     "with a worker that fences itself no START comes from the instance: each job once, on time") {
     ClusterOptions o = cluster(3, 4);
     o.workers = SimWorker::Fences;

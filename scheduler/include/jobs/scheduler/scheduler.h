@@ -148,6 +148,8 @@ class Scheduler {
     int held_back_ = 0;  // tasks push_at holds
     EventLoop::TimePoint last_sent_{};
     std::optional<repo::ListStop> last_stop_;  // of our last list, if it was truncated
+    // A list that goes on after our truncated one is due then (or sooner, if the policy's is).
+    std::optional<EventLoop::TimePoint> continue_at_;
     bool stopping_ = false;
     mutable Mutex counters_mutex_;  // report() runs on the executors
     SchedulerCounters counters_ GUARDED_BY(counters_mutex_);
