@@ -63,23 +63,35 @@ std::string batch_log_cte(Action won, Action held, Action lost) {
            "= b.id LEFT JOIN v ON v.Id = b.id) ";
 }
 
-// The rows of the batch `b` that meet `condition`: `c` locked first, skipping any row another
-// transaction holds (a statement never waits on a row lock: a session left open in psql must
-// not stall an instance's lane), and `v` the same rows by a plain read, so that a row in `v`
-// and not in `c` is known to have been held.
-std::string skip_held_ctes(const std::string& condition) {
-    return "c AS (SELECT Jobs.Id FROM Jobs JOIN b ON Jobs.Id = b.id WHERE " + condition +
-           " ORDER BY Jobs.Id FOR UPDATE OF Jobs SKIP LOCKED), v AS (SELECT Jobs.Id FROM Jobs "
-           "JOIN b ON Jobs.Id = b.id WHERE " +
+// The row of job `key` (an expression of the enclosing query), aliased Jobs, with `lock` (a
+// locking clause) if any. Behind OFFSET 0 the planner cannot push a state condition in, so it
+// reads the row by primary key whatever its statistics say: with them stale (a table analyzed
+// while few jobs were pending), a join over a batch of ids would otherwise scan the whole
+// ix_jobs_pending for each statement, believing it tiny, and a statement's cost would grow
+// with the backlog (docs/benchmarks.md, "Plans that stale statistics cannot spoil").
+std::string job_by_id(const std::string& key, const std::string& lock = "") {
+    return "LATERAL (SELECT Jobs.* FROM Jobs WHERE Jobs.Id = " + key + " OFFSET 0" +
+           (lock.empty() ? "" : " " + lock) + ") AS Jobs";
+}
+
+// The rows of the batch `b` that meet `condition`: `c` (its Id and `extra` columns) locked
+// first, in Id order, skipping any row another transaction holds (a statement never waits on a
+// row lock: a session left open in psql must not stall an instance's lane), and `v` the same
+// rows by a plain read, so that a row in `v` and not in `c` is known to have been held. The
+// condition is checked on the row as locked.
+std::string skip_held_ctes(const std::string& condition, const std::string& extra = "") {
+    return "c AS (SELECT Jobs.Id" + extra +
+           " FROM (SELECT * FROM b ORDER BY b.id) AS b CROSS JOIN " +
+           job_by_id("b.id", "FOR UPDATE SKIP LOCKED") + " WHERE " + condition +
+           "), v AS (SELECT Jobs.Id FROM b CROSS JOIN " + job_by_id("b.id") + " WHERE " +
            condition + "), ";
 }
 
 // skip_held_ctes for a one-row statement whose parameters `p` name the job (`p.id`).
 std::string one_row_skip_held_ctes(const std::string& condition) {
-    return "c AS (SELECT Jobs.Id FROM Jobs, p WHERE Jobs.Id = p.id AND " + condition +
-           " FOR UPDATE OF Jobs SKIP LOCKED), v AS (SELECT Jobs.Id FROM Jobs, p WHERE Jobs.Id = "
-           "p.id AND " +
-           condition + "), ";
+    return "c AS (SELECT Jobs.Id FROM p CROSS JOIN " + job_by_id("p.id", "FOR UPDATE SKIP LOCKED") +
+           " WHERE " + condition + "), v AS (SELECT Jobs.Id FROM p CROSS JOIN " +
+           job_by_id("p.id") + " WHERE " + condition + "), ";
 }
 
 // A batch of (id, token) pairs as one JSON parameter: one statement, planned once, whatever
@@ -349,13 +361,8 @@ class PostgresqlBackend final : public Backend {
         const std::string lockable =
             "(Jobs.State = 0 OR (Jobs.State = 1 AND (Jobs.LockToken = b.tok OR "
             "(Jobs.StartedAt IS NULL AND Jobs.LeaseUntil < now()))))";
-        sql() << kTokenBatchCtes +
-                     "c AS (SELECT Jobs.Id, b.tok FROM Jobs JOIN b ON Jobs.Id = b.id WHERE " +
-                     lockable +
-                     " ORDER BY Jobs.Id FOR UPDATE OF Jobs SKIP LOCKED), v AS (SELECT Jobs.Id FROM "
-                     "Jobs JOIN b ON Jobs.Id = b.id WHERE " +
-                     lockable +
-                     "), u AS (UPDATE Jobs SET State = 1, LockAt = now(), LockedBy = p.cid, "
+        sql() << kTokenBatchCtes + skip_held_ctes(lockable, ", b.tok") +
+                     "u AS (UPDATE Jobs SET State = 1, LockAt = now(), LockedBy = p.cid, "
                      "LockToken = c.tok, LeaseUntil = now() + p.lease * interval '1 millisecond', "
                      "Attempts = Jobs.Attempts + 1 FROM p, c WHERE Jobs.Id = c.Id RETURNING "
                      "Jobs.Id), " +
@@ -363,7 +370,8 @@ class PostgresqlBackend final : public Backend {
                      "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'won', u.Id IS "
                      "NOT NULL, 'exists', Jobs.Id IS NOT NULL, 'held', u.Id IS NULL AND v.Id IS "
                      "NOT NULL)), '[]') AS text) FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN v ON "
-                     "v.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
+                     "v.Id = b.id LEFT JOIN " +
+                     job_by_id("b.id") + " ON true",
             soci::use(client_id(), "cid"), soci::use(lease_ms, "lease"),
             soci::use(batch_text, "batch"), soci::into(outcome_text);
         std::vector<LockRow> rows;
@@ -419,7 +427,8 @@ class PostgresqlBackend final : public Backend {
                      "NOT NULL, 'held', u.Id IS NULL AND v.Id IS NOT NULL, 'waiting', "
                      "COALESCE(Jobs.State = 1 AND Jobs.LockToken = b.tok AND Jobs.StartedAt IS "
                      "NULL, false))), '[]') AS text) FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN "
-                     "v ON v.Id = b.id LEFT JOIN Jobs ON Jobs.Id = b.id",
+                     "v ON v.Id = b.id LEFT JOIN " +
+                     job_by_id("b.id") + " ON true",
             soci::use(client_id(), "cid"), soci::use(lease_ms, "lease"),
             soci::use(batch_text, "batch"), soci::into(outcome_text);
         std::vector<Renewal> renewed;
@@ -462,8 +471,8 @@ class PostgresqlBackend final : public Backend {
                    "CAST((SELECT count(*) FROM v) AS integer) AS qualified, " +
                    as("Jobs.State", job_column::kState) + ", " +
                    as("Jobs.LockToken", job_column::kLockToken) + ", " +
-                   as("Jobs.LockedBy", job_column::kLockedBy) +
-                   " FROM p LEFT JOIN Jobs ON Jobs.Id = p.id",
+                   as("Jobs.LockedBy", job_column::kLockedBy) + " FROM p LEFT JOIN " +
+                   job_by_id("p.id") + " ON true",
             soci::use(id, "id"), soci::use(client_id(), "cid"),
             soci::use(token_value, token_ind, "tok"), soci::use(result_value, result_ind, "res"),
             soci::use(state_value, "state"), soci::use(action_text, "action"), soci::into(row);
@@ -497,8 +506,8 @@ class PostgresqlBackend final : public Backend {
                      " SELECT CAST((SELECT count(*) FROM u) AS integer) AS completed, "
                      "CAST((SELECT count(*) FROM v) AS integer) AS qualified, " +
                      as("Jobs.State", job_column::kState) + ", " +
-                     as("Jobs.LockToken", job_column::kLockToken) +
-                     " FROM p LEFT JOIN Jobs ON Jobs.Id = p.id",
+                     as("Jobs.LockToken", job_column::kLockToken) + " FROM p LEFT JOIN " +
+                     job_by_id("p.id") + " ON true",
             soci::use(id, "id"), soci::use(client_id(), "cid"), soci::use(token, "tok"),
             soci::use(message, "res"), soci::into(row);
         CompleteRow out;
@@ -553,15 +562,16 @@ class PostgresqlBackend final : public Backend {
                  "AS batch), "
                  "b AS (SELECT r.id, r.tok, r.res FROM p, "
                  "json_to_recordset(p.batch) AS r(id bigint, tok bigint, res text)), " +
-                     skip_held_ctes("Jobs.State = 1 AND Jobs.LockToken = b.tok") +
-                     "u AS (UPDATE Jobs SET State = 2, ExecuteAt = now(), Result = b.res FROM b, "
-                     "c WHERE Jobs.Id = b.id AND Jobs.Id = c.Id RETURNING Jobs.Id), " +
+                     skip_held_ctes("Jobs.State = 1 AND Jobs.LockToken = b.tok", ", b.res") +
+                     "u AS (UPDATE Jobs SET State = 2, ExecuteAt = now(), Result = c.res FROM c "
+                     "WHERE Jobs.Id = c.Id RETURNING Jobs.Id), " +
                      batch_log_cte(Action::Complete, Action::Held, Action::Error) +
                      "SELECT CAST(COALESCE(json_agg(json_build_object('id', b.id, 'state', "
                      "Jobs.State, 'lock_token', Jobs.LockToken, 'locked_by', Jobs.LockedBy, "
                      "'held', v.Id IS NOT NULL)) FILTER (WHERE u.Id IS NULL), '[]') AS text) "
                      "FROM b LEFT JOIN u ON u.Id = b.id LEFT JOIN v ON v.Id = b.id "
-                     "LEFT JOIN Jobs ON Jobs.Id = b.id",
+                     "LEFT JOIN " +
+                     job_by_id("b.id") + " ON true",
             soci::use(client_id(), "cid"), soci::use(batch_text, "batch"),
             soci::into(unfinished_text);
         std::vector<std::pair<JobId, CompleteRow>> unfinished;
