@@ -68,7 +68,7 @@ std::string batch_log_cte(Action won, Action held, Action lost) {
 // reads the row by primary key whatever its statistics say: with them stale (a table analyzed
 // while few jobs were pending), a join over a batch of ids would otherwise scan the whole
 // ix_jobs_pending for each statement, believing it tiny, and a statement's cost would grow
-// with the backlog (docs/benchmarks.md, "Plans that stale statistics cannot spoil").
+// with the backlog (tests/repo/stale_statistics_test.cpp).
 std::string job_by_id(const std::string& key, const std::string& lock = "") {
     return "LATERAL (SELECT Jobs.* FROM Jobs WHERE Jobs.Id = " + key + " OFFSET 0" +
            (lock.empty() ? "" : " " + lock) + ") AS Jobs";
